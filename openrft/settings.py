@@ -1,0 +1,50 @@
+"""One validated settings object, read from CLI flags and ``OPENRFT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Settings(BaseSettings):
+    """Server, worker and CLI configuration. Built once in ``main()`` and injected."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENRFT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Field(default=Path("openrft-data"))
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite (WAL) inside data_dir."
+    )
+    api_key: str | None = Field(default=None, description="Key registered for project 'default'.")
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    max_concurrent_jobs: int = Field(default=1, ge=1)
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    model_cache_dir: Path | None = Field(
+        default=None, description="Converted base models; default <data_dir>/models."
+    )
+    inference_threads: int | None = Field(
+        default=None, ge=1, description="torch threads for serving; default: all cores."
+    )
+    adapter_cache_bytes: int = Field(default=2 * 1024**3, ge=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openrft.db').resolve()}"
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")

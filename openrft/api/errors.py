@@ -52,4 +52,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "The server had an error processing your request.", "server_error")
+        return error_response(
+            500, "The server had an error processing your request.", "server_error"
+        )

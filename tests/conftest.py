@@ -1,0 +1,44 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_URL = os.environ.get(
+    "OPENRFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_reachable(url: str = POSTGRES_URL) -> bool:
+    """True when a PostgreSQL server answers at ``url``."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def require_postgres() -> str:
+    """The test PostgreSQL URL; skip when unreachable, but fail when running in CI."""
+    if postgres_reachable():
+        return POSTGRES_URL
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL unreachable at {POSTGRES_URL} and CI is set")
+    pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")

@@ -1,0 +1,104 @@
+"""A real ``openrft serve`` on a free loopback port, driven with the official openai SDK.
+
+Use the session-wide ``server`` fixture (keyless, real worker), or ``start_server(...)`` for a
+server of your own (API key, fake worker, PostgreSQL URL, extra env).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import REPO_ROOT, free_port
+
+OPENRFT_BIN = Path(sys.executable).parent / "openrft"
+STARTUP_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ServerHandle:
+    """A running server: ``base_url`` ends in ``/v1``; ``root_url`` is the bare origin."""
+
+    root_url: str
+    base_url: str
+    data_dir: Path
+    api_key: str | None
+    log_path: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    def client(self, api_key: str | None = None) -> openai.OpenAI:
+        """An SDK client with retries off; ``api_key`` overrides the server's own key."""
+        key = api_key or self.api_key or "no-key"
+        return openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=30)
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _wait_healthy(handle: ServerHandle) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if handle.process.poll() is not None:
+            raise RuntimeError(f"openrft serve exited early:\n{handle.log_tail()}")
+        try:
+            if httpx.get(f"{handle.root_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    tail = handle.log_tail()
+    raise RuntimeError(f"openrft serve not healthy after {STARTUP_TIMEOUT_S}s:\n{tail}")
+
+
+@contextmanager
+def start_server(
+    data_dir: Path,
+    *,
+    api_key: str | None = None,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerHandle]:
+    """Start ``openrft serve`` as a subprocess, wait for /health, kill it on exit."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [str(OPENRFT_BIN), "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    if api_key:
+        args += ["--api-key", api_key]
+    args += list(extra_args)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRFT_")}
+    full_env.update(env or {})
+    log_path = data_dir / "server.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=REPO_ROOT
+        )
+    root = f"http://127.0.0.1:{port}"
+    handle = ServerHandle(root, f"{root}/v1", data_dir, api_key, log_path, process)
+    try:
+        _wait_healthy(handle)
+        yield handle
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    """One keyless server for the whole session (real training worker)."""
+    with start_server(tmp_path_factory.mktemp("openrft-server")) as handle:
+        yield handle

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from openrft.api.errors import install_error_handlers
-from openrft.api.routes import health
+from openrft.api.routes import dashboard, health
 from openrft.settings import Settings
 
 
@@ -24,4 +24,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     # Routers: one line per resource. Routes under /v1 need a key once any key exists.
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     return app

@@ -1,0 +1,97 @@
+"""Log-probabilities and entropy of chosen tokens, computed only where they are needed.
+
+The trainer passes the final hidden states at completion positions, never the logits of the
+whole sequence: ``completion_logprobs`` applies the LM head chunk by chunk and recomputes each
+chunk's logits in the backward pass, so no (B, T, V) fp32 tensor ever exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+DEFAULT_CHUNK_TOKENS = 256
+
+
+def selective_log_softmax(
+    logits: torch.Tensor, index: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """log softmax(logits / temperature) gathered at ``index``.
+
+    Args:
+        logits: (N, V) unnormalised scores.
+        index: (N,) token ids.
+        temperature: > 0; the logits are divided by it, as TRL does.
+
+    Returns:
+        (N,) float32 log-probabilities.
+    """
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    scaled = logits.float() / temperature
+    chosen = scaled.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    return chosen - torch.logsumexp(scaled, dim=-1)
+
+
+def entropy_from_logits(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Shannon entropy in nats of softmax(logits / temperature): (N, V) -> (N,)."""
+    logp = F.log_softmax(logits.float() / temperature, dim=-1)
+    return -(logp.exp() * logp).sum(-1)
+
+
+def _chunk_logprobs_entropy(
+    hidden: torch.Tensor,
+    index: torch.Tensor,
+    lm_head: Callable[[torch.Tensor], torch.Tensor],
+    temperature: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, H) hidden -> (n,) log-probs of ``index`` and (n,) entropies, from one LM-head pass."""
+    logp_all = F.log_softmax(lm_head(hidden).float() / temperature, dim=-1)  # (n, V)
+    chosen = logp_all.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    entropy = -(logp_all.detach().exp() * logp_all.detach()).sum(-1)
+    return chosen, entropy
+
+
+def completion_logprobs(
+    hidden: torch.Tensor,
+    token_ids: torch.Tensor,
+    lm_head: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    temperature: float = 1.0,
+    chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probs and entropy of the tokens that follow each hidden state.
+
+    Args:
+        hidden: (N, H) final hidden states, one per completion token (the state *before* it).
+        token_ids: (N,) the completion tokens.
+        lm_head: maps (n, H) -> (n, V) logits.
+        temperature: sampling temperature; logits are divided by it.
+        chunk_tokens: rows per LM-head chunk; bounds the (chunk, V) logits in memory.
+
+    Returns:
+        logprobs (N,) float32, with gradient to ``hidden`` and the LM head when grad is
+        enabled, and entropy (N,) float32 in nats, without gradient.
+    """
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    if hidden.shape[0] == 0:
+        empty = hidden.new_zeros(0, dtype=torch.float32)
+        return empty, empty
+    needs_grad = torch.is_grad_enabled() and hidden.requires_grad
+    logps: list[torch.Tensor] = []
+    entropies: list[torch.Tensor] = []
+    for h, idx in zip(hidden.split(chunk_tokens), token_ids.split(chunk_tokens), strict=True):
+        if needs_grad:
+            # Recompute this chunk's logits in backward instead of keeping (chunk, V) alive.
+            lp, ent = checkpoint(
+                _chunk_logprobs_entropy, h, idx, lm_head, temperature, use_reentrant=False
+            )
+        else:
+            lp, ent = _chunk_logprobs_entropy(h, idx, lm_head, temperature)
+        logps.append(lp)
+        entropies.append(ent.detach())
+    return torch.cat(logps), torch.cat(entropies)

@@ -1,0 +1,34 @@
+"""Graders and reward functions: every OpenAI grader type, Bedrock Lambda rewards, a sandbox.
+
+Importing this package registers every grader type; heavy libraries load on first use.
+"""
+
+from openrft.graders import multi, string_check, text_similarity
+from openrft.graders.stats import error_rate, mean_metrics
+from openrft.graders.types import (
+    ERROR_KEYS,
+    Grader,
+    GraderContext,
+    GradeResult,
+    GradingFailedError,
+    GradingRequest,
+    SandboxLimits,
+)
+from openrft.graders.validation import build_grader, validate_grader
+
+__all__ = [
+    "ERROR_KEYS",
+    "GradeResult",
+    "Grader",
+    "GraderContext",
+    "GradingFailedError",
+    "GradingRequest",
+    "SandboxLimits",
+    "build_grader",
+    "error_rate",
+    "mean_metrics",
+    "multi",
+    "string_check",
+    "text_similarity",
+    "validate_grader",
+]

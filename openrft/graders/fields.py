@@ -1,0 +1,60 @@
+"""Field checks shared by grader validators; each raises InvalidRequestError naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openrft.errors import InvalidRequestError
+from openrft.graders.templating import validate_template
+
+
+def require_str(spec: dict[str, Any], key: str, param: str) -> str:
+    """``spec[key]`` as a non-empty string."""
+    value = spec.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidRequestError(
+            f"{param}.{key} must be a non-empty string", param=f"{param}.{key}"
+        )
+    return value
+
+
+def require_template(spec: dict[str, Any], key: str, param: str) -> str:
+    """``spec[key]`` as a string whose ``{{...}}`` variables parse (it may be empty)."""
+    value = spec.get(key)
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{param}.{key} must be a string", param=f"{param}.{key}")
+    validate_template(value, f"{param}.{key}")
+    return value
+
+
+def require_choice(spec: dict[str, Any], key: str, choices: tuple[str, ...], param: str) -> str:
+    """``spec[key]`` as one of ``choices``."""
+    value = spec.get(key)
+    if value not in choices:
+        raise InvalidRequestError(
+            f"{param}.{key} must be one of {', '.join(choices)}; got {value!r}",
+            param=f"{param}.{key}",
+        )
+    return str(value)
+
+
+def optional_number(
+    spec: dict[str, Any], key: str, default: float, param: str, *, minimum: float = 0.0
+) -> float:
+    """``spec[key]`` as a number ≥ ``minimum`` (``default`` when absent)."""
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise InvalidRequestError(
+            f"{param}.{key} must be a number >= {minimum}", param=f"{param}.{key}"
+        )
+    return float(value)
+
+
+def optional_int(spec: dict[str, Any], key: str, default: int, param: str, *, minimum: int) -> int:
+    """``spec[key]`` as an integer ≥ ``minimum`` (``default`` when absent)."""
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidRequestError(
+            f"{param}.{key} must be an integer >= {minimum}", param=f"{param}.{key}"
+        )
+    return value

@@ -1,0 +1,107 @@
+"""``{{ item.x }}`` / ``{{sample.output_json.a[0].b}}`` substitution in grader strings.
+
+Namespaces are ``item`` (the dataset row) and ``sample`` (``output_text``, ``output_json`` when
+the output parses as JSON, ``output_tools``, ``choices``). A missing variable raises
+``MissingVariableError``; the grader turns it into ``invalid_variable_error`` with score 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from typing import Any
+
+from openrft.errors import InvalidRequestError
+
+NAMESPACES = ("item", "sample")
+_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_SEGMENT = re.compile(r"\.([^.\[\]\s{}]+)|\[(\d+)\]")
+_ROOT = re.compile(r"[A-Za-z_]\w*")
+
+PathSegment = str | int
+
+
+class MissingVariableError(LookupError):
+    """A template referenced a variable that the item or sample does not have."""
+
+
+def parse_variable(expression: str) -> tuple[str, list[PathSegment]]:
+    """``"item.a[0].b"`` → ``("item", ["a", 0, "b"])``; ValueError on bad syntax."""
+    text = expression.strip()
+    root = _ROOT.match(text)
+    if root is None or root.group(0) not in NAMESPACES:
+        raise ValueError(f"unknown namespace in {{{{{text}}}}}; use item.* or sample.*")
+    segments: list[PathSegment] = []
+    pos = root.end()
+    while pos < len(text):
+        match = _SEGMENT.match(text, pos)
+        if match is None:
+            raise ValueError(f"bad variable path {{{{{text}}}}} at position {pos}")
+        key, index = match.groups()
+        segments.append(int(index) if index is not None else key)
+        pos = match.end()
+    return root.group(0), segments
+
+
+def validate_template(template: str, param: str) -> None:
+    """Raise InvalidRequestError(param=param) if any ``{{...}}`` is not a valid variable."""
+    if not isinstance(template, str):
+        raise InvalidRequestError(f"{param} must be a string", param=param)
+    for match in _TAG.finditer(template):
+        try:
+            parse_variable(match.group(1))
+        except ValueError as exc:
+            raise InvalidRequestError(f"Invalid template in {param}: {exc}", param=param) from exc
+    if "{{" in _TAG.sub("", template):
+        raise InvalidRequestError(f"Unclosed '{{{{' in {param}", param=param)
+
+
+def lookup(namespaces: dict[str, Any], expression: str) -> Any:
+    """The value at a variable path; MissingVariableError when any step is absent."""
+    root, segments = parse_variable(expression)
+    value = namespaces.get(root)
+    for segment in segments:
+        if isinstance(segment, int) and isinstance(value, list) and segment < len(value):
+            value = value[segment]
+            continue
+        if isinstance(segment, str) and isinstance(value, dict) and segment in value:
+            value = value[segment]
+            continue
+        raise MissingVariableError(f"{{{{{expression.strip()}}}}} is not defined")
+    return value
+
+
+def to_text(value: Any) -> str:
+    """Strings as they are; anything else as compact JSON (``42``, ``true``, ``{"a": 1}``)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_template(template: str, namespaces: dict[str, Any]) -> str:
+    """Substitute every ``{{...}}`` in ``template``; raises MissingVariableError."""
+    return _TAG.sub(lambda m: to_text(lookup(namespaces, m.group(1))), template)
+
+
+def build_sample(output_text: str) -> dict[str, Any]:
+    """The ``sample`` namespace for a plain-text completion."""
+    sample: dict[str, Any] = {
+        "output_text": output_text,
+        "output_tools": [],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": output_text},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    with contextlib.suppress(ValueError):
+        sample["output_json"] = json.loads(output_text)
+    return sample
+
+
+def namespaces_for(output_text: str, item: dict[str, Any]) -> dict[str, Any]:
+    """``{"item": item, "sample": build_sample(output_text)}``."""
+    return {"item": item, "sample": build_sample(output_text)}

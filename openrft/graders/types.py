@@ -1,0 +1,145 @@
+"""The grading contract: requests in, one ``GradeResult`` per request out (see ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from openrft.errors import OpenRFTError
+
+# The 14 keys of ``RunGraderResponse.metadata.errors``, in the wire order.
+ERROR_KEYS: tuple[str, ...] = (
+    "formula_parse_error",
+    "sample_parse_error",
+    "truncated_observation_error",
+    "unresponsive_reward_error",
+    "invalid_variable_error",
+    "other_error",
+    "python_grader_server_error",
+    "python_grader_server_error_type",
+    "python_grader_runtime_error",
+    "python_grader_runtime_error_details",
+    "model_grader_server_error",
+    "model_grader_refusal_error",
+    "model_grader_parse_error",
+    "model_grader_server_error_details",
+)
+_DETAIL_KEYS = frozenset(
+    {
+        "python_grader_server_error_type",
+        "python_grader_runtime_error_details",
+        "model_grader_server_error_details",
+    }
+)
+
+
+def empty_errors() -> dict[str, Any]:
+    """All 14 error keys: flags ``False``, detail strings ``None``."""
+    return {key: (None if key in _DETAIL_KEYS else False) for key in ERROR_KEYS}
+
+
+def merge_errors(target: dict[str, Any], other: dict[str, Any]) -> None:
+    """OR the flags of ``other`` into ``target``; keep the first non-null detail string."""
+    for key, value in other.items():
+        if key in _DETAIL_KEYS:
+            target[key] = target.get(key) or value
+        else:
+            target[key] = bool(target.get(key)) or bool(value)
+
+
+@dataclass(frozen=True)
+class GradingRequest:
+    """One rollout to grade.
+
+    ``messages`` are the prompt messages, ``output_text`` the model's completion and ``item``
+    the whole dataset row (``messages``, ``reference_answer``, ... any other keys).
+    """
+
+    id: str
+    messages: list[dict[str, Any]]
+    output_text: str
+    item: dict[str, Any]
+
+
+@dataclass
+class GradeResult:
+    """The grade of one request. ``execution_time`` is in seconds."""
+
+    reward: float
+    errors: dict[str, Any] = field(default_factory=empty_errors)
+    sub_rewards: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    execution_time: float = 0.0
+    token_usage: dict[str, int] | None = None
+    # Extension: usage per grader model, for ``model_grader_token_usage_per_model``.
+    token_usage_per_model: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, flag: str, detail: str | None = None, **extra: Any) -> GradeResult:
+        """A zero reward with ``flag`` set (and ``detail`` under its ``*_details`` key)."""
+        errors = empty_errors()
+        errors[flag] = True
+        if detail is not None:
+            errors[_DETAIL_KEY_FOR.get(flag, flag)] = detail
+        return cls(reward=0.0, errors=errors, **extra)
+
+    @property
+    def has_error(self) -> bool:
+        """True when any error flag is set."""
+        return any(v is True for k, v in self.errors.items() if k not in _DETAIL_KEYS)
+
+
+_DETAIL_KEY_FOR = {
+    "python_grader_runtime_error": "python_grader_runtime_error_details",
+    "python_grader_server_error": "python_grader_server_error_type",
+    "model_grader_server_error": "model_grader_server_error_details",
+}
+
+
+class GradingFailedError(OpenRFTError):
+    """A whole batch could not be graded (e.g. the Lambda stayed down through every retry)."""
+
+    status = 502
+    type = "server_error"
+    default_code = "grading_failed"
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Limits for one sandboxed grader call. Times in seconds, sizes in bytes."""
+
+    wall_time_s: float = 120.0
+    cpu_time_s: float = 120.0
+    memory_bytes: int = 2 * 1024**3
+    max_processes: int = 64
+    file_size_bytes: int = 256 * 1024**2
+    tmp_size_bytes: int = 256 * 1024**2
+    workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+
+
+@dataclass(frozen=True)
+class GraderContext:
+    """What a grader needs from its host: model endpoint, scratch space, sandbox limits."""
+
+    chat_base_url: str = "http://127.0.0.1:8000/v1"
+    api_key: str | None = None
+    scratch_dir: Path | None = None
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    # First retry delay of the Lambda grader; doubles each retry.
+    retry_backoff_s: float = 0.5
+    # Concurrent calls to a model grader's chat endpoint.
+    model_concurrency: int = 8
+
+
+class Grader(Protocol):
+    """A built grader: ``grade`` returns one result per request, in order."""
+
+    name: str
+    type: str
+
+    async def grade(self, requests: Sequence[GradingRequest]) -> list[GradeResult]: ...
+
+    async def aclose(self) -> None: ...

@@ -65,7 +65,7 @@ def paired_difference_interval(
     margins = (a + b) * (c + d) * (a + c) * (b + d)
     # Newcombe's correction of phi for positive association: without it, questions on which both
     # models always agree (b = c = 0) would collapse the interval to the single point 0.
-    association = a * d - b * c
+    association = float(a * d - b * c)
     if association > 0:
         association = max(association - n / 2, 0.0)
     phi = 0.0 if margins == 0 else association / math.sqrt(margins)

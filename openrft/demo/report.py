@@ -12,37 +12,39 @@ from openrft.demo.stats import Estimate
 
 
 def _pct(estimate: Estimate) -> str:
-    return f"{100 * estimate.value:5.1f}%  [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
+    return f"{100 * estimate.value:.1f}% [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
 
 
 def _gain(estimate: Estimate) -> str:
-    verdict = "excludes 0" if estimate.excludes_zero else "includes 0"
-    return (
-        f"{100 * estimate.value:+5.1f} pts  [{100 * estimate.low:+.1f}, "
-        f"{100 * estimate.high:+.1f}]  {verdict}"
-    )
+    return f"{100 * estimate.value:+.1f} [{100 * estimate.low:.1f}, {100 * estimate.high:.1f}]"
 
 
 def comparison_table(comparison: Comparison) -> Table:
     """Accuracy and format rate of both models with 95% intervals, and the paired gains."""
     n = len(comparison.base.correct)
-    table = Table(title=f"GSM8K held-out questions (n={n}), greedy; 95% intervals")
-    table.add_column("metric")
-    table.add_column(f"base  {comparison.base.model}")
-    table.add_column(f"tuned  {comparison.tuned.model}")
-    table.add_column("tuned − base (paired)")
-    table.add_row(
-        "accuracy",
-        _pct(comparison.base.accuracy()),
-        _pct(comparison.tuned.accuracy()),
-        _gain(comparison.accuracy_gain()),
+    table = Table(
+        title=f"GSM8K held-out test questions (n={n}), greedy; [95% interval]",
+        caption=f"base = {comparison.base.model}\ntuned = {comparison.tuned.model}",
     )
-    table.add_row(
-        "format rate",
-        _pct(comparison.base.format_rate()),
-        _pct(comparison.tuned.format_rate()),
-        _gain(comparison.format_gain()),
-    )
+    for header in ("metric", "base", "tuned", "tuned − base (pts)", "> 0?"):
+        table.add_column(header, no_wrap=True)
+    rows = [
+        (
+            "accuracy",
+            comparison.base.accuracy(),
+            comparison.tuned.accuracy(),
+            comparison.accuracy_gain(),
+        ),
+        (
+            "format",
+            comparison.base.format_rate(),
+            comparison.tuned.format_rate(),
+            comparison.format_gain(),
+        ),
+    ]
+    for name, base, tuned, gain in rows:
+        verdict = "[green]yes[/]" if gain.low > 0 else "no"
+        table.add_row(name, _pct(base), _pct(tuned), _gain(gain), verdict)
     return table
 
 
@@ -54,7 +56,7 @@ def print_checkpoints(console: Console, checkpoints: list[Any]) -> None:
     """One line per checkpoint: step, model id and its metrics (SDK checkpoint objects)."""
     table = Table(title="Checkpoints")
     table.add_column("step", justify="right")
-    table.add_column("model")
+    table.add_column("model", overflow="fold")
     table.add_column("metrics")
     for checkpoint in sorted(checkpoints, key=lambda c: c.step_number):
         metrics = checkpoint.metrics.model_dump(exclude_none=True) if checkpoint.metrics else {}

@@ -3,7 +3,7 @@
 Importing this package registers every grader type; heavy libraries load on first use.
 """
 
-from openrft.graders import multi, string_check, text_similarity
+from openrft.graders import multi, python_grader, string_check, text_similarity
 from openrft.graders.stats import error_rate, mean_metrics
 from openrft.graders.types import (
     ERROR_KEYS,
@@ -28,6 +28,7 @@ __all__ = [
     "error_rate",
     "mean_metrics",
     "multi",
+    "python_grader",
     "string_check",
     "text_similarity",
     "validate_grader",

@@ -117,6 +117,8 @@ class SandboxLimits:
     max_processes: int = 64
     file_size_bytes: int = 256 * 1024**2
     tmp_size_bytes: int = 256 * 1024**2
+    # "auto" (strongest that works), "bwrap", "unshare" or "none"; see sandbox/launch.py.
+    isolation: str = "auto"
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
 
 

@@ -1,0 +1,64 @@
+"""A pool of warm sandbox workers running one piece of user code (a ``grade`` or a handler)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+from openrft.graders.sandbox.launch import detect_isolation, library_paths
+from openrft.graders.sandbox.worker import Outcome, SandboxWorker
+from openrft.graders.types import SandboxLimits
+
+
+class SandboxPool:
+    """``run(calls)`` spreads calls over up to ``limits.workers`` processes, in order.
+
+    ``kind`` is ``"grade"`` (``entry(sample, item) -> float``) or ``"lambda"``
+    (``entry(event, context) -> JSON``). Processes start lazily and stay warm until ``aclose``.
+    """
+
+    def __init__(
+        self, *, source: str, entry: str, kind: str, filename: str, limits: SandboxLimits
+    ) -> None:
+        self.limits = limits
+        self.isolation = detect_isolation(limits.isolation, limits.tmp_size_bytes)
+        config = {
+            "source": source,
+            "entry": entry,
+            "kind": kind,
+            "filename": filename,
+            "paths": library_paths(),
+            "memory_bytes": limits.memory_bytes,
+            "max_processes": limits.max_processes,
+            "file_size_bytes": limits.file_size_bytes,
+            "cpu_time_s": limits.cpu_time_s,
+            "cpu_lifetime_s": max(600.0, 10 * limits.cpu_time_s),
+            "wall_time_s": limits.wall_time_s,
+            "own_pid_namespace": self.isolation.own_pid_namespace,
+        }
+        self.workers = [
+            SandboxWorker(config, self.isolation, limits.wall_time_s) for _ in range(limits.workers)
+        ]
+        self.idle: asyncio.Queue[SandboxWorker] = asyncio.Queue()
+        for worker in self.workers:
+            self.idle.put_nowait(worker)
+
+    async def run(self, calls: list[list[Any]]) -> list[Outcome]:
+        """One outcome per call, in the order of ``calls``."""
+        if not calls:
+            return []
+        size = math.ceil(len(calls) / len(self.workers))
+        slices = [calls[i : i + size] for i in range(0, len(calls), size)]
+        parts = await asyncio.gather(*(self._run_slice(part) for part in slices))
+        return [outcome for part in parts for outcome in part]
+
+    async def _run_slice(self, calls: list[list[Any]]) -> list[Outcome]:
+        worker = await self.idle.get()
+        try:
+            return await worker.run(calls)
+        finally:
+            self.idle.put_nowait(worker)
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(worker.kill() for worker in self.workers))

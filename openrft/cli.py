@@ -6,19 +6,26 @@ Other parts register their commands here with one line each, e.g.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from openrft.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Self-hosted reinforcement fine-tuning service.")
+keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
+jobs_app = typer.Typer(no_args_is_help=True, help="Watch fine-tuning jobs.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 
-
-@app.callback()
-def _root() -> None:
-    """openrft: serve the API, manage keys, follow jobs."""
+DataDirOption = Annotated[Path | None, typer.Option(help="Data dir [./openrft-data].")]
+DatabaseUrlOption = Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")]
 
 
 def build_settings(**flags: Any) -> Settings:
@@ -26,12 +33,17 @@ def build_settings(**flags: Any) -> Settings:
     return Settings(**{k: v for k, v in flags.items() if v is not None})
 
 
+@app.callback()
+def _root() -> None:
+    """openrft: serve the API, manage keys, follow jobs."""
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [8000].")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Data dir [./openrft-data].")] = None,
-    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL.")] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
     api_key: Annotated[str | None, typer.Option(help="Key for project 'default'.")] = None,
     executor: Annotated[str | None, typer.Option(help="local | ray.")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
@@ -40,7 +52,7 @@ def serve(
     """Run the API server (uvicorn)."""
     import uvicorn
 
-    from openrft.api.app import create_app
+    from openrft.api.app import UnsafeBindError, build_services, create_app
 
     settings = build_settings(
         host=host,
@@ -52,7 +64,121 @@ def serve(
         ray_address=ray_address,
         max_concurrent_jobs=max_concurrent_jobs,
     )
+    try:  # fail before binding, with a plain message, when serving keyless off loopback
+        build_services(settings).engine.dispose()
+    except UnsafeBindError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option(help="Project that owns the key's objects.")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create an API key for PROJECT and print it (only its hash is stored)."""
+    from openrft.db.engine import make_engine, make_session_factory, upgrade_database
+    from openrft.errors import OpenRFTError
+    from openrft.services.keys import KeyService
+
+    settings = build_settings(data_dir=data_dir, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        upgrade_database(engine)
+        typer.echo(KeyService(make_session_factory(engine)).create(project))
+    except OpenRFTError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+
+
+@jobs_app.command("follow")
+def jobs_follow(
+    job_id: str,
+    base_url: Annotated[str, typer.Option(envvar="OPENAI_BASE_URL")] = "http://127.0.0.1:8000/v1",
+    api_key: Annotated[str, typer.Option(envvar="OPENAI_API_KEY")] = "none",
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 2.0,
+) -> None:
+    """Show live progress of JOB_ID until it ends; exit code 1 unless it succeeded."""
+    status = follow_job(job_id, base_url=base_url, api_key=api_key, interval_s=interval)
+    raise typer.Exit(0 if status == "succeeded" else 1)
+
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass
+class Progress:
+    """What ``jobs follow`` shows; rewards are the latest reported means."""
+
+    status: str = "?"
+    step: int | None = None
+    total_steps: int | None = None
+    train_reward: float | None = None
+    valid_reward: float | None = None
+    estimated_finish: int | None = None
+    seen_events: set[str] = field(default_factory=set)
+
+    def absorb_metrics(self, data: dict[str, Any]) -> None:
+        self.step = data.get("step", self.step)
+        self.total_steps = data.get("total_steps", self.total_steps)
+        self.train_reward = data.get("train_reward_mean", self.train_reward)
+        if data.get("valid_reward_mean") is not None:
+            self.valid_reward = data["valid_reward_mean"]
+
+    def render(self, job_id: str) -> Table:
+        table = Table(title=f"fine-tuning job {job_id}", show_header=False)
+        step = f"{self.step}/{self.total_steps}" if self.step is not None else "-"
+        eta = "-"
+        if self.estimated_finish:
+            eta = f"{max(0, self.estimated_finish - int(time.time()))} s"
+        for name, value in (
+            ("status", self.status),
+            ("step", step),
+            ("train reward", _fmt(self.train_reward)),
+            ("valid reward", _fmt(self.valid_reward)),
+            ("ETA", eta),
+        ):
+            table.add_row(name, value)
+        return table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def poll_progress(client: Any, job_id: str, progress: Progress, console: Console) -> None:
+    """One poll: job status, then new events oldest first (metrics update the numbers)."""
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    progress.status, progress.estimated_finish = job.status, job.estimated_finish
+    events = client.fine_tuning.jobs.list_events(job_id, limit=50).data
+    for event in reversed(events):
+        if event.id in progress.seen_events:
+            continue
+        progress.seen_events.add(event.id)
+        if event.type == "metrics" and isinstance(event.data, dict):
+            progress.absorb_metrics(event.data)
+        else:
+            console.print(f"[dim]{event.level}[/dim] {event.message}")
+
+
+def follow_job(job_id: str, *, base_url: str, api_key: str, interval_s: float) -> str:
+    """Poll with the openai SDK and redraw until the job ends; returns its final status."""
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key=api_key)
+    console, progress = Console(), Progress()
+    with Live(progress.render(job_id), console=console, refresh_per_second=4) as live:
+        while True:
+            poll_progress(client, job_id, progress, console)
+            live.update(progress.render(job_id))
+            if progress.status in TERMINAL:
+                return progress.status
+            time.sleep(interval_s)
 
 
 def main() -> None:

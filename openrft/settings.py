@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         default=None, ge=1, description="torch threads for serving; default: all cores."
     )
     adapter_cache_bytes: int = Field(default=2 * 1024**3, ge=0)
+    worker_command: list[str] | None = Field(
+        default=None,
+        description="Training worker argv prefix (the job id is appended); "
+        "default: python -m openrft.training.worker. JSON list in OPENRFT_WORKER_COMMAND.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,25 +4,86 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
-from openrft.api.routes import dashboard, health
+from openrft.api.routes import files, health, jobs, metrics, models
+from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
+from openrft.db.engine import make_engine, make_session_factory, upgrade_database
+from openrft.executors.local import LocalExecutor
+from openrft.services.files import FileService
+from openrft.services.jobs import JobService
+from openrft.services.keys import DEFAULT_PROJECT, KeyService
+from openrft.services.models import ModelService
 from openrft.settings import Settings
+from openrft.storage.blobs import BlobStore
+
+
+class UnsafeBindError(RuntimeError):
+    """Serving without any API key on a non-loopback address."""
+
+
+def build_services(settings: Settings) -> Services:
+    """Engine (migrated to head), blob store and services; registers ``--api-key``.
+
+    Raises UnsafeBindError when no key exists and the host is not a loopback address.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade_database(engine)
+    sessions = make_session_factory(engine)
+    blobs = BlobStore(settings.data_dir / "blobs")
+    services = Services(
+        settings=settings,
+        engine=engine,
+        keys=KeyService(sessions),
+        files=FileService(sessions, blobs, settings.max_upload_bytes),
+        jobs=JobService(sessions, blobs, grader_base_dir=Path.cwd()),
+        models=ModelService(sessions, blobs),
+    )
+    if settings.api_key:
+        services.keys.register(DEFAULT_PROJECT, settings.api_key)
+    if not settings.is_loopback and not services.keys.auth_required():
+        engine.dispose()
+        raise UnsafeBindError(
+            f"Refusing to serve without an API key on {settings.host}: pass --api-key KEY "
+            "(or create one with `openrft keys create --project NAME`), or bind 127.0.0.1."
+        )
+    return services
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app; nothing heavy happens until the lifespan starts."""
+    """Build the app; the database, services and scheduler start in the lifespan."""
+    http_metrics = HttpMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
         app.state.settings = settings
-        yield
+        app.state.services = services
+        app.state.metrics = http_metrics
+        http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
+        executor = None
+        if settings.executor == "local":
+            executor = LocalExecutor.from_settings(settings, services.jobs.sessions)
+            executor.start()
+        try:
+            yield
+        finally:
+            if executor:
+                executor.stop()
+            services.engine.dispose()
 
     app = FastAPI(title="openrft", lifespan=lifespan)
     install_error_handlers(app)
-    # Routers: one line per resource. Routes under /v1 need a key once any key exists.
+    http_metrics.install(app)
+    # Routers: one line per resource. Routes under /v1 take ``project: ProjectDep`` (auth).
     app.include_router(health.router)
-    app.include_router(dashboard.router)
+    app.include_router(metrics.router)
+    app.include_router(files.router)
+    app.include_router(jobs.router)
+    app.include_router(models.router)
     return app

@@ -1,0 +1,240 @@
+"""The only SQL for jobs, job events and checkpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from openrft.db.pagination import fetch_page
+from openrft.db.tables import checkpoints, job_events, jobs
+from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus
+from openrft.errors import InvalidRequestError
+
+# Columns a caller may change with ``update``; id, project and creation data never change.
+_MUTABLE = frozenset(
+    {
+        "status",
+        "fine_tuned_model",
+        "finished_at",
+        "estimated_finish",
+        "trained_tokens",
+        "error",
+        "result_files",
+        "control",
+        "worker",
+    }
+)
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row.id,
+        project=row.project,
+        created_at=row.created_at,
+        status=JobStatus(row.status),
+        model=row.model,
+        training_file=row.training_file,
+        validation_file=row.validation_file,
+        seed=row.seed,
+        hyperparameters=row.hyperparameters,
+        grader=row.grader,
+        suffix=row.suffix,
+        metadata=row.metadata,
+        response_format=row.response_format,
+        integrations=row.integrations,
+        fine_tuned_model=row.fine_tuned_model,
+        finished_at=row.finished_at,
+        estimated_finish=row.estimated_finish,
+        trained_tokens=row.trained_tokens,
+        error=row.error,
+        result_files=list(row.result_files or []),
+        control=row.control,
+        training_rows=row.training_rows,
+    )
+
+
+def _event(row: Any) -> JobEvent:
+    return JobEvent(
+        id=row.id,
+        job_id=row.job_id,
+        created_at=row.created_at,
+        level=row.level,
+        message=row.message,
+        type=row.type,
+        data=row.data,
+    )
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    return Checkpoint(
+        id=row.id,
+        job_id=row.job_id,
+        created_at=row.created_at,
+        step_number=row.step_number,
+        fine_tuned_model_checkpoint=row.fine_tuned_model_checkpoint,
+        metrics=row.metrics,
+        blob_dir=row.blob_dir,
+    )
+
+
+class JobRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, job: Job) -> None:
+        self.session.execute(
+            jobs.insert().values(
+                id=job.id,
+                project=job.project,
+                created_at=job.created_at,
+                status=job.status.value,
+                model=job.model,
+                training_file=job.training_file,
+                validation_file=job.validation_file,
+                training_rows=job.training_rows,
+                seed=job.seed,
+                suffix=job.suffix,
+                metadata=job.metadata,
+                hyperparameters=job.hyperparameters,
+                grader=job.grader,
+                response_format=job.response_format,
+                integrations=job.integrations,
+                result_files=job.result_files,
+            )
+        )
+
+    def get(self, job_id: str, project: str | None = None) -> Job | None:
+        """The job, or None; with ``project`` only that project's job."""
+        query = sa.select(jobs).where(jobs.c.id == job_id)
+        if project is not None:
+            query = query.where(jobs.c.project == project)
+        row = self.session.execute(query).first()
+        return _job(row) if row else None
+
+    def page(
+        self, project: str, *, after: str | None, limit: int, metadata: dict[str, str]
+    ) -> tuple[list[Job], bool]:
+        """Newest first. The metadata filter is applied in Python (JSON is not portable SQL)."""
+        where = jobs.c.project == project
+        if not metadata:
+            page = fetch_page(self.session, jobs, where, after=after, limit=limit)
+            return [_job(row) for row in page.rows], page.has_more
+        matching = [
+            _job(row)
+            for row in self.session.execute(
+                sa.select(jobs).where(where).order_by(jobs.c.seq.desc())
+            )
+            if all((row.metadata or {}).get(k) == v for k, v in metadata.items())
+        ]
+        start = 0
+        if after is not None:
+            ids = [job.id for job in matching]
+            if after not in ids:
+                raise InvalidRequestError(
+                    f"Invalid 'after' cursor: no job '{after}' matches this filter.",
+                    param="after",
+                )
+            start = ids.index(after) + 1
+        chunk = matching[start : start + limit]
+        return chunk, start + limit < len(matching)
+
+    def update(self, job_id: str, *, expect: set[JobStatus] | None = None, **values: Any) -> bool:
+        """Compare-and-set: update only when the status is in ``expect``. True when it changed."""
+        unknown = set(values) - _MUTABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        if isinstance(values.get("status"), JobStatus):
+            values["status"] = values["status"].value
+        query = jobs.update().where(jobs.c.id == job_id)
+        if expect is not None:
+            query = query.where(jobs.c.status.in_([s.value for s in expect]))
+        result = self.session.execute(query.values(**values))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def ids_with_status(self, status: JobStatus, limit: int = 100) -> list[str]:
+        """Oldest first: the order in which queued jobs are claimed."""
+        query = (
+            sa.select(jobs.c.id)
+            .where(jobs.c.status == status.value)
+            .order_by(jobs.c.seq.asc())
+            .limit(limit)
+        )
+        return list(self.session.execute(query).scalars())
+
+    def count_by_status(self) -> dict[str, int]:
+        query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        return {status: int(count) for status, count in self.session.execute(query).all()}
+
+
+class EventRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, event: JobEvent) -> None:
+        self.session.execute(
+            job_events.insert().values(
+                id=event.id,
+                job_id=event.job_id,
+                created_at=event.created_at,
+                level=event.level,
+                message=event.message,
+                type=event.type,
+                data=event.data,
+            )
+        )
+
+    def page(self, job_id: str, *, after: str | None, limit: int) -> tuple[list[JobEvent], bool]:
+        page = fetch_page(
+            self.session, job_events, job_events.c.job_id == job_id, after=after, limit=limit
+        )
+        return [_event(row) for row in page.rows], page.has_more
+
+
+class CheckpointRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        self.session.execute(
+            checkpoints.insert().values(
+                id=checkpoint.id,
+                job_id=checkpoint.job_id,
+                created_at=checkpoint.created_at,
+                step_number=checkpoint.step_number,
+                fine_tuned_model_checkpoint=checkpoint.fine_tuned_model_checkpoint,
+                metrics=checkpoint.metrics,
+                blob_dir=checkpoint.blob_dir,
+            )
+        )
+
+    def page(self, job_id: str, *, after: str | None, limit: int) -> tuple[list[Checkpoint], bool]:
+        page = fetch_page(
+            self.session, checkpoints, checkpoints.c.job_id == job_id, after=after, limit=limit
+        )
+        return [_checkpoint(row) for row in page.rows], page.has_more
+
+    def get_step(self, job_id: str, step: int) -> Checkpoint | None:
+        query = sa.select(checkpoints).where(
+            checkpoints.c.job_id == job_id, checkpoints.c.step_number == step
+        )
+        row = self.session.execute(query).first()
+        return _checkpoint(row) if row else None
+
+    def latest(self, job_id: str) -> Checkpoint | None:
+        query = (
+            sa.select(checkpoints)
+            .where(checkpoints.c.job_id == job_id)
+            .order_by(checkpoints.c.step_number.desc())
+            .limit(1)
+        )
+        row = self.session.execute(query).first()
+        return _checkpoint(row) if row else None
+
+    def delete_step(self, job_id: str, step: int) -> None:
+        self.session.execute(
+            checkpoints.delete().where(
+                checkpoints.c.job_id == job_id, checkpoints.c.step_number == step
+            )
+        )

@@ -1,0 +1,131 @@
+"""The fine-tuning Job, its status lifecycle and the legal transitions between statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from openrft.errors import InvalidRequestError
+
+
+class JobStatus(StrEnum):
+    VALIDATING_FILES = "validating_files"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+_LEGAL: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.VALIDATING_FILES: frozenset(
+        {JobStatus.QUEUED, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.RUNNING, JobStatus.PAUSED, JobStatus.CANCELLED, JobStatus.FAILED}
+    ),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED}
+    ),
+    JobStatus.PAUSED: frozenset({JobStatus.QUEUED, JobStatus.CANCELLED, JobStatus.FAILED}),
+}
+
+ControlRequest = Literal["cancel", "pause"]
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    """True when ``current → target`` is a legal lifecycle step."""
+    return target in _LEGAL.get(current, frozenset())
+
+
+def ensure_transition(current: JobStatus, target: JobStatus, *, action: str, job_id: str) -> None:
+    """Raise a 400 that says which action is impossible from which status, and what is allowed."""
+    if can_transition(current, target):
+        return
+    allowed = sorted(s.value for s, targets in _LEGAL.items() if target in targets)
+    raise InvalidRequestError(
+        f"Cannot {action} job {job_id}: it is '{current.value}'. "
+        f"Only jobs that are {', '.join(allowed)} can be {_past(action)}.",
+        code="invalid_job_status",
+    )
+
+
+def _past(action: str) -> str:
+    return {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}.get(action, action)
+
+
+@dataclass
+class Job:
+    """A fine-tuning job as the control plane stores it (no wire or SQL types)."""
+
+    id: str
+    project: str
+    created_at: int
+    status: JobStatus
+    model: str
+    training_file: str
+    validation_file: str | None
+    seed: int
+    hyperparameters: dict[str, Any]
+    grader: dict[str, Any]
+    suffix: str | None = None
+    metadata: dict[str, str] | None = None
+    response_format: dict[str, Any] | None = None
+    integrations: list[dict[str, Any]] | None = None
+    fine_tuned_model: str | None = None
+    finished_at: int | None = None
+    estimated_finish: int | None = None
+    trained_tokens: int | None = None
+    error: dict[str, Any] | None = None
+    result_files: list[str] = field(default_factory=list)
+    control: ControlRequest | None = None
+    training_rows: int = 0
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    id: str
+    job_id: str
+    created_at: int
+    level: str
+    message: str
+    type: str = "message"
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved training step; ``blob_dir`` is the blob-store key of its directory."""
+
+    id: str
+    job_id: str
+    created_at: int
+    step_number: int
+    fine_tuned_model_checkpoint: str
+    metrics: dict[str, float]
+    blob_dir: str
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What the training worker needs to run (or resume) a job."""
+
+    id: str
+    project: str
+    model: str
+    training_file_path: Any
+    validation_file_path: Any | None
+    seed: int
+    suffix: str | None
+    hyperparameters: dict[str, Any]
+    grader: dict[str, Any]
+    resume_from: Any | None
+    status: JobStatus

@@ -1,0 +1,209 @@
+"""The local scheduler: claims queued jobs from the database and runs each in a subprocess.
+
+Claiming is a compare-and-set (``queued → running``), so several API replicas can share one
+PostgreSQL. The worker talks only to the database and the blob store; this loop watches it,
+enforces the cancel grace period and fails a job whose worker exits without finishing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from openrft.db.jobs_repo import JobRepository
+from openrft.domain.jobs import JobStatus
+from openrft.services.jobs import record_event
+from openrft.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WorkerCommand = Callable[[str], list[str]]
+LOG_TAIL_LINES = 20
+
+
+def default_worker_command(job_id: str) -> list[str]:
+    return [sys.executable, "-m", "openrft.training.worker", job_id]
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a worker log ('' when there is none)."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class _Worker:
+    job_id: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    cancel_seen_at: float | None = None
+
+
+class LocalExecutor:
+    """Runs up to ``max_concurrent_jobs`` workers; ``tick()`` is one scheduling pass."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        data_dir: Path,
+        worker_env: dict[str, str],
+        max_concurrent_jobs: int = 1,
+        worker_command: WorkerCommand = default_worker_command,
+        poll_interval_s: float = 0.5,
+        cancel_grace_s: float = 30.0,
+    ):
+        self.sessions = sessions
+        self.log_dir = data_dir / "logs"
+        self.worker_env = worker_env
+        self.max_concurrent_jobs = max_concurrent_jobs
+        self.worker_command = worker_command
+        self.poll_interval_s = poll_interval_s
+        self.cancel_grace_s = cancel_grace_s
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.workers: dict[str, _Worker] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> LocalExecutor:
+        prefix = settings.worker_command
+        command = (lambda job_id: [*prefix, job_id]) if prefix else default_worker_command
+        env = {
+            **os.environ,
+            "OPENRFT_DATA_DIR": str(settings.data_dir.resolve()),
+            "OPENRFT_DATABASE_URL": settings.resolved_database_url,
+        }
+        return cls(
+            sessions,
+            data_dir=settings.data_dir,
+            worker_env=env,
+            max_concurrent_jobs=settings.max_concurrent_jobs,
+            worker_command=command,
+        )
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="openrft-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop scheduling, terminate running workers and record why their jobs ended."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        for worker in self.workers.values():
+            worker.process.terminate()
+        for worker in self.workers.values():
+            try:
+                worker.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+        self._reap()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler pass failed")
+            self._stop.wait(self.poll_interval_s)
+
+    def tick(self) -> None:
+        """Reap exited workers, kill ones that ignore cancel, start queued jobs."""
+        self._reap()
+        self._enforce_cancel_grace()
+        while len(self.workers) < self.max_concurrent_jobs and not self._stop.is_set():
+            job_id = self._claim()
+            if job_id is None:
+                return
+            self._spawn(job_id)
+
+    def _claim(self) -> str | None:
+        """Compare-and-set the oldest queued job to running; None when nothing is queued."""
+        with self.sessions.begin() as session:
+            jobs = JobRepository(session)
+            for job_id in jobs.ids_with_status(JobStatus.QUEUED, limit=10):
+                if jobs.update(
+                    job_id, expect={JobStatus.QUEUED}, status=JobStatus.RUNNING, worker=self.name
+                ):
+                    record_event(session, job_id, "Fine-tuning job started")
+                    return job_id
+        return None
+
+    def _spawn(self, job_id: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{job_id}.log"
+        try:
+            with log_path.open("ab") as out:
+                process = subprocess.Popen(
+                    self.worker_command(job_id),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=self.worker_env,
+                    start_new_session=True,
+                )
+        except OSError as exc:
+            self._fail(job_id, f"Could not start the training worker: {exc}")
+            return
+        self.workers[job_id] = _Worker(job_id, process, log_path)
+
+    def _reap(self) -> None:
+        for job_id, worker in list(self.workers.items()):
+            code = worker.process.poll()
+            if code is None:
+                continue
+            del self.workers[job_id]
+            with self.sessions() as session:
+                job = JobRepository(session).get(job_id)
+            if job is None or job.status != JobStatus.RUNNING:
+                continue
+            if job.control == "cancel":
+                self._end(job_id, JobStatus.CANCELLED, "Job cancelled", error=None)
+                continue
+            tail = log_tail(worker.log_path)
+            self._fail(
+                job_id,
+                f"The training worker exited with code {code} before finishing "
+                f"the job. Last lines of its log:\n{tail}",
+            )
+
+    def _enforce_cancel_grace(self) -> None:
+        now = time.monotonic()
+        for job_id, worker in self.workers.items():
+            with self.sessions() as session:
+                job = JobRepository(session).get(job_id)
+            if job is None or job.control != "cancel":
+                continue
+            worker.cancel_seen_at = worker.cancel_seen_at or now
+            if now - worker.cancel_seen_at > self.cancel_grace_s:
+                log.warning("killing worker of %s: it ignored cancel", job_id)
+                worker.process.kill()
+
+    def _fail(self, job_id: str, message: str) -> None:
+        error = {"code": "worker_died", "message": message, "param": None}
+        self._end(job_id, JobStatus.FAILED, message, error=error)
+
+    def _end(self, job_id: str, status: JobStatus, message: str, error: dict | None) -> None:
+        with self.sessions.begin() as session:
+            if JobRepository(session).update(
+                job_id,
+                expect={JobStatus.RUNNING},
+                status=status,
+                control=None,
+                error=error,
+                finished_at=int(time.time()),
+            ):
+                level = "error" if status == JobStatus.FAILED else "info"
+                record_event(session, job_id, message, level=level)

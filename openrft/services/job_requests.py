@@ -1,0 +1,163 @@
+"""Validate a create-job request field by field; every 400 names the field to fix in ``param``."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from openrft.domain.hyperparameters import resolve_hyperparameters
+from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
+from openrft.errors import InvalidRequestError
+
+METHOD_TYPES = ("supervised", "dpo", "reinforcement")
+REINFORCEMENT_KEYS = frozenset({"grader", "hyperparameters", "response_format"})
+MAX_SEED = 2_147_483_647
+_SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+GRADER_PARAM = "method.reinforcement.grader"
+
+
+def check_training_file(record: FileRecord | None, file_id: str, param: str) -> FileRecord:
+    """The file must exist in this project, have purpose fine-tune and at least one row."""
+    if record is None:
+        raise InvalidRequestError(
+            f"Invalid {param} '{file_id}': no such file in this project. "
+            "Upload it first with files.create(purpose='fine-tune').",
+            param=param,
+            code="invalid_file",
+        )
+    if record.purpose != FINE_TUNE_PURPOSE:
+        raise InvalidRequestError(
+            f"Invalid {param} '{file_id}': its purpose is '{record.purpose}', "
+            "but fine-tuning needs a file uploaded with purpose='fine-tune'.",
+            param=param,
+            code="invalid_file",
+        )
+    return record
+
+
+def check_suffix(suffix: str | None) -> str | None:
+    if suffix is not None and not _SUFFIX.match(suffix):
+        raise InvalidRequestError(
+            f"Invalid suffix {suffix!r}: use 1-64 letters, digits, '.', '_' or '-'.",
+            param="suffix",
+        )
+    return suffix
+
+
+def resolve_seed(seed: int | None) -> int:
+    """The given seed, or a random one: the job always reports an int."""
+    if seed is None:
+        return secrets.randbelow(MAX_SEED + 1)
+    if not 0 <= seed <= MAX_SEED:
+        raise InvalidRequestError(
+            f"Invalid seed {seed}: use an integer from 0 to {MAX_SEED}.", param="seed"
+        )
+    return seed
+
+
+def check_metadata(metadata: dict[str, str] | None) -> dict[str, str] | None:
+    """At most 16 string pairs; keys up to 64 chars, values up to 512."""
+    if metadata is None:
+        return None
+    if len(metadata) > 16:
+        raise InvalidRequestError(
+            f"Invalid metadata: {len(metadata)} keys given, at most 16 are allowed.",
+            param="metadata",
+        )
+    for key, value in metadata.items():
+        if not 1 <= len(key) <= 64:
+            raise InvalidRequestError(
+                f"Invalid metadata key {key[:80]!r}: keys must be 1-64 characters.",
+                param="metadata",
+            )
+        if len(value) > 512:
+            raise InvalidRequestError(
+                f"Invalid metadata value for {key!r}: values must be at most 512 characters.",
+                param=f"metadata.{key}",
+            )
+    return metadata
+
+
+def reinforcement_section(
+    method: dict[str, Any] | None, legacy_hyperparameters: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``method.reinforcement`` with its hyperparameters (the legacy top-level ones fold in)."""
+    if method is None:
+        raise InvalidRequestError(
+            "Missing 'method': openrft runs reinforcement fine-tuning; pass "
+            'method={"type": "reinforcement", "reinforcement": {"grader": {...}}}.',
+            param="method",
+        )
+    kind = method.get("type")
+    if kind not in METHOD_TYPES:
+        raise InvalidRequestError(
+            f"Invalid method.type {kind!r}: use 'reinforcement'.", param="method.type"
+        )
+    if kind != "reinforcement":
+        raise InvalidRequestError(
+            f"method.type '{kind}' is not supported by this server yet; use 'reinforcement'.",
+            param="method.type",
+            code="unsupported_method",
+        )
+    section = method.get("reinforcement")
+    if not isinstance(section, dict):
+        raise InvalidRequestError(
+            "Missing 'method.reinforcement': it must be an object with a 'grader'.",
+            param="method.reinforcement",
+        )
+    for key in section:
+        if key not in REINFORCEMENT_KEYS:
+            raise InvalidRequestError(
+                f"Unknown field 'method.reinforcement.{key}'; allowed: "
+                f"{', '.join(sorted(REINFORCEMENT_KEYS))}.",
+                param=f"method.reinforcement.{key}",
+            )
+    if legacy_hyperparameters and section.get("hyperparameters"):
+        raise InvalidRequestError(
+            "Give hyperparameters once: the top-level 'hyperparameters' is deprecated, "
+            "use method.reinforcement.hyperparameters.",
+            param="hyperparameters",
+        )
+    return {**section, "hyperparameters": section.get("hyperparameters") or legacy_hyperparameters}
+
+
+def validate_grader_spec(section: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """The normalized grader to store (may carry internal ``_`` keys)."""
+    grader = section.get("grader")
+    if grader is None:
+        raise InvalidRequestError(
+            "Missing 'method.reinforcement.grader': give a grader object such as "
+            '{"type": "string_check", ...}.',
+            param=GRADER_PARAM,
+        )
+    from openrft.graders import validate_grader
+
+    return validate_grader(grader, param=GRADER_PARAM, base_dir=base_dir)
+
+
+def check_response_format(value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise InvalidRequestError(
+            "method.reinforcement.response_format must be an object or null.",
+            param="method.reinforcement.response_format",
+        )
+    return value
+
+
+def resolve_section_hyperparameters(section: dict[str, Any], n_train_rows: int) -> dict[str, Any]:
+    return resolve_hyperparameters(section.get("hyperparameters"), n_train_rows=n_train_rows)
+
+
+def public_grader(grader: dict[str, Any]) -> dict[str, Any]:
+    """The grader echo: internal keys (leading ``_``) removed at every depth."""
+    return _strip_private(grader)
+
+
+def _strip_private(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_private(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [_strip_private(v) for v in value]
+    return value

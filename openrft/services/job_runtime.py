@@ -1,0 +1,217 @@
+"""The training worker's only door to the control plane: job spec, events, control, checkpoints.
+
+Every call opens its own short DB session, so a long training step never holds a transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from openrft.db.engine import make_engine, make_session_factory
+from openrft.db.jobs_repo import CheckpointRepository, JobRepository
+from openrft.db.models_repo import ModelRepository
+from openrft.domain.jobs import Checkpoint, Job, JobSpec, JobStatus
+from openrft.domain.records import (
+    RESULTS_PURPOSE,
+    ModelRecord,
+    checkpoint_model_id,
+    fine_tuned_model_id,
+)
+from openrft.ids import new_id
+from openrft.services.files import FileService, file_key
+from openrft.services.jobs import record_event
+from openrft.settings import Settings
+from openrft.storage.blobs import BlobStore
+
+FinishStatus = Literal["succeeded", "failed", "cancelled", "paused"]
+
+
+def checkpoint_key(job_id: str, step: int) -> str:
+    return f"checkpoints/{job_id}/step-{step}"
+
+
+def model_key(job_id: str) -> str:
+    return f"models/{job_id}"
+
+
+class JobRuntime:
+    """Built from Settings (data dir + database URL), or from an existing engine in tests."""
+
+    def __init__(self, settings: Settings, engine: sa.Engine | None = None):
+        self.engine = engine or make_engine(settings.resolved_database_url)
+        self.sessions = make_session_factory(self.engine)
+        self.blobs = BlobStore(settings.data_dir / "blobs")
+        self.files = FileService(self.sessions, self.blobs, settings.max_upload_bytes)
+
+    def _job(self, job_id: str) -> Job:
+        with self.sessions() as session:
+            job = JobRepository(session).get(job_id)
+        if job is None:
+            raise KeyError(f"no job {job_id}")
+        return job
+
+    def load(self, job_id: str) -> JobSpec:
+        """The job to run; ``resume_from`` is the latest checkpoint's directory, if any."""
+        job = self._job(job_id)
+        with self.sessions() as session:
+            latest = CheckpointRepository(session).latest(job_id)
+        return JobSpec(
+            id=job.id,
+            project=job.project,
+            model=job.model,
+            training_file_path=self.blobs.path(file_key(job.training_file)),
+            validation_file_path=(
+                self.blobs.path(file_key(job.validation_file)) if job.validation_file else None
+            ),
+            seed=job.seed,
+            suffix=job.suffix,
+            hyperparameters=job.hyperparameters,
+            grader=job.grader,
+            resume_from=self.blobs.path(latest.blob_dir) if latest else None,
+            status=job.status,
+        )
+
+    def add_event(
+        self,
+        job_id: str,
+        message: str,
+        *,
+        level: str = "info",
+        type: str = "message",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        with self.sessions.begin() as session:
+            record_event(session, job_id, message, level=level, type=type, data=data)
+
+    def control_request(self, job_id: str) -> Literal["cancel", "pause"] | None:
+        """A pending cancel/pause; also "cancel" when the job is no longer running at all."""
+        job = self._job(job_id)
+        if job.status != JobStatus.RUNNING:
+            return "cancel"
+        return job.control
+
+    def add_checkpoint(
+        self, job_id: str, step: int, metrics: dict[str, float], src_dir: Path
+    ) -> str:
+        """Copy ``src_dir`` into the blob store and register ``…:ckpt-step-{step}``; return it."""
+        job = self._job(job_id)
+        key = checkpoint_key(job_id, step)
+        self.blobs.put_dir(key, Path(src_dir))
+        model_id = checkpoint_model_id(
+            fine_tuned_model_id(job.model, job.project, job.suffix, job_id), step
+        )
+        now = int(time.time())
+        with self.sessions.begin() as session:
+            checkpoints, models = CheckpointRepository(session), ModelRepository(session)
+            checkpoints.delete_step(job_id, step)
+            models.delete(model_id)
+            checkpoints.add(
+                Checkpoint(new_id("ftckpt_"), job_id, now, step, model_id, metrics, key)
+            )
+            models.add(
+                ModelRecord(model_id, job.project, job.model, job_id, step, key, now, "checkpoint")
+            )
+        return model_id
+
+    def delete_checkpoint(self, job_id: str, step: int) -> None:
+        """Forget checkpoint ``step`` (row, model id and files)."""
+        job = self._job(job_id)
+        model_id = checkpoint_model_id(
+            fine_tuned_model_id(job.model, job.project, job.suffix, job_id), step
+        )
+        with self.sessions.begin() as session:
+            CheckpointRepository(session).delete_step(job_id, step)
+            ModelRepository(session).delete(model_id)
+        self.blobs.delete(checkpoint_key(job_id, step))
+
+    def update_progress(
+        self, job_id: str, *, trained_tokens: int, estimated_finish: int | None
+    ) -> None:
+        """``trained_tokens``: total so far; ``estimated_finish``: Unix seconds or None."""
+        with self.sessions.begin() as session:
+            JobRepository(session).update(
+                job_id, trained_tokens=trained_tokens, estimated_finish=estimated_finish
+            )
+
+    def add_result_file(self, job_id: str, filename: str, data: bytes) -> str:
+        """Store a ``fine-tune-results`` file in the job's project and list it on the job."""
+        job = self._job(job_id)
+        record = self.files.store(job.project, filename, RESULTS_PURPOSE, data)
+        with self.sessions.begin() as session:
+            JobRepository(session).update(job_id, result_files=[*job.result_files, record.id])
+        return record.id
+
+    def finish(
+        self,
+        job_id: str,
+        status: FinishStatus,
+        *,
+        fine_tuned_step: int | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """End the worker's run: succeeded registers ``ft:…:{job_id}`` at ``fine_tuned_step``."""
+        target = JobStatus(status)
+        job = self._job(job_id)
+        values: dict[str, Any] = {"status": target, "control": None}
+        if target.is_terminal:
+            values["finished_at"] = int(time.time())
+        if target == JobStatus.SUCCEEDED:
+            values["fine_tuned_model"] = self._register_fine_tuned(job, fine_tuned_step)
+        if target == JobStatus.FAILED:
+            values["error"] = _error_object(error)
+        with self.sessions.begin() as session:
+            if JobRepository(session).update(job_id, expect={JobStatus.RUNNING}, **values):
+                record_event(
+                    session,
+                    job_id,
+                    _finish_message(target, values),
+                    level=("error" if target == JobStatus.FAILED else "info"),
+                )
+
+    def _register_fine_tuned(self, job: Job, step: int | None) -> str:
+        """Hard-link the chosen checkpoint to ``models/{job_id}`` and register the model id."""
+        with self.sessions() as session:
+            repo = CheckpointRepository(session)
+            checkpoint = repo.latest(job.id) if step is None else repo.get_step(job.id, step)
+        if checkpoint is None:
+            raise ValueError(f"job {job.id} has no checkpoint for step {step}")
+        model_id = fine_tuned_model_id(job.model, job.project, job.suffix, job.id)
+        key = model_key(job.id)
+        self.blobs.put_dir(key, self.blobs.path(checkpoint.blob_dir), hardlink=True)
+        with self.sessions.begin() as session:
+            models = ModelRepository(session)
+            models.delete(model_id)
+            models.add(
+                ModelRecord(
+                    model_id,
+                    job.project,
+                    job.model,
+                    job.id,
+                    checkpoint.step_number,
+                    key,
+                    int(time.time()),
+                    "fine_tuned",
+                )
+            )
+        return model_id
+
+
+def _error_object(error: dict[str, Any] | None) -> dict[str, Any]:
+    error = error or {}
+    return {
+        "code": str(error.get("code") or "training_failed"),
+        "message": str(error.get("message") or "The training worker reported a failure."),
+        "param": error.get("param"),
+    }
+
+
+def _finish_message(target: JobStatus, values: dict[str, Any]) -> str:
+    if target == JobStatus.SUCCEEDED:
+        return f"The job has successfully completed: {values['fine_tuned_model']}"
+    if target == JobStatus.FAILED:
+        return f"The job failed: {values['error']['message']}"
+    return f"The job was {target.value}"

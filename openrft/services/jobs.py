@@ -1,0 +1,213 @@
+"""Fine-tuning jobs: create (validated), list, retrieve, cancel/pause/resume, events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from openrft.db.files_repo import FileRepository
+from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
+from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus, ensure_transition
+from openrft.errors import InvalidRequestError, NotFoundError
+from openrft.ids import new_id
+from openrft.services import job_requests as req
+from openrft.services.base_models import canonical_base_model
+from openrft.services.files import file_key
+from openrft.storage.blobs import BlobStore
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    """A create request after wire parsing, before validation."""
+
+    model: Any
+    training_file: str
+    validation_file: str | None = None
+    suffix: str | None = None
+    seed: int | None = None
+    metadata: dict[str, str] | None = None
+    method: dict[str, Any] | None = None
+    hyperparameters: dict[str, Any] | None = None
+    integrations: list[dict[str, Any]] | None = None
+
+
+def check_limit(limit: int, maximum: int = 1000) -> int:
+    if not 1 <= limit <= maximum:
+        raise InvalidRequestError(f"Invalid 'limit' {limit}: use 1 to {maximum}.", param="limit")
+    return limit
+
+
+def record_event(session: Session, job_id: str, message: str, **fields: Any) -> None:
+    EventRepository(session).add(
+        JobEvent(
+            id=new_id("ftevent-"),
+            job_id=job_id,
+            created_at=int(time.time()),
+            level=fields.get("level", "info"),
+            message=message,
+            type=fields.get("type", "message"),
+            data=fields.get("data"),
+        )
+    )
+
+
+class JobService:
+    def __init__(self, sessions: sessionmaker[Session], blobs: BlobStore, grader_base_dir: Path):
+        self.sessions = sessions
+        self.blobs = blobs
+        self.grader_base_dir = grader_base_dir
+
+    def create(self, project: str, request: CreateJob) -> Job:
+        """Validate everything, store the job (validating_files), check its files, queue it."""
+        model = canonical_base_model(request.model)
+        with self.sessions() as session:
+            files = FileRepository(session)
+            training = req.check_training_file(
+                files.get(project, request.training_file), request.training_file, "training_file"
+            )
+            validation = None
+            if request.validation_file is not None:
+                validation = req.check_training_file(
+                    files.get(project, request.validation_file),
+                    request.validation_file,
+                    "validation_file",
+                )
+        section = req.reinforcement_section(request.method, request.hyperparameters)
+        job = Job(
+            id=new_id("ftjob-"),
+            project=project,
+            created_at=int(time.time()),
+            status=JobStatus.VALIDATING_FILES,
+            model=model,
+            training_file=training.id,
+            validation_file=validation.id if validation else None,
+            seed=req.resolve_seed(request.seed),
+            hyperparameters=req.resolve_section_hyperparameters(section, training.rows),
+            grader=req.validate_grader_spec(section, self.grader_base_dir),
+            suffix=req.check_suffix(request.suffix),
+            metadata=req.check_metadata(request.metadata),
+            response_format=req.check_response_format(section.get("response_format")),
+            integrations=request.integrations,
+            training_rows=training.rows,
+        )
+        with self.sessions.begin() as session:
+            JobRepository(session).add(job)
+            record_event(session, job.id, f"Created fine-tuning job: {job.id}")
+            names = " and ".join(f for f in (job.training_file, job.validation_file) if f)
+            record_event(session, job.id, f"Validating training files: {names}")
+        return self._finish_validation(job)
+
+    def _finish_validation(self, job: Job) -> Job:
+        """validating_files → queued when every file's bytes are present, else failed."""
+        missing = [
+            (param, file_id)
+            for param, file_id in (
+                ("training_file", job.training_file),
+                ("validation_file", job.validation_file),
+            )
+            if file_id and not self.blobs.exists(file_key(file_id))
+        ]
+        with self.sessions.begin() as session:
+            jobs = JobRepository(session)
+            if missing:
+                param, file_id = missing[0]
+                error = {
+                    "code": "invalid_file",
+                    "message": f"File {file_id} is gone.",
+                    "param": param,
+                }
+                jobs.update(
+                    job.id, status=JobStatus.FAILED, error=error, finished_at=int(time.time())
+                )
+                record_event(session, job.id, error["message"], level="error")
+            elif jobs.update(job.id, expect={JobStatus.VALIDATING_FILES}, status=JobStatus.QUEUED):
+                record_event(session, job.id, "Files validated, moving job to queued state")
+        return self.retrieve(job.project, job.id)
+
+    def retrieve(self, project: str, job_id: str) -> Job:
+        with self.sessions() as session:
+            job = JobRepository(session).get(job_id, project)
+        if job is None:
+            raise NotFoundError(f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id")
+        return job
+
+    def events(
+        self, project: str, job_id: str, *, after: str | None, limit: int
+    ) -> tuple[list[JobEvent], bool]:
+        self.retrieve(project, job_id)
+        check_limit(limit)
+        with self.sessions() as session:
+            return EventRepository(session).page(job_id, after=after, limit=limit)
+
+    def checkpoints(
+        self, project: str, job_id: str, *, after: str | None, limit: int
+    ) -> tuple[list[Checkpoint], bool]:
+        self.retrieve(project, job_id)
+        check_limit(limit)
+        with self.sessions() as session:
+            return CheckpointRepository(session).page(job_id, after=after, limit=limit)
+
+    def count_by_status(self) -> dict[str, int]:
+        """Jobs per status value, every project."""
+        with self.sessions() as session:
+            return JobRepository(session).count_by_status()
+
+    def cancel(self, project: str, job_id: str) -> Job:
+        """Not yet running → cancelled now; running → ask the worker to stop."""
+        job = self.retrieve(project, job_id)
+        if job.status == JobStatus.RUNNING:
+            return self._request_control(job, "cancel", "Cancellation requested")
+        ensure_transition(job.status, JobStatus.CANCELLED, action="cancel", job_id=job_id)
+        self._move(job, JobStatus.CANCELLED, "Job cancelled", finished_at=int(time.time()))
+        return self.retrieve(project, job_id)
+
+    def pause(self, project: str, job_id: str) -> Job:
+        """Queued → paused now; running → the worker checkpoints, then pauses."""
+        job = self.retrieve(project, job_id)
+        if job.status == JobStatus.RUNNING:
+            return self._request_control(job, "pause", "Pause requested")
+        ensure_transition(job.status, JobStatus.PAUSED, action="pause", job_id=job_id)
+        self._move(job, JobStatus.PAUSED, "Job paused")
+        return self.retrieve(project, job_id)
+
+    def resume(self, project: str, job_id: str) -> Job:
+        """Paused → queued; the worker continues from the latest checkpoint."""
+        job = self.retrieve(project, job_id)
+        ensure_transition(job.status, JobStatus.QUEUED, action="resume", job_id=job_id)
+        self._move(job, JobStatus.QUEUED, "Job resumed, moving job to queued state")
+        return self.retrieve(project, job_id)
+
+    def _request_control(self, job: Job, request: str, message: str) -> Job:
+        if job.control is not None and job.control != request:
+            raise InvalidRequestError(
+                f"Cannot {request} job {job.id}: a '{job.control}' request is already pending.",
+                code="invalid_job_status",
+            )
+        with self.sessions.begin() as session:
+            if JobRepository(session).update(job.id, expect={JobStatus.RUNNING}, control=request):
+                record_event(session, job.id, f"{message}; the worker stops after this step")
+        return self.retrieve(job.project, job.id)
+
+    def _move(self, job: Job, target: JobStatus, message: str, **values: Any) -> None:
+        """Compare-and-set ``job.status → target``; a concurrent change is a clear 400."""
+        with self.sessions.begin() as session:
+            if not JobRepository(session).update(
+                job.id, expect={job.status}, status=target, control=None, **values
+            ):
+                raise InvalidRequestError(
+                    f"Job {job.id} changed state while handling this request; retry.",
+                    code="invalid_job_status",
+                )
+            record_event(session, job.id, message)
+
+    def list(
+        self, project: str, *, after: str | None, limit: int, metadata: dict[str, str]
+    ) -> tuple[list[Job], bool]:
+        """Newest first, optionally only jobs whose metadata has every given pair."""
+        check_limit(limit)
+        with self.sessions() as session:
+            return JobRepository(session).page(project, after=after, limit=limit, metadata=metadata)

@@ -1,0 +1,86 @@
+"""API keys: created per project, stored as sha256 hashes, checked on every /v1 request."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from openrft.db.files_repo import KeyRepository
+from openrft.errors import AuthenticationError, ConflictError, InvalidRequestError
+from openrft.ids import new_id, random_suffix
+
+DEFAULT_PROJECT = "default"
+KEY_PREFIX = "sk-openrft-"
+# The project name appears inside model ids (``ft:base:{project}:…``), so no colons.
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def hash_key(key: str) -> str:
+    """Hex sha256 of the key: only this is stored."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def check_project_name(project: str) -> str:
+    if not _PROJECT_NAME.match(project):
+        raise InvalidRequestError(
+            f"Invalid project name {project!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit.",
+            param="project",
+        )
+    return project
+
+
+class KeyService:
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+
+    def create(self, project: str) -> str:
+        """A new random key for ``project``; the plain key is returned once and never stored."""
+        key = KEY_PREFIX + random_suffix(40)
+        self.register(project, key)
+        return key
+
+    def register(self, project: str, key: str) -> None:
+        """Store ``key`` for ``project``; registering the same key again is a no-op."""
+        check_project_name(project)
+        if not key.strip():
+            raise InvalidRequestError("The API key must not be empty.", param="api_key")
+        digest = hash_key(key)
+        with self.sessions.begin() as session:
+            repo = KeyRepository(session)
+            owner = repo.project_for_hash(digest)
+            if owner == project:
+                return
+            if owner is not None:
+                raise ConflictError("This API key is already registered for another project.")
+            repo.add(new_id("key_"), project, digest, int(time.time()))
+
+    def auth_required(self) -> bool:
+        with self.sessions() as session:
+            return KeyRepository(session).any_exist()
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The project of the bearer key; ``default`` when no key exists at all.
+
+        ``authorization``: the raw ``Authorization`` header value, or None.
+        """
+        if not self.auth_required():
+            return DEFAULT_PROJECT
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise AuthenticationError(
+                "Missing API key: send 'Authorization: Bearer <key>' "
+                "(create one with `openrft keys create --project NAME`)."
+            )
+        key = authorization[len("bearer ") :].strip()
+        with self.sessions() as session:
+            project = KeyRepository(session).project_for_hash(hash_key(key))
+        if project is None:
+            raise AuthenticationError(f"Incorrect API key provided: {_redact(key)}.")
+        return project
+
+
+def _redact(key: str) -> str:
+    return key[:6] + "*" * 4 + key[-4:] if len(key) > 12 else "****"

@@ -1,0 +1,98 @@
+"""Models: built-in base models plus each project's fine-tuned models and checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from openrft.db.jobs_repo import CheckpointRepository
+from openrft.db.models_repo import ModelRepository
+from openrft.domain.records import ModelRecord
+from openrft.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from openrft.services.base_models import base_model_names, canonical_base_model
+from openrft.storage.blobs import BlobStore
+
+BASE_OWNER = "openrft"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One entry of ``GET /v1/models``; ``created`` in Unix seconds (0 for built-in bases)."""
+
+    id: str
+    created: int
+    owned_by: str
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What inference needs: the base model (canonical) and the adapter / weights dir, if any."""
+
+    id: str
+    base_model: str
+    adapter_dir: Path | None
+
+
+def _not_found(model_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"The model '{model_id}' does not exist or you do not have access to it.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+class ModelService:
+    def __init__(self, sessions: sessionmaker[Session], blobs: BlobStore):
+        self.sessions = sessions
+        self.blobs = blobs
+
+    def _record(self, project: str, model_id: str) -> ModelRecord | None:
+        with self.sessions() as session:
+            return ModelRepository(session).get(project, model_id)
+
+    def retrieve(self, project: str, model_id: str) -> ModelInfo:
+        if model_id in base_model_names():
+            return ModelInfo(model_id, 0, BASE_OWNER)
+        record = self._record(project, model_id)
+        if record is None:
+            raise _not_found(model_id)
+        return ModelInfo(record.id, record.created_at, project)
+
+    def resolve(self, project: str, model_id: str) -> ResolvedModel:
+        """A fine-tuned id of this project, or any accepted base model name."""
+        if model_id.startswith("ft:"):
+            record = self._record(project, model_id)
+            if record is None:
+                raise _not_found(model_id)
+            return ResolvedModel(record.id, record.base_model, self.blobs.path(record.blob_dir))
+        try:
+            base = canonical_base_model(model_id)
+        except InvalidRequestError:
+            raise _not_found(model_id) from None
+        return ResolvedModel(model_id, base, None)
+
+    def delete(self, project: str, model_id: str) -> None:
+        """Delete a fine-tuned model or checkpoint model and its weights. Bases → 403."""
+        if model_id in base_model_names():
+            raise PermissionDeniedError(
+                f"'{model_id}' is a base model and cannot be deleted; only fine-tuned models "
+                "(ids starting with 'ft:') can.",
+                param="model",
+            )
+        record = self._record(project, model_id)
+        if record is None:
+            raise _not_found(model_id)
+        with self.sessions.begin() as session:
+            ModelRepository(session).delete(model_id)
+            if record.kind == "checkpoint":
+                CheckpointRepository(session).delete_step(record.job_id, record.step_number)
+        self.blobs.delete(record.blob_dir)
+
+    def list(self, project: str) -> list[ModelInfo]:
+        """Base models first, then this project's models in creation order."""
+        with self.sessions() as session:
+            records = ModelRepository(session).for_project(project)
+        bases = [ModelInfo(name, 0, BASE_OWNER) for name in base_model_names()]
+        return bases + [ModelInfo(r.id, r.created_at, project) for r in records]

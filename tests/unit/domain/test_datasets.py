@@ -1,0 +1,56 @@
+"""Fine-tune JSONL validation: first bad line number and the reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openrft.domain.datasets import validate_jsonl
+from openrft.errors import InvalidRequestError
+
+GOOD = {"messages": [{"role": "user", "content": "2+2?"}], "reference_answer": 4}
+
+
+def _jsonl(*rows: object) -> bytes:
+    return "\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows).encode()
+
+
+def test_counts_rows_and_skips_blank_lines() -> None:
+    assert validate_jsonl(_jsonl(GOOD, "", GOOD, "   ") + b"\n") == 2
+
+
+def test_openai_and_bedrock_row_shapes_are_valid() -> None:
+    openai_row = {"messages": [{"role": "developer", "content": "x"}], "compliant": "yes"}
+    bedrock_row = {"messages": [{"role": "user", "content": "x"}], "reference_answer": {"a": 1}}
+    assert validate_jsonl(_jsonl(openai_row, bedrock_row)) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ({"prompt": "x"}, '"messages"'),
+        ({"messages": []}, '"messages"'),
+        ({"messages": ["hi"]}, "messages[0] is not an object"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "user"}]}, '"content"'),
+    ],
+)
+def test_first_bad_line_is_named(line: object, why: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        validate_jsonl(_jsonl(GOOD, GOOD, line, line))
+    assert "line 3" in info.value.message
+    assert why in info.value.message
+    assert info.value.param == "file"
+
+
+def test_empty_file_is_rejected() -> None:
+    with pytest.raises(InvalidRequestError, match="no rows"):
+        validate_jsonl(b"\n\n")
+
+
+def test_non_utf8_is_rejected() -> None:
+    with pytest.raises(InvalidRequestError, match="UTF-8"):
+        validate_jsonl(b"\xff\xfe")

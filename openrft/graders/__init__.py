@@ -3,7 +3,7 @@
 Importing this package registers every grader type; heavy libraries load on first use.
 """
 
-from openrft.graders import multi, python_grader, string_check, text_similarity
+from openrft.graders import lambda_grader, multi, python_grader, string_check, text_similarity
 from openrft.graders.stats import error_rate, mean_metrics
 from openrft.graders.types import (
     ERROR_KEYS,
@@ -26,6 +26,7 @@ __all__ = [
     "SandboxLimits",
     "build_grader",
     "error_rate",
+    "lambda_grader",
     "mean_metrics",
     "multi",
     "python_grader",

@@ -101,7 +101,9 @@ async def test_sandbox_contains_attacks(attack: str, tmp_path: Path) -> None:
         "port": server.getsockname()[1],
         "server_pid": os.getpid(),
     }
-    source = f"import os\ndef grade(sample, item):\n    if item:\n        {attack}\n    return 1.0\n"
+    source = (
+        f"import os\ndef grade(sample, item):\n    if item:\n        {attack}\n    return 1.0\n"
+    )
     grader = _grader(source)
     attacked, after = await grader.grade([make_request("x", item), make_request("x", {})])
     assert attacked.reward == 0.0

@@ -1,0 +1,101 @@
+"""Validation of the Bedrock-style ``lambda`` grader: ``function`` is a URL, a file or an ARN.
+
+``{"type": "lambda", "lambda": {"function": F, "batch_size": 64, "concurrency": 8,
+"timeout_s": 300, "max_retries": 3}}``. A ``path/to/file.py:handler`` is checked with ``ast``
+(never imported here) and its source is inlined under ``_source`` so the worker does not depend
+on the server's working directory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from openrft.errors import InvalidRequestError
+from openrft.graders.fields import optional_int, optional_number, require_str
+from openrft.graders.python_grader import MAX_SOURCE_BYTES, check_function
+
+ARN = re.compile(r"^arn:aws[\w-]*:lambda:([\w-]+):\d{12}:function:[\w-]+(:[\w$-]+)?$")
+CONNECT_TIMEOUT_S = 3.0
+
+
+def function_kind(function: str) -> str:
+    """``"http"``, ``"arn"`` or ``"file"``."""
+    if function.startswith(("http://", "https://")):
+        return "http"
+    if function.startswith("arn:"):
+        return "arn"
+    return "file"
+
+
+def validate_lambda(spec: dict[str, Any], param: str, base_dir: Path | None) -> dict[str, Any]:
+    config = spec.get("lambda")
+    if not isinstance(config, dict):
+        raise InvalidRequestError(f"{param}.lambda must be an object", param=f"{param}.lambda")
+    param = f"{param}.lambda"
+    function = require_str(config, "function", param)
+    normalized: dict[str, Any] = {
+        "function": function,
+        "batch_size": optional_int(config, "batch_size", 64, param, minimum=1),
+        "concurrency": optional_int(config, "concurrency", 8, param, minimum=1),
+        "timeout_s": optional_number(config, "timeout_s", 300.0, param, minimum=0.001),
+        "max_retries": optional_int(config, "max_retries", 3, param, minimum=0),
+    }
+    kind = function_kind(function)
+    if kind == "http":
+        check_reachable(function, f"{param}.function")
+    elif kind == "arn":
+        check_arn(function, f"{param}.function")
+    else:
+        normalized |= load_handler(function, base_dir, f"{param}.function")
+    return {"lambda": normalized}
+
+
+def check_reachable(url: str, param: str) -> None:
+    """Open (and close) a TCP connection to the URL's host and port."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise InvalidRequestError(f"{param}: {url!r} has no host", param=param)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"Lambda URL {url} is not reachable from the server: {exc}", param=param
+        ) from exc
+
+
+def check_arn(arn: str, param: str) -> None:
+    if ARN.match(arn) is None:
+        raise InvalidRequestError(
+            f"{param}: {arn!r} is not an AWS Lambda function ARN", param=param
+        )
+    if importlib.util.find_spec("boto3") is None:
+        raise InvalidRequestError(
+            "AWS Lambda ARNs need boto3 on the server: pip install 'openrft[aws]'", param=param
+        )
+
+
+def load_handler(function: str, base_dir: Path | None, param: str) -> dict[str, Any]:
+    """``"dir/reward.py:handler"`` → ``{"_source", "_handler", "_filename"}``."""
+    path_text, _, handler = function.rpartition(":")
+    if not path_text.endswith(".py") or not handler.isidentifier():
+        raise InvalidRequestError(
+            f"{param} must be an http(s) URL, an AWS Lambda ARN or 'path/to/file.py:handler'",
+            param=param,
+        )
+    path = Path(path_text).expanduser()
+    if not path.is_absolute():
+        path = (base_dir or Path.cwd()) / path
+    try:
+        source = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(f"{param}: cannot read {path}: {exc}", param=param) from exc
+    if len(source.encode()) > MAX_SOURCE_BYTES:
+        raise InvalidRequestError(f"{param}: {path} is larger than 256 kB", param=param)
+    check_function(source, handler, 2, param)
+    return {"_source": source, "_handler": handler, "_filename": path.name}

@@ -1,0 +1,111 @@
+"""How a batch event reaches a reward function: HTTP POST, the sandbox, or AWS Lambda."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from typing import Any, Protocol
+
+import httpx
+
+from openrft.graders.sandbox.pool import SandboxPool
+from openrft.graders.types import SandboxLimits
+
+
+class TransientError(Exception):
+    """Worth retrying: 5xx, 408/429, timeouts, connection errors, garbage, handler exceptions."""
+
+
+class PermanentError(Exception):
+    """Not worth retrying (e.g. HTTP 4xx)."""
+
+
+class Transport(Protocol):
+    async def invoke(self, event: list[dict[str, Any]]) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+class HttpTransport:
+    """POST the event as JSON to a URL; the answer is the JSON body."""
+
+    def __init__(self, url: str, *, timeout_s: float, concurrency: int) -> None:
+        self.url = url
+        self.client = httpx.AsyncClient(
+            timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency)
+        )
+
+    async def invoke(self, event: list[dict[str, Any]]) -> Any:
+        try:
+            response = await self.client.post(self.url, json=event)
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500 or response.status_code in (408, 429):
+            raise TransientError(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise PermanentError(f"HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise TransientError(f"the answer is not JSON: {response.text[:100]!r}") from exc
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class SandboxTransport:
+    """Call ``handler(event, context)`` from a local file in warm sandbox processes."""
+
+    def __init__(
+        self, spec: dict[str, Any], *, limits: SandboxLimits, timeout_s: float, concurrency: int
+    ) -> None:
+        workers = max(1, min(concurrency, limits.workers))
+        self.pool = SandboxPool(
+            source=spec["_source"],
+            entry=spec["_handler"],
+            kind="lambda",
+            filename=spec["_filename"],
+            limits=dataclasses.replace(limits, wall_time_s=timeout_s, workers=workers),
+        )
+        self.context = {"function_name": spec["_handler"], "memory_limit_in_mb": 0}
+
+    async def invoke(self, event: list[dict[str, Any]]) -> Any:
+        [outcome] = await self.pool.run([[event, self.context]])
+        if not outcome.ok:
+            raise TransientError(f"the handler failed: {outcome.error}")
+        return outcome.value
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+class AwsTransport:
+    """``lambda:Invoke`` through boto3 (extra ``aws``), in a thread."""
+
+    def __init__(self, arn: str, *, timeout_s: float) -> None:
+        import boto3
+        from botocore.config import Config
+
+        region = arn.split(":")[3]
+        config = Config(read_timeout=timeout_s, retries={"max_attempts": 0})
+        self.client = boto3.client("lambda", region_name=region, config=config)
+        self.arn = arn
+
+    async def invoke(self, event: list[dict[str, Any]]) -> Any:
+        try:
+            response = await asyncio.to_thread(
+                self.client.invoke, FunctionName=self.arn, Payload=json.dumps(event).encode()
+            )
+            payload = response["Payload"].read()
+        except Exception as exc:  # botocore raises many unrelated types
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+        if response.get("FunctionError"):
+            raise TransientError(f"the function failed: {payload[:500]!r}")
+        try:
+            return json.loads(payload)
+        except ValueError as exc:
+            raise TransientError("the answer is not JSON") from exc
+
+    async def aclose(self) -> None:
+        return None

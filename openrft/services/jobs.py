@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,14 +57,22 @@ def record_event(session: Session, job_id: str, message: str, **fields: Any) -> 
 
 
 class JobService:
-    def __init__(self, sessions: sessionmaker[Session], blobs: BlobStore, grader_base_dir: Path):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        blobs: BlobStore,
+        grader_base_dir: Path,
+        resolve_model: Callable[[Any], str] = canonical_base_model,
+    ):
+        """``resolve_model``: accepted base model name → canonical id (400 param "model")."""
         self.sessions = sessions
         self.blobs = blobs
         self.grader_base_dir = grader_base_dir
+        self.resolve_model = resolve_model
 
     def create(self, project: str, request: CreateJob) -> Job:
         """Validate everything, store the job (validating_files), check its files, queue it."""
-        model = canonical_base_model(request.model)
+        model = self.resolve_model(request.model)
         with self.sessions() as session:
             files = FileRepository(session)
             training = req.check_training_file(

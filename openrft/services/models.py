@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,16 +45,25 @@ def _not_found(model_id: str) -> NotFoundError:
 
 
 class ModelService:
-    def __init__(self, sessions: sessionmaker[Session], blobs: BlobStore):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        blobs: BlobStore,
+        base_names: Callable[[], list[str]] = base_model_names,
+        resolve_base: Callable[[str], str] = canonical_base_model,
+    ):
+        """``base_names``/``resolve_base``: the built-in bases and the name → canonical map."""
         self.sessions = sessions
         self.blobs = blobs
+        self.base_names = base_names
+        self.resolve_base = resolve_base
 
     def _record(self, project: str, model_id: str) -> ModelRecord | None:
         with self.sessions() as session:
             return ModelRepository(session).get(project, model_id)
 
     def retrieve(self, project: str, model_id: str) -> ModelInfo:
-        if model_id in base_model_names():
+        if model_id in self.base_names():
             return ModelInfo(model_id, 0, BASE_OWNER)
         record = self._record(project, model_id)
         if record is None:
@@ -68,14 +78,14 @@ class ModelService:
                 raise _not_found(model_id)
             return ResolvedModel(record.id, record.base_model, self.blobs.path(record.blob_dir))
         try:
-            base = canonical_base_model(model_id)
+            base = self.resolve_base(model_id)
         except InvalidRequestError:
             raise _not_found(model_id) from None
         return ResolvedModel(model_id, base, None)
 
     def delete(self, project: str, model_id: str) -> None:
         """Delete a fine-tuned model or checkpoint model and its weights. Bases → 403."""
-        if model_id in base_model_names():
+        if model_id in self.base_names():
             raise PermissionDeniedError(
                 f"'{model_id}' is a base model and cannot be deleted; only fine-tuned models "
                 "(ids starting with 'ft:') can.",
@@ -94,5 +104,5 @@ class ModelService:
         """Base models first, then this project's models in creation order."""
         with self.sessions() as session:
             records = ModelRepository(session).for_project(project)
-        bases = [ModelInfo(name, 0, BASE_OWNER) for name in base_model_names()]
+        bases = [ModelInfo(name, 0, BASE_OWNER) for name in self.base_names()]
         return bases + [ModelInfo(r.id, r.created_at, project) for r in records]

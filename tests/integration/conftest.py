@@ -20,6 +20,9 @@ import openai
 import pytest
 
 from tests.conftest import REPO_ROOT, free_port
+from tests.integration.store_fixtures import Store, store
+
+__all__ = ["ServerHandle", "Store", "start_server", "store"]
 
 OPENRFT_BIN = Path(sys.executable).parent / "openrft"
 STARTUP_TIMEOUT_S = 60.0

@@ -1,0 +1,88 @@
+"""A migrated database (SQLite file or a fresh PostgreSQL schema) plus services on top of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from openrft.db.engine import make_engine, make_session_factory, upgrade_database
+from openrft.ids import random_suffix
+from openrft.services.files import FileService
+from openrft.services.job_runtime import JobRuntime
+from openrft.services.jobs import JobService
+from openrft.services.keys import KeyService
+from openrft.services.models import ModelService
+from openrft.settings import Settings
+from openrft.storage.blobs import BlobStore
+from tests.conftest import require_postgres
+
+BASES = {"tiny-random-llama": "tiny-random-llama", "base-b": "base-b"}
+
+
+def fake_model_resolver(name: Any) -> str:
+    """Store tests exercise the database, not the model registry."""
+    from openrft.errors import InvalidRequestError
+
+    if name not in BASES:
+        raise InvalidRequestError(f"The model '{name}' does not exist.", param="model")
+    return BASES[name]
+
+
+@dataclass
+class Store:
+    engine: sa.Engine
+    settings: Settings
+    keys: KeyService
+    files: FileService
+    jobs: JobService
+    models: ModelService
+    runtime: JobRuntime
+    blobs: BlobStore
+
+
+def _postgres_engine() -> Iterator[sa.Engine]:
+    url = require_postgres()
+    schema = f"openrft_test_{random_suffix(10).lower()}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Services on a migrated SQLite file or PostgreSQL schema, blobs under ``tmp_path``."""
+    if request.param == "sqlite":
+        engines: Iterator[sa.Engine] = iter([make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")])
+    else:
+        engines = _postgres_engine()
+    engine = next(engines)
+    upgrade_database(engine)
+    sessions = make_session_factory(engine)
+    settings = Settings(data_dir=tmp_path, database_url=str(engine.url))
+    blobs = BlobStore(tmp_path / "blobs")
+    yield Store(
+        engine=engine,
+        settings=settings,
+        keys=KeyService(sessions),
+        files=FileService(sessions, blobs, max_upload_bytes=1 << 20),
+        jobs=JobService(sessions, blobs, tmp_path, resolve_model=fake_model_resolver),
+        models=ModelService(sessions, blobs, lambda: list(BASES), fake_model_resolver),
+        runtime=JobRuntime(settings, engine=engine),
+        blobs=blobs,
+    )
+    engine.dispose()
+    for _ in engines:  # runs the PostgreSQL teardown
+        pass

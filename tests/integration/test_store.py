@@ -1,0 +1,228 @@
+"""Store tests: services, repositories and JobRuntime on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from openrft.db.jobs_repo import JobRepository
+from openrft.domain.jobs import JobStatus
+from openrft.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from openrft.executors.local import LocalExecutor
+from openrft.services.jobs import CreateJob
+from tests.integration.store_fixtures import Store
+
+ROW = {"messages": [{"role": "user", "content": "2+2?"}], "reference_answer": "4"}
+GRADER = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "operation": "eq",
+}
+
+
+def _upload(store: Store, project: str = "p1", rows: int = 3) -> str:
+    data = "\n".join(json.dumps(ROW) for _ in range(rows)).encode()
+    return store.files.create(project, "train.jsonl", "fine-tune", data).id
+
+
+def _job(store: Store, project: str = "p1", **overrides: object) -> str:
+    request = CreateJob(
+        model="tiny-random-llama",
+        training_file=_upload(store, project),
+        method={"type": "reinforcement", "reinforcement": {"grader": GRADER}},
+        **overrides,  # type: ignore[arg-type]
+    )
+    return store.jobs.create(project, request).id
+
+
+def test_files_page_in_both_orders_and_filter_by_purpose(store: Store) -> None:
+    ids = [_upload(store) for _ in range(3)]
+    other = store.files.create("p1", "notes.txt", "assistants", b"hello").id
+    first = store.files.list("p1", limit=2)
+    assert [f.id for f in first.data] == [other, ids[2]] and first.has_more
+    rest = store.files.list("p1", limit=2, after=first.data[-1].id)
+    assert [f.id for f in rest.data] == [ids[1], ids[0]] and not rest.has_more
+    ascending = store.files.list("p1", order="asc", purpose="fine-tune")
+    assert [f.id for f in ascending.data] == ids
+    assert store.files.content("p1", other) == b"hello"
+
+
+def test_files_are_isolated_per_project_and_deleted_with_their_blob(store: Store) -> None:
+    file_id = _upload(store, "p1")
+    with pytest.raises(NotFoundError):
+        store.files.retrieve("p2", file_id)
+    assert store.files.list("p2").data == []
+    with pytest.raises(NotFoundError):
+        store.files.delete("p2", file_id)
+    store.files.delete("p1", file_id)
+    assert not store.blobs.exists(f"files/{file_id}")
+    with pytest.raises(NotFoundError):
+        store.files.content("p1", file_id)
+
+
+def test_rejected_upload_leaves_no_blob_and_no_row(store: Store) -> None:
+    with pytest.raises(InvalidRequestError, match="line 2"):
+        store.files.create("p1", "t.jsonl", "fine-tune", json.dumps(ROW).encode() + b"\n{")
+    assert store.files.list("p1").data == []
+    files_dir = store.blobs.root / "files"
+    assert not files_dir.exists() or list(files_dir.iterdir()) == []
+
+
+def test_keys_authenticate_their_project(store: Store) -> None:
+    assert store.keys.authenticate(None) == "default"
+    key = store.keys.create("team-a")
+    store.keys.register("default", "sk-fixed")
+    store.keys.register("default", "sk-fixed")
+    assert store.keys.authenticate(f"Bearer {key}") == "team-a"
+    assert store.keys.authenticate("Bearer sk-fixed") == "default"
+    for header in (None, "Bearer nope", "Basic abc"):
+        with pytest.raises(AuthenticationError):
+            store.keys.authenticate(header)
+
+
+def test_job_create_queues_and_lists_with_metadata_filter(store: Store) -> None:
+    a = _job(store, metadata={"team": "x"})
+    b = _job(store, metadata={"team": "y"})
+    c = _job(store, metadata={"team": "x"})
+    job = store.jobs.retrieve("p1", a)
+    assert job.status == JobStatus.QUEUED
+    assert job.hyperparameters["batch_size"] == 3
+    page, more = store.jobs.list("p1", after=None, limit=2, metadata={})
+    assert [j.id for j in page] == [c, b] and more
+    page, more = store.jobs.list("p1", after=b, limit=2, metadata={})
+    assert [j.id for j in page] == [a] and not more
+    page, more = store.jobs.list("p1", after=None, limit=1, metadata={"team": "x"})
+    assert [j.id for j in page] == [c] and more
+    page, more = store.jobs.list("p1", after=c, limit=1, metadata={"team": "x"})
+    assert [j.id for j in page] == [a] and not more
+    assert store.jobs.list("p2", after=None, limit=10, metadata={}) == ([], False)
+    messages = [e.message for e in store.jobs.events("p1", a, after=None, limit=10)[0]]
+    assert messages[0].startswith("Files validated") and messages[-1].startswith("Created")
+
+
+def test_claim_is_atomic_across_concurrent_schedulers(store: Store, tmp_path: Path) -> None:
+    job_ids = {_job(store) for _ in range(3)}
+    sessions = store.jobs.sessions
+    executors = [LocalExecutor(sessions, data_dir=tmp_path, worker_env={}) for _ in range(4)]
+    claims: list[str | None] = []
+    barrier = threading.Barrier(len(executors))
+
+    def claim(executor: LocalExecutor) -> None:
+        barrier.wait()
+        claims.append(executor._claim())
+
+    threads = [threading.Thread(target=claim, args=(e,)) for e in executors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = [c for c in claims if c is not None]
+    assert sorted(claimed) == sorted(job_ids)
+    assert claims.count(None) == 1
+    assert all(store.jobs.retrieve("p1", j).status == JobStatus.RUNNING for j in job_ids)
+
+
+def _run(store: Store, job_id: str) -> None:
+    """The scheduler's claim, done by hand."""
+    with store.jobs.sessions.begin() as session:
+        assert JobRepository(session).update(
+            job_id, expect={JobStatus.QUEUED}, status=JobStatus.RUNNING
+        )
+
+
+def test_runtime_checkpoints_finish_and_models(store: Store, tmp_path: Path) -> None:
+    job_id = _job(store, suffix="math")
+    _run(store, job_id)
+    spec = store.runtime.load(job_id)
+    assert spec.training_file_path.read_bytes().count(b"\n") == 2
+    assert spec.resume_from is None and spec.grader["type"] == "string_check"
+    src = tmp_path / "ckpt"
+    src.mkdir()
+    for step in (1, 2, 3):
+        (src / "adapter_model.safetensors").write_bytes(f"weights {step}".encode())
+        store.runtime.add_checkpoint(job_id, step, {"valid_reward_mean": step / 10}, src)
+    store.runtime.delete_checkpoint(job_id, 1)
+    store.runtime.add_event(job_id, "step 3", type="metrics", data={"step": 3})
+    store.runtime.update_progress(job_id, trained_tokens=1234, estimated_finish=None)
+    result = store.runtime.add_result_file(job_id, "metrics.csv", b"step,reward\n")
+    assert store.runtime.control_request(job_id) is None
+    store.runtime.finish(job_id, "succeeded", fine_tuned_step=2)
+
+    job = store.jobs.retrieve("p1", job_id)
+    expected = f"ft:tiny-random-llama:p1:math:{job_id}"
+    assert (job.status, job.fine_tuned_model, job.trained_tokens) == (
+        JobStatus.SUCCEEDED,
+        expected,
+        1234,
+    )
+    assert job.result_files == [result] and job.finished_at is not None
+    assert store.files.retrieve("p1", result).purpose == "fine-tune-results"
+    checkpoints, more = store.jobs.checkpoints("p1", job_id, after=None, limit=1)
+    assert [c.step_number for c in checkpoints] == [3] and more
+    assert checkpoints[0].fine_tuned_model_checkpoint == f"{expected}:ckpt-step-3"
+    rest, more = store.jobs.checkpoints("p1", job_id, after=checkpoints[0].id, limit=5)
+    assert [c.step_number for c in rest] == [2] and not more
+
+    ids = [m.id for m in store.models.list("p1")]
+    assert ids == [
+        "tiny-random-llama",
+        "base-b",
+        f"{expected}:ckpt-step-2",
+        f"{expected}:ckpt-step-3",
+        expected,
+    ]
+    resolved = store.models.resolve("p1", expected)
+    assert resolved.base_model == "tiny-random-llama"
+    assert resolved.adapter_dir is not None
+    assert (resolved.adapter_dir / "adapter_model.safetensors").read_bytes() == b"weights 2"
+    with pytest.raises(NotFoundError):
+        store.models.resolve("p2", expected)
+    with pytest.raises(PermissionDeniedError):
+        store.models.delete("p1", "tiny-random-llama")
+    store.models.delete("p1", f"{expected}:ckpt-step-2")
+    assert (resolved.adapter_dir / "adapter_model.safetensors").exists()
+    store.models.delete("p1", expected)
+    assert not resolved.adapter_dir.exists()
+    with pytest.raises(NotFoundError):
+        store.models.retrieve("p1", expected)
+
+
+def test_lifecycle_through_service_and_runtime(store: Store, tmp_path: Path) -> None:
+    job_id = _job(store)
+    assert store.jobs.pause("p1", job_id).status == JobStatus.PAUSED
+    assert store.jobs.resume("p1", job_id).status == JobStatus.QUEUED
+    _run(store, job_id)
+    running = store.jobs.pause("p1", job_id)
+    assert (running.status, running.control) == (JobStatus.RUNNING, "pause")
+    assert store.runtime.control_request(job_id) == "pause"
+    with pytest.raises(InvalidRequestError, match="already pending"):
+        store.jobs.cancel("p1", job_id)
+    src = tmp_path / "c"
+    src.mkdir()
+    (src / "w").write_bytes(b"1")
+    store.runtime.add_checkpoint(job_id, 4, {}, src)
+    store.runtime.finish(job_id, "paused")
+    assert store.jobs.retrieve("p1", job_id).status == JobStatus.PAUSED
+    store.jobs.resume("p1", job_id)
+    _run(store, job_id)
+    assert store.runtime.load(job_id).resume_from == store.blobs.path(
+        f"checkpoints/{job_id}/step-4"
+    )
+    store.jobs.cancel("p1", job_id)
+    assert store.runtime.control_request(job_id) == "cancel"
+    store.runtime.finish(job_id, "failed", error={"code": "oom", "message": "out of memory"})
+    failed = store.jobs.retrieve("p1", job_id)
+    assert failed.error == {"code": "oom", "message": "out of memory", "param": None}
+    with pytest.raises(InvalidRequestError, match="Cannot resume"):
+        store.jobs.resume("p1", job_id)
+    assert store.runtime.control_request(job_id) == "cancel"  # not running: stop

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from openrft.demo.command import demo as demo_command
 from openrft.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Self-hosted reinforcement fine-tuning service.")
@@ -23,6 +24,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 jobs_app = typer.Typer(no_args_is_help=True, help="Watch fine-tuning jobs.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
+app.command("demo")(demo_command)
 
 DataDirOption = Annotated[Path | None, typer.Option(help="Data dir [./openrft-data].")]
 DatabaseUrlOption = Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")]

@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 
 from openrft.demo.config import DemoConfig
-from openrft.demo.dataset import DatasetUnavailableError
-from openrft.demo.walkthrough import DemoFailedError, run_demo
 
 _DEFAULTS = DemoConfig()
 
@@ -68,6 +66,9 @@ def demo(
         seed=seed,
         concurrency=concurrency,
     )
+    from openrft.demo.dataset import DatasetUnavailableError
+    from openrft.demo.walkthrough import DemoFailedError, run_demo
+
     console = Console()
     try:
         run_demo(config, console)

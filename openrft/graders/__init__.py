@@ -3,7 +3,14 @@
 Importing this package registers every grader type; heavy libraries load on first use.
 """
 
-from openrft.graders import lambda_grader, multi, python_grader, string_check, text_similarity
+from openrft.graders import (
+    lambda_grader,
+    model_grader,
+    multi,
+    python_grader,
+    string_check,
+    text_similarity,
+)
 from openrft.graders.stats import error_rate, mean_metrics
 from openrft.graders.types import (
     ERROR_KEYS,
@@ -28,6 +35,7 @@ __all__ = [
     "error_rate",
     "lambda_grader",
     "mean_metrics",
+    "model_grader",
     "multi",
     "python_grader",
     "string_check",

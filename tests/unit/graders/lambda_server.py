@@ -88,7 +88,7 @@ class RewardServer(ThreadingHTTPServer):
 @contextmanager
 def running_reward_server() -> Iterator[RewardServer]:
     server = RewardServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server

@@ -1,0 +1,165 @@
+"""``score_model`` and ``label_model``: ask a chat model, through any OpenAI-compatible endpoint.
+
+The request uses a ``json_schema`` response format: ``{"result": float, "steps": [...]}`` for
+``score_model`` (``result`` clamped to ``range``) and ``{"result": <one of labels>, "steps"}`` for
+``label_model`` (reward 1.0 when the label is passing). Unparsable output scores 0 with
+``model_grader_parse_error``; a refusal sets ``model_grader_refusal_error``; an API failure sets
+``model_grader_server_error`` with details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
+
+import openai
+
+from openrft.graders.model_spec import render_messages, validate_label_model, validate_score_model
+from openrft.graders.registry import register_grader
+from openrft.graders.templating import MissingVariableError, namespaces_for
+from openrft.graders.types import GraderContext, GradeResult, GradingRequest
+
+STEPS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"description": {"type": "string"}, "conclusion": {"type": "string"}},
+        "required": ["description", "conclusion"],
+        "additionalProperties": False,
+    },
+}
+
+
+class ParseError(ValueError):
+    """The model's answer does not follow the response schema."""
+
+
+class ModelGrader:
+    """Shared calling logic; subclasses define ``result_schema`` and ``reward_from``."""
+
+    type: ClassVar[str]
+
+    def __init__(self, spec: dict[str, Any], ctx: GraderContext) -> None:
+        self.name: str = spec["name"]
+        self.spec = spec
+        self.client = openai.AsyncOpenAI(
+            base_url=ctx.chat_base_url, api_key=ctx.api_key or "openrft", max_retries=2
+        )
+        self.semaphore = asyncio.Semaphore(ctx.model_concurrency)
+
+    def result_schema(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def reward_from(self, result: Any) -> float:
+        raise NotImplementedError
+
+    async def grade(self, requests: Sequence[GradingRequest]) -> list[GradeResult]:
+        return list(await asyncio.gather(*(self._grade_one(r) for r in requests)))
+
+    async def _grade_one(self, request: GradingRequest) -> GradeResult:
+        start = time.perf_counter()
+        try:
+            messages = render_messages(
+                self.spec["input"], namespaces_for(request.output_text, request.item)
+            )
+        except MissingVariableError:
+            return GradeResult.failed("invalid_variable_error")
+        async with self.semaphore:
+            result = await self._ask(messages)
+        result.execution_time = time.perf_counter() - start
+        return result
+
+    async def _ask(self, messages: list[dict[str, Any]]) -> GradeResult:
+        model = self.spec["model"]
+        try:
+            response = await self.client.chat.completions.create(
+                model=model,
+                messages=cast(Any, messages),
+                response_format=cast(Any, self._response_format()),
+                extra_body=self._sampling(),
+            )
+        except openai.OpenAIError as exc:
+            return GradeResult.failed("model_grader_server_error", f"{type(exc).__name__}: {exc}")
+        usage = _usage(response.usage)
+        extra: dict[str, Any] = {"token_usage": usage, "token_usage_per_model": {model: usage}}
+        message = response.choices[0].message if response.choices else None
+        if message is not None and getattr(message, "refusal", None):
+            return GradeResult.failed("model_grader_refusal_error", **extra)
+        try:
+            reward = self.reward_from(_parse_result(message.content if message else None))
+        except ParseError:
+            return GradeResult.failed("model_grader_parse_error", **extra)
+        return GradeResult(reward=reward, **extra)
+
+    def _response_format(self) -> dict[str, Any]:
+        schema = {
+            "type": "object",
+            "properties": {"steps": STEPS_SCHEMA, "result": self.result_schema()},
+            "required": ["steps", "result"],
+            "additionalProperties": False,
+        }
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "grader_result", "strict": True, "schema": schema},
+        }
+
+    def _sampling(self) -> dict[str, Any]:
+        sampling = dict(self.spec.get("sampling_params", {}))
+        if "max_completions_tokens" in sampling:
+            sampling["max_completion_tokens"] = sampling.pop("max_completions_tokens")
+        return sampling
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _parse_result(content: str | None) -> Any:
+    try:
+        answer = json.loads(content or "")
+    except ValueError as exc:
+        raise ParseError("not JSON") from exc
+    if not isinstance(answer, dict) or "result" not in answer:
+        raise ParseError("no result")
+    return answer["result"]
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {}
+    details = getattr(usage, "prompt_tokens_details", None)
+    return {
+        "prompt_tokens": int(usage.prompt_tokens or 0),
+        "completion_tokens": int(usage.completion_tokens or 0),
+        "total_tokens": int(usage.total_tokens or 0),
+        "cached_tokens": int(getattr(details, "cached_tokens", 0) or 0),
+    }
+
+
+@register_grader("score_model", validate=validate_score_model)
+class ScoreModelGrader(ModelGrader):
+    type = "score_model"
+
+    def result_schema(self) -> dict[str, Any]:
+        return {"type": "number"}
+
+    def reward_from(self, result: Any) -> float:
+        if isinstance(result, bool) or not isinstance(result, int | float):
+            raise ParseError(f"result is {type(result).__name__}")
+        low, high = self.spec["range"]
+        return min(high, max(low, float(result)))
+
+
+@register_grader("label_model", validate=validate_label_model, top_level=False)
+class LabelModelGrader(ModelGrader):
+    type = "label_model"
+
+    def result_schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": self.spec["labels"]}
+
+    def reward_from(self, result: Any) -> float:
+        if result not in self.spec["labels"]:
+            raise ParseError(f"{result!r} is not a label")
+        return 1.0 if result in self.spec["passing_labels"] else 0.0

@@ -6,6 +6,7 @@ server of your own (API key, fake worker, PostgreSQL URL, extra env).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -100,8 +102,66 @@ def start_server(
             process.wait()
 
 
+FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
+RFT_API_KEY = "sk-test-default-project"
+RFT_MAX_UPLOAD_BYTES = 16_384
+
+
+@pytest.fixture(scope="session")
+def rft_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    """A keyed server (project "default") whose jobs run ``fake_worker.py``, 16 KiB upload cap."""
+    env = {
+        "OPENRFT_WORKER_COMMAND": json.dumps([sys.executable, str(FAKE_WORKER)]),
+        "OPENRFT_MAX_UPLOAD_BYTES": str(RFT_MAX_UPLOAD_BYTES),
+        "OPENRFT_MAX_CONCURRENT_JOBS": "4",
+    }
+    data_dir = tmp_path_factory.mktemp("openrft-rft-server")
+    with start_server(data_dir, api_key=RFT_API_KEY, env=env) as handle:
+        yield handle
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     """One keyless server for the whole session (real training worker)."""
     with start_server(tmp_path_factory.mktemp("openrft-server")) as handle:
         yield handle
+
+
+def wait_for_status(
+    client: openai.OpenAI, job_id: str, statuses: set[str], timeout_s: float = 90.0
+) -> Any:
+    """Poll ``jobs.retrieve`` until the job's status is in ``statuses``; return the job."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = client.fine_tuning.jobs.retrieve(job_id)
+        if job.status in statuses:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job.status!r}, wanted {statuses}")
+        time.sleep(0.2)
+
+
+def upload_jsonl(client: openai.OpenAI, rows: int = 4, name: str = "train.jsonl") -> str:
+    """Upload a valid fine-tune file of ``rows`` rows; return its id."""
+    lines = [
+        json.dumps({"messages": [{"role": "user", "content": f"{i}+{i}?"}], "answer": str(2 * i)})
+        for i in range(rows)
+    ]
+    return client.files.create(file=(name, "\n".join(lines).encode()), purpose="fine-tune").id
+
+
+STRING_CHECK = {
+    "type": "string_check",
+    "name": "exact",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+    "operation": "eq",
+}
+
+
+def rft_method(**hyperparameters: Any) -> dict[str, Any]:
+    """A valid ``method`` for jobs.create."""
+    section: dict[str, Any] = {"grader": STRING_CHECK}
+    if hyperparameters:
+        section["hyperparameters"] = hyperparameters
+    return {"type": "reinforcement", "reinforcement": section}

@@ -1,0 +1,258 @@
+"""The generation engine: batched prefill-once, KV-cached decode with per-request sampling.
+
+Each request's prompt is prefilled once (all prompts in one left-padded forward) and its KV rows
+are repeated for its ``n`` samples. Decoding computes logits for the last position only;
+finished rows are dropped from the batch (the cache is compacted once enough rows are dead, so
+the copy cost stays small). The engine knows token ids only, never text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from openrft.inference.kv_cache import new_chunked_cache, select_rows
+from openrft.inference.requests import (
+    Completion,
+    FinishReason,
+    GenerationRequest,
+    SamplingParams,
+    TokenEvent,
+    seeded_generator,
+)
+from openrft.inference.sampling import sample_tokens
+from openrft.inference.tokens import default_stop_token_ids
+
+# Compact the batch once at least 1/_COMPACT_FRACTION of its rows are finished.
+_COMPACT_FRACTION = 8
+
+__all__ = ["Completion", "GenerationEngine", "GenerationRequest", "SamplingParams", "TokenEvent"]
+
+
+@dataclass(eq=False)
+class _Row:
+    """One sample being decoded."""
+
+    request: GenerationRequest
+    sample: int
+    stop_ids: frozenset[int]
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
+    finish_reason: FinishReason | None = None
+
+
+@dataclass
+class _Batch:
+    """Decode state; tensors are indexed by position in ``rows``.
+
+    mask ``(B, capacity)`` bool with ``width`` columns in use; positions ``(B,)`` of the next
+    input token; temperature / top_p ``(B,)``; logits ``(B, V)`` for the next token; tokens
+    ``(B,)`` the last sampled tokens (the next forward's input).
+    """
+
+    rows: list[_Row]
+    cache: Any
+    mask: torch.Tensor
+    width: int
+    positions: torch.Tensor
+    temperature: torch.Tensor
+    top_p: torch.Tensor
+    logits: torch.Tensor
+    tokens: torch.Tensor | None = None
+
+
+class GenerationEngine:
+    """Decode token-id prompts with a (possibly peft-wrapped) causal LM."""
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.default_stop_ids = frozenset(default_stop_token_ids(tokenizer, model))
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else min(self.default_stop_ids, default=0))
+        self.num_layers = int(model.config.num_hidden_layers)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def generate(
+        self, prompts: Sequence[Sequence[int]], params: SamplingParams, n: int = 1
+    ) -> list[list[Completion]]:
+        """``n`` completions per prompt; one RNG seeded with ``params.seed`` drives them all."""
+        generator = seeded_generator(params.seed, self.device)
+        requests = [GenerationRequest(list(p), params, n, generator=generator) for p in prompts]
+        self.run(requests)
+        return [request.completions for request in requests]
+
+    def run(self, requests: Sequence[GenerationRequest]) -> None:
+        """Decode all requests as one batch; fills each ``request.completions`` (n, in order)."""
+        if not requests:
+            return
+        for request in requests:
+            if not request.prompt or request.n < 1:
+                raise ValueError("each request needs a non-empty prompt and n >= 1")
+        with torch.inference_mode():
+            batch = self._prefill(requests)
+            all_rows = list(batch.rows)
+            while True:
+                self._sample_step(batch)
+                if all(row.finish_reason is not None for row in batch.rows):
+                    break
+                self._maybe_compact(batch)
+                self._forward_step(batch)
+        for request in requests:
+            request.completions = [_to_completion(r) for r in all_rows if r.request is request]
+
+    def _prefill(self, requests: Sequence[GenerationRequest]) -> _Batch:
+        """One left-padded forward over the distinct prompts, then repeat rows for n samples."""
+        device = self.device
+        lengths = torch.tensor([len(r.prompt) for r in requests], device=device)
+        width = int(lengths.max())
+        ids = torch.full((len(requests), width), self.pad_id, dtype=torch.long, device=device)
+        mask = torch.zeros((len(requests), width), dtype=torch.bool, device=device)
+        for i, request in enumerate(requests):
+            ids[i, width - len(request.prompt) :] = torch.tensor(request.prompt, device=device)
+            mask[i, width - len(request.prompt) :] = True
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (P, L)
+        max_new = max(r.params.max_new_tokens for r in requests)
+        cache = new_chunked_cache(self.num_layers, chunk=max_new)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        expand = torch.tensor(
+            [i for i, r in enumerate(requests) for _ in range(r.n)], device=device
+        )  # (B,)
+        if len(expand) != len(requests):
+            select_rows(cache, expand)
+        full_mask = torch.zeros((len(expand), width + max_new), dtype=torch.bool, device=device)
+        full_mask[:, :width] = mask.index_select(0, expand)
+        rows = [
+            _Row(r, s, frozenset(r.params.stop_token_ids) or self.default_stop_ids)
+            for r in requests
+            for s in range(r.n)
+        ]
+        return _Batch(
+            rows=rows,
+            cache=cache,
+            mask=full_mask,
+            width=width,
+            positions=lengths.index_select(0, expand),
+            temperature=_row_tensor(rows, lambda p: p.temperature, device),
+            top_p=_row_tensor(rows, lambda p: p.top_p, device),
+            logits=out.logits[:, -1].index_select(0, expand),
+        )
+
+    def _sample_step(self, batch: _Batch) -> None:
+        """Sample a token for every live row, record it, decide which rows finish."""
+        top_k = max((row.request.params.top_logprobs for row in batch.rows), default=0)
+        sampled = sample_tokens(
+            batch.logits, batch.temperature, batch.top_p, _generator_groups(batch), top_k
+        )
+        batch.tokens = sampled.tokens
+        tokens, logprobs = sampled.tokens.tolist(), sampled.logprobs.tolist()
+        top_ids = sampled.top_ids.tolist() if sampled.top_ids is not None else None
+        top_lps = sampled.top_logprobs.tolist() if sampled.top_logprobs is not None else None
+        events: dict[GenerationRequest, list[TokenEvent]] = {}
+        for i, row in enumerate(batch.rows):
+            if row.finish_reason is not None:
+                continue
+            request = row.request
+            if request.cancelled:
+                row.finish_reason = "stop"
+                continue
+            k = request.params.top_logprobs
+            tops = (
+                list(zip(top_ids[i][:k], top_lps[i][:k], strict=True))
+                if top_ids and top_lps
+                else None
+            )
+            row.token_ids.append(tokens[i])
+            row.logprobs.append(logprobs[i])
+            if tops is not None and k:
+                row.top_logprobs.append(tops)
+            row.finish_reason = _finish_reason(row, tokens[i])
+            if request.on_step is not None:
+                event = TokenEvent(
+                    row.sample, tokens[i], logprobs[i], tops if k else None, row.finish_reason
+                )
+                events.setdefault(request, []).append(event)
+        for request, step_events in events.items():
+            assert request.on_step is not None
+            request.on_step(step_events)
+
+    def _maybe_compact(self, batch: _Batch) -> None:
+        """Drop finished rows from every batch tensor and the KV cache once enough are dead."""
+        live = [i for i, row in enumerate(batch.rows) if row.finish_reason is None]
+        dead = len(batch.rows) - len(live)
+        if dead == 0 or dead * _COMPACT_FRACTION < len(batch.rows):
+            return
+        keep = torch.tensor(live, device=batch.mask.device)
+        select_rows(batch.cache, keep)
+        batch.rows = [batch.rows[i] for i in live]
+        batch.mask = batch.mask.index_select(0, keep)
+        batch.positions = batch.positions.index_select(0, keep)
+        batch.temperature = batch.temperature.index_select(0, keep)
+        batch.top_p = batch.top_p.index_select(0, keep)
+        assert batch.tokens is not None
+        batch.tokens = batch.tokens.index_select(0, keep)
+
+    def _forward_step(self, batch: _Batch) -> None:
+        """Feed each row's last token ``(B, 1)``; keep logits of that position only."""
+        assert batch.tokens is not None
+        batch.mask[:, batch.width] = True
+        batch.width += 1
+        out = self.model(
+            input_ids=batch.tokens[:, None],
+            attention_mask=batch.mask[:, : batch.width],
+            position_ids=batch.positions[:, None],
+            past_key_values=batch.cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        batch.positions = batch.positions + 1
+        batch.logits = out.logits[:, -1]
+
+
+def _finish_reason(row: _Row, token: int) -> FinishReason | None:
+    request = row.request
+    if token in row.stop_ids:
+        return "stop"
+    if request.stop_check is not None and request.stop_check(row.sample, token):
+        return "stop"
+    if len(row.token_ids) >= request.params.max_new_tokens:
+        return "length"
+    return None
+
+
+def _generator_groups(batch: _Batch) -> list[tuple[torch.Generator | None, torch.Tensor]]:
+    """Live sampling rows grouped by RNG, so a request's draws never depend on other rows."""
+    groups: dict[int, tuple[torch.Generator | None, list[int]]] = {}
+    for i, row in enumerate(batch.rows):
+        if row.finish_reason is None and row.request.params.temperature > 0:
+            generator = row.request.generator
+            groups.setdefault(id(generator), (generator, []))[1].append(i)
+    device = batch.mask.device
+    return [(gen, torch.tensor(idx, device=device)) for gen, idx in groups.values()]
+
+
+def _row_tensor(rows: list[_Row], get: Any, device: torch.device) -> torch.Tensor:
+    return torch.tensor([float(get(row.request.params)) for row in rows], device=device)
+
+
+def _to_completion(row: _Row) -> Completion:
+    return Completion(
+        token_ids=row.token_ids,
+        logprobs=row.logprobs,
+        finish_reason=row.finish_reason or "length",
+        top_logprobs=row.top_logprobs if row.request.params.top_logprobs else None,
+    )

@@ -1,0 +1,59 @@
+"""Next-token sampling for a batch of rows with per-row temperature, top-p and RNG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class SampledTokens:
+    """One decode step's choice for each row.
+
+    tokens ``(B,)`` int64; logprobs ``(B,)`` float32, of the chosen token under
+    ``softmax(logits / temperature)`` (temperature 0 → the plain softmax); top_ids / top_logprobs
+    ``(B, k)`` under the same distribution, or None when k == 0.
+    """
+
+    tokens: torch.Tensor
+    logprobs: torch.Tensor
+    top_ids: torch.Tensor | None
+    top_logprobs: torch.Tensor | None
+
+
+def sample_tokens(
+    logits: torch.Tensor,
+    temperature: torch.Tensor,
+    top_p: torch.Tensor,
+    groups: list[tuple[torch.Generator | None, torch.Tensor]],
+    top_k_logprobs: int = 0,
+) -> SampledTokens:
+    """Sample one token per row.
+
+    logits ``(B, V)``; temperature, top_p ``(B,)`` float32. ``groups``: ``(generator, rows)``
+    with rows ``(k,)`` int64 to sample with that RNG; every other row takes the argmax (greedy
+    rows, and finished rows whose token is ignored).
+    """
+    logits = logits.float()
+    scale = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
+    logprobs = torch.log_softmax(logits / scale[:, None], dim=-1)  # (B, V)
+    tokens = logits.argmax(dim=-1)
+    for generator, rows in groups:
+        probs = _top_p_filter(logprobs.index_select(0, rows).exp(), top_p.index_select(0, rows))
+        tokens[rows] = torch.multinomial(probs, 1, generator=generator)[:, 0]
+    chosen = logprobs.gather(1, tokens[:, None])[:, 0]
+    top_ids = top_lps = None
+    if top_k_logprobs > 0:
+        top_lps, top_ids = logprobs.topk(top_k_logprobs, dim=-1)
+    return SampledTokens(tokens, chosen, top_ids, top_lps)
+
+
+def _top_p_filter(probs: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
+    """Zero the tail of each row outside its nucleus; probs ``(B, V)``, top_p ``(B,)``."""
+    if bool((top_p >= 1.0).all()):
+        return probs
+    sorted_probs, order = probs.sort(dim=-1, descending=True)
+    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
+    sorted_probs = sorted_probs.masked_fill(mass_before > top_p[:, None], 0.0)
+    return torch.zeros_like(probs).scatter_(1, order, sorted_probs)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
-from openrft.api.routes import files, health, jobs, metrics, models
+from openrft.api.routes import files, graders, health, jobs, metrics, models
 from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.executors.local import LocalExecutor
@@ -86,4 +86,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(files.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
+    app.include_router(graders.router)
     return app

@@ -1,0 +1,85 @@
+"""Run and validate graders for ``/v1/fine_tuning/alpha/graders``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openrft.graders import (
+    GraderContext,
+    GradeResult,
+    GradingFailedError,
+    GradingRequest,
+    build_grader,
+    validate_grader,
+)
+from openrft.protocol.graders import RunGraderErrors, RunGraderMetadata, RunGraderResponse
+from openrft.settings import Settings
+
+
+@dataclass(frozen=True)
+class GraderService:
+    """``base_dir`` resolves Lambda ``file.py:handler`` paths; ``ctx`` configures the graders."""
+
+    ctx: GraderContext
+    base_dir: Path
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, api_key: str | None = None) -> GraderService:
+        """Model graders call this server's own ``/v1`` with the caller's key."""
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        base_url = f"http://{host}:{settings.port}/v1"
+        ctx = GraderContext(chat_base_url=base_url, api_key=api_key or settings.api_key)
+        return cls(ctx=ctx, base_dir=Path.cwd())
+
+    def validate(self, grader: dict[str, Any]) -> dict[str, Any]:
+        """Raise InvalidRequestError (param ``grader.<field>``) or return the grader as given."""
+        self.validate_spec(grader)
+        return grader
+
+    def validate_spec(self, grader: dict[str, Any]) -> dict[str, Any]:
+        """The normalized spec (see ``validate_grader``)."""
+        return validate_grader(grader, param="grader", base_dir=self.base_dir)
+
+    async def run(
+        self, grader: dict[str, Any], model_sample: str, item: dict[str, Any] | None
+    ) -> RunGraderResponse:
+        """Grade one sample; grading failures are reported in ``metadata.errors``."""
+        # Validation may connect to a Lambda URL: keep it off the event loop.
+        spec = await asyncio.to_thread(self.validate_spec, grader)
+        row = item or {}
+        messages = list(row.get("messages") or [])
+        request = GradingRequest("sample-0", messages, model_sample, row)
+        start = time.perf_counter()
+        built = build_grader(spec, self.ctx)
+        try:
+            [result] = await built.grade([request])
+        except GradingFailedError:
+            # /run reports in the response what would fail a training step.
+            result = GradeResult.failed("unresponsive_reward_error")
+        finally:
+            await built.aclose()
+        return to_response(spec, result, time.perf_counter() - start)
+
+
+def to_response(spec: dict[str, Any], result: GradeResult, elapsed_s: float) -> RunGraderResponse:
+    """A GradeResult as the full RunGraderResponse."""
+    models = list(result.token_usage_per_model)
+    metadata = RunGraderMetadata(
+        name=spec["name"],
+        type=spec["type"],
+        errors=RunGraderErrors(**result.errors),
+        execution_time=elapsed_s,
+        scores=dict(result.metrics),
+        token_usage=result.token_usage,
+        sampled_model_name=models[0] if len(models) == 1 else None,
+    )
+    return RunGraderResponse(
+        reward=result.reward,
+        metadata=metadata,
+        sub_rewards=dict(result.sub_rewards),
+        model_grader_token_usage_per_model=dict(result.token_usage_per_model),
+    )

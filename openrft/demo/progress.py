@@ -25,9 +25,10 @@ class JobHistory:
     first_metric_at: float | None = None
 
     def record(self, events: list[Any]) -> list[str]:
-        """Add unseen events (any order); returns their messages, oldest first."""
-        new = [event for event in events if event.id not in self.seen_ids]
-        new.sort(key=lambda event: (event.created_at, event.id))
+        """Add unseen events listed newest first (the API's order); returns their messages,
+        oldest first."""
+        new = [event for event in reversed(events) if event.id not in self.seen_ids]
+        new.sort(key=lambda event: event.created_at)  # stable: same-second events keep order
         messages = []
         for event in new:
             self.seen_ids.add(event.id)

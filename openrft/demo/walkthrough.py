@@ -128,10 +128,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     with ExitStack() as stack:
         base_url = config.base_url
         if base_url is None:
-            console.print("[bold]Starting openrft serve[/] (log: openrft-demo/server.log)")
-            base_url = stack.enter_context(
-                local_server(config.out_dir / "server-data", config.out_dir / "server.log")
-            )
+            log_path = config.out_dir / "server.log"
+            console.print(f"[bold]Starting openrft serve[/] (log: {log_path})")
+            base_url = stack.enter_context(local_server(config.out_dir / "server-data", log_path))
         client = OpenAI(base_url=base_url, api_key=config.api_key, max_retries=0, timeout=600)
         results = _walkthrough(client, base_url, config, console, started)
     (config.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -38,12 +38,13 @@ def test_job_history_records_each_event_once_in_time_order() -> None:
     history = JobHistory()
     step1 = {"step": 1, "total_steps": 4, "train_reward_mean": 0.1}
     step2 = {"step": 2, "total_steps": 4, "train_reward_mean": 0.3, "valid_reward_mean": 0.2}
-    page = [
-        _event("e3", 3, "metrics", step2),
-        _event("e1", 1, "message", None, "started"),
-        _event("e2", 2, "metrics", step1),
-    ]  # newest first, as the API lists them
-    assert history.record(page) == ["started"]
+    page = [  # newest first, as the API lists them; two messages share a second
+        _event("e4", 3, "metrics", step2),
+        _event("e3", 2, "metrics", step1),
+        _event("e2", 1, "message", None, "validated"),
+        _event("e1", 1, "message", None, "created"),
+    ]
+    assert history.record(page) == ["created", "validated"]
     assert history.record(page) == []
     assert sorted(history.metrics) == [1, 2]
     assert history.latest()["train_reward_mean"] == 0.3

@@ -1,0 +1,351 @@
+"""The training controller: the GRPO loop of one job, reading top to bottom.
+
+    baseline eval → for each step: control check → rollouts → grade → advantages → update →
+    (eval → checkpoint → early-stop check) → metrics event → … → final eval → finish
+
+Every role (sampler, grader, learner, weights, runtime) is a small Protocol, so unit tests run
+the loop against fakes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import torch
+
+from openrft.rl import compute_advantages
+from openrft.training.checkpoints import (
+    CheckpointKeeper,
+    CheckpointStore,
+    load_trainer_state,
+    restore_rng_state,
+    rng_state,
+    save_trainer_state,
+)
+from openrft.training.config import TrainConfig
+from openrft.training.data import Row, step_batches, steps_per_epoch
+from openrft.training.evaluation import EvalResult, evaluate
+from openrft.training.grading import AsyncGrader, grade_groups
+from openrft.training.results import results_csv
+from openrft.training.rollout import Codec, GroupRollout, Sampler, SamplingConfig, rollout
+from openrft.training.stopping import EarlyStopping
+
+RESULTS_FILENAME = "step_metrics.csv"
+EVAL_SEED_OFFSET = 7_777_777  # evaluations share one seed: common random numbers across evals
+
+Outcome = Literal["succeeded", "cancelled", "paused"]
+
+
+class TrainingRuntime(CheckpointStore, Protocol):
+    """What the loop needs from ``JobRuntime`` (besides checkpoints)."""
+
+    def add_event(
+        self,
+        job_id: str,
+        message: str,
+        *,
+        level: str = ...,
+        type: str = ...,
+        data: dict[str, Any] | None = ...,
+    ) -> None: ...
+
+    def control_request(self, job_id: str) -> Literal["cancel", "pause"] | None: ...
+
+    def update_progress(
+        self, job_id: str, *, trained_tokens: int, estimated_finish: int | None
+    ) -> None: ...
+
+    def add_result_file(self, job_id: str, filename: str, data: bytes) -> str: ...
+
+    def finish(
+        self,
+        job_id: str,
+        status: Any,
+        *,
+        fine_tuned_step: int | None = ...,
+        error: dict[str, Any] | None = ...,
+    ) -> None: ...
+
+
+class LearnerRole(Protocol):
+    def step(
+        self, groups: Sequence[GroupRollout], advantages: torch.Tensor
+    ) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict[str, object]: ...
+
+    def load_state_dict(self, state: dict[str, object]) -> None: ...
+
+
+class WeightsRole(Protocol):
+    def save(self, out_dir: Path) -> None: ...
+
+    def load_weights(self, src_dir: Path) -> None: ...
+
+
+@dataclass
+class Roles:
+    runtime: TrainingRuntime
+    codec: Codec
+    sampler: Sampler
+    grader: AsyncGrader
+    make_learner: Callable[[int], LearnerRole]  # total_steps -> learner (sizes the LR schedule)
+    weights: WeightsRole
+
+
+@dataclass
+class LoopState:
+    """What a checkpoint must carry to resume the loop exactly."""
+
+    step: int = 0
+    trained_tokens: int = 0
+    baseline_reward: float | None = None
+    results: list[dict[str, Any]] | None = None
+
+
+class TrainingController:
+    """Runs (or resumes) one job's GRPO loop and reports through the runtime."""
+
+    def __init__(
+        self,
+        job_id: str,
+        config: TrainConfig,
+        roles: Roles,
+        train_rows: Sequence[Row],
+        valid_rows: Sequence[Row],
+        scratch_dir: Path,
+    ):
+        self.job_id = job_id
+        self.config = config
+        self.roles = roles
+        self.state = LoopState(results=[])
+        self.stopping = EarlyStopping(config.early_stopping)
+        self.keeper = CheckpointKeeper(roles.runtime, job_id, scratch_dir)
+        self.train = self._encode(train_rows, "training")
+        self.valid = self._encode(valid_rows, "validation")
+        if not self.train:
+            raise ValueError(
+                f"No training row has a prompt within max_prompt_tokens={config.max_prompt_tokens}."
+            )
+        per_epoch = steps_per_epoch(len(self.train), config.batch_size)
+        self.total_steps = min(per_epoch * config.n_epochs, config.max_steps or 1 << 62)
+        batches = step_batches(len(self.train), config.batch_size, config.seed, config.n_epochs)
+        self.plan = [rows for _, rows in batches][: self.total_steps]
+        self.learner = roles.make_learner(self.total_steps)
+        self.step_times: list[float] = []
+
+    async def run(self, resume_from: Path | None = None) -> Outcome:
+        """Train to the end (or early stop, cancel, pause) and finish the job."""
+        if resume_from is not None:
+            self._resume(resume_from)
+        else:
+            await self._baseline()
+        outcome = await self._train()
+        self._finish(outcome)
+        return outcome
+
+    async def _train(self) -> Outcome:
+        cfg = self.config
+        for step in range(self.state.step + 1, self.total_steps + 1):
+            control = self.roles.runtime.control_request(self.job_id)
+            if control == "cancel":
+                self._event(f"Cancelled before step {step}.")
+                return "cancelled"
+            if control == "pause":
+                self._pause_checkpoint()
+                return "paused"
+            metrics = await self._train_step(step)
+            stop_reason = None
+            if step % cfg.eval_interval == 0 or step == self.total_steps:
+                result = await self._evaluate()
+                metrics["valid_reward_mean"] = result.reward_mean
+                stop_reason = self.stopping.update(result.reward_mean)
+            self._log_step(step, metrics)
+            if "valid_reward_mean" in metrics:
+                self._checkpoint(step, metrics, metrics["valid_reward_mean"])
+            if stop_reason is not None and step < self.total_steps:
+                self._event(f"Stopping early after step {step}: {stop_reason}.")
+                return "succeeded"
+        self._event(f"Training finished: all {self.total_steps} steps done.")
+        return "succeeded"
+
+    async def _train_step(self, step: int) -> dict[str, Any]:
+        """Rollouts → grades → advantages → update; returns the step's metrics."""
+        cfg = self.config
+        items = [self.train[i] for i in self.plan[step - 1]]
+        started = time.monotonic()
+        sampling = self._sampling(seed=cfg.seed * 1_000_003 + step)
+        groups = rollout(
+            self.roles.sampler,
+            self.roles.codec,
+            [r for r, _ in items],
+            [p for _, p in items],
+            sampling,
+            cfg.group_size,
+        )
+        generated = time.monotonic()
+        graded = await grade_groups(self.roles.grader, groups, tag=f"step{step}")
+        graded_at = time.monotonic()
+        advantages, adv_metrics = compute_advantages(
+            graded.rewards,
+            cfg.group_size,
+            cfg.scale_rewards,  # type: ignore[arg-type]
+        )
+        actor = self.learner.step(groups, advantages)
+        finished = time.monotonic()
+        completion_tokens = sum(g.completion_tokens for g in groups)
+        self.state.trained_tokens += completion_tokens + sum(
+            len(g.prompt_ids) * len(g.completions) for g in groups
+        )
+        self.step_times.append(finished - started)
+        return {
+            "step": step,
+            "total_steps": self.total_steps,
+            "train_reward_mean": adv_metrics["reward_mean"],
+            "train_reward_std": adv_metrics["reward_std"],
+            "critic_rewards_mean": adv_metrics["reward_mean"],
+            **actor,
+            "response_length_mean": completion_tokens / max(graded.rewards.numel(), 1),
+            "frac_reward_zero_std": adv_metrics["frac_reward_zero_std"],
+            "grader_error_rate": graded.error_rate,
+            "step_time_s": finished - started,
+            "rollout_tokens_per_s": completion_tokens / max(generated - started, 1e-9),
+            "timing/generate_s": generated - started,
+            "timing/grade_s": graded_at - generated,
+            "timing/update_s": finished - graded_at,
+            **graded.metrics,
+        }
+
+    def _sampling(self, seed: int) -> SamplingConfig:
+        cfg = self.config
+        return SamplingConfig(cfg.max_completion_tokens, cfg.temperature, cfg.top_p, seed)
+
+    async def _evaluate(self) -> EvalResult:
+        sampling = self._sampling(seed=self.config.seed * 1_000_003 + EVAL_SEED_OFFSET)
+        return await evaluate(
+            self.roles.sampler,
+            self.roles.codec,
+            self.roles.grader,
+            self.valid,
+            sampling,
+            self.config.eval_samples,
+        )
+
+    async def _baseline(self) -> None:
+        result = await self._evaluate()
+        self.state.baseline_reward = result.reward_mean
+        self.stopping.update(result.reward_mean)
+        assert self.state.results is not None
+        self.state.results.append({"step": 0, "valid_reward_mean": result.reward_mean})
+        self._event(
+            f"Baseline evaluation before step 1: mean validation reward "
+            f"{result.reward_mean:.4f} over {result.n_items} items x {result.n_samples} samples.",
+            data={"step": 0, "valid_reward_mean": result.reward_mean, "phase": "baseline"},
+        )
+
+    def _log_step(self, step: int, metrics: dict[str, Any]) -> None:
+        """One ``metrics`` event, a results row and the progress estimate."""
+        message = f"Step {step}/{self.total_steps}: train reward {metrics['train_reward_mean']:.4f}"
+        if "valid_reward_mean" in metrics:
+            message += f", validation reward {metrics['valid_reward_mean']:.4f}"
+        self.state.step = step
+        assert self.state.results is not None
+        self.state.results.append(dict(metrics))
+        self.roles.runtime.add_event(self.job_id, message, type="metrics", data=dict(metrics))
+        mean_step = sum(self.step_times) / len(self.step_times)
+        remaining = (self.total_steps - step) * mean_step
+        self.roles.runtime.update_progress(
+            self.job_id,
+            trained_tokens=self.state.trained_tokens,
+            estimated_finish=int(time.time() + remaining),
+        )
+
+    def _checkpoint(self, step: int, metrics: dict[str, Any], valid_reward: float | None) -> None:
+        """Save weights + trainer state as checkpoint ``step`` and prune old ones."""
+        previous = [saved for saved in self.keeper.state_dict() if saved[0] != step]
+        keeper_after = [*previous, (step, valid_reward)]
+
+        def write(out_dir: Path) -> None:
+            self.roles.weights.save(out_dir)
+            save_trainer_state(
+                out_dir,
+                {
+                    "loop": vars(self.state).copy(),
+                    "learner": self.learner.state_dict(),
+                    "rng": rng_state(),
+                    "stopping": self.stopping.state_dict(),
+                    "keeper": keeper_after,
+                },
+            )
+
+        summary = {
+            k: float(metrics[k])
+            for k in ("step", "train_reward_mean", "valid_reward_mean", "actor_pg_loss")
+            if metrics.get(k) is not None
+        }
+        model_id = self.keeper.save(step, summary, write, valid_reward)
+        self._event(f"Checkpoint saved at step {step}: {model_id}", data=summary)
+
+    def _pause_checkpoint(self) -> None:
+        """Pause: make sure the current state is the latest checkpoint, then stop."""
+        step = self.state.step
+        if not any(saved.step == step for saved in self.keeper.kept):
+            self._checkpoint(step, {"step": step}, None)
+        self._event(f"Paused after step {step}; resuming continues from step {step + 1}.")
+
+    def _resume(self, src_dir: Path) -> None:
+        state = load_trainer_state(src_dir)
+        self.roles.weights.load_weights(src_dir)
+        self.learner.load_state_dict(state["learner"])
+        restore_rng_state(state["rng"])
+        self.stopping.load_state_dict(state["stopping"])
+        self.keeper.load_state_dict(state["keeper"])
+        self.state = LoopState(**state["loop"])
+        self._event(f"Resumed from the checkpoint of step {self.state.step}.")
+
+    def _finish(self, outcome: Outcome) -> None:
+        runtime = self.roles.runtime
+        csv_bytes = results_csv(self.state.results or [])
+        runtime.add_result_file(self.job_id, RESULTS_FILENAME, csv_bytes)
+        if outcome != "succeeded":
+            runtime.finish(self.job_id, outcome)
+            return
+        best = self.keeper.best_step()
+        last = (self.state.results or [{}])[-1].get("valid_reward_mean")
+        if last is not None and self.state.baseline_reward is not None:
+            change = last - self.state.baseline_reward
+            self._event(
+                f"Final evaluation after step {self.state.step}: mean validation reward "
+                f"{last:.4f} (baseline {self.state.baseline_reward:.4f}, change {change:+.4f}). "
+                f"Best checkpoint: step {best}."
+            )
+        runtime.finish(self.job_id, "succeeded", fine_tuned_step=best)
+
+    def _encode(self, rows: Sequence[Row], kind: str) -> list[tuple[Row, list[int]]]:
+        """(row, prompt ids) for rows whose prompt fits; one event lists the skipped rows."""
+        limit = self.config.max_prompt_tokens
+        kept, skipped = [], []
+        for index, row in enumerate(rows):
+            ids = self.roles.codec.encode_prompt(row["messages"])
+            if len(ids) > limit:
+                skipped.append(index)
+            else:
+                kept.append((row, ids))
+        if skipped:
+            shown = ", ".join(str(i + 1) for i in skipped[:10])
+            shown += ", ..." if len(skipped) > 10 else ""
+            self._event(
+                f"Skipped {len(skipped)} of {len(rows)} {kind} rows whose prompt is longer than "
+                f"max_prompt_tokens={limit} tokens (rows {shown}).",
+                level="warn",
+            )
+        return kept
+
+    def _event(
+        self, message: str, *, level: str = "info", data: dict[str, Any] | None = None
+    ) -> None:
+        self.roles.runtime.add_event(self.job_id, message, level=level, data=data)

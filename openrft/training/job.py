@@ -1,0 +1,105 @@
+"""Wire one job's real components (model, LoRA, engine, grader, learner) and run the loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from openrft.domain.jobs import JobSpec
+from openrft.graders import GraderContext, build_grader
+from openrft.inference.engine import GenerationEngine
+from openrft.inference.registry import load_base_model
+from openrft.settings import Settings
+from openrft.training.config import TrainConfig
+from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
+from openrft.training.data import Row, holdout_split, read_jsonl
+from openrft.training.policy import Policy
+from openrft.training.rollout import EngineSampler, TokenizerCodec
+from openrft.training.update import Learner
+
+
+def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[Row]]:
+    """(train, valid) rows; without a validation file, a seeded 10% is held out (an event)."""
+    rows = read_jsonl(Path(spec.training_file_path))
+    if spec.validation_file_path is not None:
+        return rows, read_jsonl(Path(spec.validation_file_path))
+    train, valid = holdout_split(rows, spec.seed)
+    runtime.add_event(
+        spec.id,
+        f"No validation file: holding out a seeded 10% of the training file ({len(valid)} of "
+        f"{len(rows)} rows) for validation.",
+    )
+    return train, valid
+
+
+def grader_context(settings: Settings, scratch_dir: Path) -> GraderContext:
+    """Model graders call this server's chat endpoint; sandboxed code writes in scratch."""
+    return GraderContext(
+        chat_base_url=f"http://{settings.host}:{settings.port}/v1",
+        api_key=settings.api_key,
+        scratch_dir=scratch_dir / "grader",
+    )
+
+
+async def run_job(spec: JobSpec, settings: Settings, runtime: TrainingRuntime) -> Outcome:
+    """Train ``spec`` to completion (or pause/cancel); the runtime records the outcome."""
+    config = TrainConfig.from_hyperparameters(spec.hyperparameters, seed=spec.seed)
+    torch.manual_seed(config.seed)  # LoRA init and anything else drawn from torch's RNG
+    scratch = settings.data_dir / "scratch" / spec.id
+    scratch.mkdir(parents=True, exist_ok=True)
+    train_rows, valid_rows = load_rows(spec, runtime)
+    base, tokenizer = load_base_model(
+        spec.model, cache_dir=settings.resolved_model_cache_dir, dtype=config.torch_dtype
+    )
+    policy = Policy(
+        base,
+        tokenizer,
+        lora_rank=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        beta=config.beta,
+    )
+    trainable = sum(p.numel() for p in policy.trainable_parameters())
+    runtime.add_event(
+        spec.id,
+        f"Loaded {spec.model} ({config.dtype}); training {trainable:,} parameters "
+        + (
+            f"(LoRA r={config.lora_rank}, alpha={config.lora_alpha:g})."
+            if policy.is_lora
+            else "(full fine-tune)."
+        ),
+    )
+    grader = build_grader(spec.grader, grader_context(settings, scratch))
+    try:
+        controller = _controller(
+            spec, config, runtime, policy, grader, tokenizer, (train_rows, valid_rows), scratch
+        )
+        return await controller.run(resume_from=_resume_dir(spec))
+    finally:
+        await grader.aclose()
+
+
+def _controller(
+    spec: JobSpec,
+    config: TrainConfig,
+    runtime: TrainingRuntime,
+    policy: Policy,
+    grader: Any,
+    tokenizer: Any,
+    rows: tuple[list[Row], list[Row]],
+    scratch: Path,
+) -> TrainingController:
+    roles = Roles(
+        runtime=runtime,
+        codec=TokenizerCodec(tokenizer),
+        sampler=EngineSampler(GenerationEngine(policy.model, tokenizer)),
+        grader=grader,
+        make_learner=lambda total_steps: Learner(policy, config, total_steps),
+        weights=policy,
+    )
+    return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
+
+
+def _resume_dir(spec: JobSpec) -> Path | None:
+    return None if spec.resume_from is None else Path(spec.resume_from)

@@ -1,0 +1,194 @@
+"""The policy update: micro-batched GRPO loss, AdamW with linear warmup/decay, clipping.
+
+One ``Learner.step`` consumes one generation batch and makes ``num_iterations`` optimizer
+steps on it. Old log-probs are never recomputed: on the first pass the parameters are still
+those that sampled, so the first pass's own (detached) log-probs are the old log-probs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from openrft.rl import LossNorm, PolicyLossInputs, policy_loss, truncated_importance_weights
+from openrft.training.config import TrainConfig
+from openrft.training.policy import Policy
+from openrft.training.rollout import GroupRollout
+from openrft.training.scoring import GroupTokens, group_logprobs
+
+
+@dataclass
+class MicroBatch:
+    """Some completions of one group, with their per-token tensors (all (n, C))."""
+
+    tokens: GroupTokens
+    sampling_logp: torch.Tensor
+    advantages: torch.Tensor  # (n,)
+    old_logp: torch.Tensor | None = None
+    ref_logp: torch.Tensor | None = None
+    is_weights: torch.Tensor | None = None
+
+
+def group_tensors(group: GroupRollout) -> tuple[GroupTokens, torch.Tensor]:
+    """Right-padded (G, C) completion ids, mask and sampling log-probs of one rollout group."""
+    width = max(1, max(len(c.token_ids) for c in group.completions))
+    n = len(group.completions)
+    ids = torch.zeros(n, width, dtype=torch.long)
+    mask = torch.zeros(n, width, dtype=torch.float32)
+    logp = torch.zeros(n, width, dtype=torch.float32)
+    for i, c in enumerate(group.completions):
+        length = len(c.token_ids)
+        ids[i, :length] = torch.tensor(c.token_ids, dtype=torch.long)
+        mask[i, :length] = 1.0
+        logp[i, :length] = torch.tensor(c.logprobs[:length], dtype=torch.float32)
+    prompt = torch.tensor(group.prompt_ids, dtype=torch.long)
+    return GroupTokens(prompt, ids, mask), logp
+
+
+def split_micro_batches(
+    groups: Sequence[GroupRollout], advantages: torch.Tensor, token_budget: int, skip_zero: bool
+) -> list[MicroBatch]:
+    """Cut each group into micro-batches of at most ``token_budget`` tokens (prompt counted
+    once per micro-batch; at least one completion each). With ``skip_zero``, groups whose
+    advantages are all zero are dropped: their loss and gradient are exactly zero."""
+    batches = []
+    start = 0
+    for group in groups:
+        tokens, sampling = group_tensors(group)
+        n, width = tokens.completion_ids.shape
+        adv = advantages[start : start + n]
+        start += n
+        if skip_zero and bool((adv == 0).all()):
+            continue
+        per_batch = max(1, (token_budget - tokens.prompt_ids.numel()) // width)
+        for lo in range(0, n, per_batch):
+            rows = slice(lo, lo + per_batch)
+            batches.append(MicroBatch(tokens.rows(rows), sampling[rows], adv[rows]))
+    return batches
+
+
+def warmup_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR multiplier: linear 0→1 over ``warmup_steps``, then linear 1→0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        remaining = total_steps - step
+        return max(0.0, remaining / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+class Learner:
+    """Owns the optimizer and LR schedule; ``step`` applies GRPO to one generation batch."""
+
+    def __init__(self, policy: Policy, config: TrainConfig, total_steps: int):
+        self.policy = policy
+        self.config = config
+        params = policy.trainable_parameters()
+        self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+        updates = max(1, total_steps * config.num_iterations)
+        warmup = math.floor(config.warmup_ratio * updates)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_linear_decay(updates, warmup)
+        )
+        self.last_lr = config.learning_rate
+
+    def state_dict(self) -> dict[str, object]:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+        self.scheduler.load_state_dict(state["scheduler"])  # type: ignore[arg-type]
+
+    def step(self, groups: Sequence[GroupRollout], advantages: torch.Tensor) -> dict[str, float]:
+        """``num_iterations`` optimizer steps on the batch; returns ``actor_*`` metrics.
+
+        advantages: (B*G,) in the order of ``groups``' completions.
+        """
+        cfg = self.config
+        n_seq = sum(len(g.completions) for g in groups)
+        n_tok = sum(g.completion_tokens for g in groups)
+        norm = LossNorm(n_seq, n_tok, n_tok, cfg.max_completion_tokens)
+        batches = split_micro_batches(
+            groups, advantages, cfg.micro_batch_tokens, skip_zero=cfg.beta == 0.0
+        )
+        if cfg.beta != 0.0:
+            self._reference_logprobs(batches)
+        sums: dict[str, float] = defaultdict(float)
+        for _ in range(cfg.num_iterations):
+            self.optimizer.zero_grad(set_to_none=True)
+            for batch in batches:
+                self._backward(batch, norm, sums)
+            sums["grad_norm"] += self._clip_and_step()
+        return self._metrics(sums, max(n_tok, 1))
+
+    def _reference_logprobs(self, batches: Sequence[MicroBatch]) -> None:
+        with torch.no_grad(), self.policy.reference() as ref_lm:
+            for batch in batches:
+                batch.ref_logp, _ = group_logprobs(
+                    ref_lm, batch.tokens, temperature=self.config.temperature
+                )
+
+    def _backward(self, batch: MicroBatch, norm: LossNorm, sums: dict[str, float]) -> None:
+        cfg = self.config
+        logp, entropy = group_logprobs(
+            self.policy.causal_lm, batch.tokens, temperature=cfg.temperature
+        )
+        mask = batch.tokens.mask
+        if batch.old_logp is None:  # first pass: the sampling parameters are still current
+            batch.old_logp = logp.detach()
+            batch.is_weights, gap = truncated_importance_weights(
+                batch.old_logp, batch.sampling_logp, mask, cfg.is_cap
+            )
+            sums["logp_gap_sum"] += gap["logp_gap_sum"]
+            sums["logp_gap_max"] = max(sums["logp_gap_max"], gap["logp_gap_max"])
+            sums["is_ratio_sum"] += gap["is_ratio_sum"]
+            sums["first_pass_tokens"] += float(mask.sum())
+        inputs = PolicyLossInputs(
+            logp, batch.old_logp, batch.advantages, mask, batch.ref_logp, batch.is_weights
+        )
+        loss, metrics = policy_loss(
+            inputs,
+            norm,
+            loss_type=cfg.loss_type,
+            epsilon_low=cfg.epsilon,
+            epsilon_high=cfg.epsilon_high,
+            beta=cfg.beta,
+        )
+        loss.backward()
+        for key, value in metrics.items():
+            sums[key] += value
+        sums["entropy_sum"] += float((entropy * mask).sum())
+
+    def _clip_and_step(self) -> float:
+        params = self.policy.trainable_parameters()
+        limit = self.config.max_grad_norm or math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, limit))
+        self.last_lr = float(self.scheduler.get_last_lr()[0])  # the LR this update used
+        self.optimizer.step()
+        self.scheduler.step()
+        return grad_norm
+
+    def _metrics(self, sums: dict[str, float], n_tok: int) -> dict[str, float]:
+        iters = self.config.num_iterations
+        trained = max(sums["tokens"], 1.0)  # token-passes actually trained on, all iterations
+        first = max(sums["first_pass_tokens"], 1.0)
+        return {
+            "actor_pg_loss": sums["pg_loss"] / iters,
+            "actor_entropy": sums["entropy_sum"] / trained,
+            "actor_grad_norm": sums["grad_norm"] / iters,
+            "actor_kl": sums["kl_sum"] / trained,
+            "actor_pg_clipfrac": sums["clip_region_sum"] / trained,
+            "actor_lr": self.last_lr,
+            "clip_ratio/low_mean": sums["clip_low_sum"] / trained,
+            "clip_ratio/high_mean": sums["clip_high_sum"] / trained,
+            "sampling/logp_gap_mean": sums["logp_gap_sum"] / first,
+            "sampling/logp_gap_max": sums["logp_gap_max"],
+            "sampling/is_ratio_mean": sums["is_ratio_sum"] / first,
+            "trained_fraction": sums["first_pass_tokens"] / n_tok,
+        }

@@ -46,20 +46,29 @@ def can_transition(current: JobStatus, target: JobStatus) -> bool:
     return target in _LEGAL.get(current, frozenset())
 
 
-def ensure_transition(current: JobStatus, target: JobStatus, *, action: str, job_id: str) -> None:
-    """Raise a 400 that says which action is impossible from which status, and what is allowed."""
-    if can_transition(current, target):
+# User actions: the statuses each may start from (running jobs get a control request instead).
+ACTIONS: dict[str, frozenset[JobStatus]] = {
+    "cancel": frozenset(
+        {JobStatus.VALIDATING_FILES, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED}
+    ),
+    "pause": frozenset({JobStatus.QUEUED, JobStatus.RUNNING}),
+    "resume": frozenset({JobStatus.PAUSED}),
+}
+_PAST = {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}
+
+
+def ensure_action(current: JobStatus, action: str, *, job_id: str) -> None:
+    """Raise a 400 saying why ``action`` is impossible in ``current`` and when it is possible."""
+    allowed = ACTIONS[action]
+    if current in allowed:
         return
-    allowed = sorted(s.value for s, targets in _LEGAL.items() if target in targets)
+    names = [s.value for s in JobStatus if s in allowed]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
     raise InvalidRequestError(
         f"Cannot {action} job {job_id}: it is '{current.value}'. "
-        f"Only jobs that are {', '.join(allowed)} can be {_past(action)}.",
+        f"Only jobs that are {listed} can be {_PAST[action]}.",
         code="invalid_job_status",
     )
-
-
-def _past(action: str) -> str:
-    return {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}.get(action, action)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.files_repo import FileRepository
 from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
-from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus, ensure_transition
+from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus, ensure_action
 from openrft.errors import InvalidRequestError, NotFoundError
 from openrft.ids import new_id
 from openrft.services import job_requests as req
@@ -170,7 +170,7 @@ class JobService:
         job = self.retrieve(project, job_id)
         if job.status == JobStatus.RUNNING:
             return self._request_control(job, "cancel", "Cancellation requested")
-        ensure_transition(job.status, JobStatus.CANCELLED, action="cancel", job_id=job_id)
+        ensure_action(job.status, "cancel", job_id=job_id)
         self._move(job, JobStatus.CANCELLED, "Job cancelled", finished_at=int(time.time()))
         return self.retrieve(project, job_id)
 
@@ -179,14 +179,14 @@ class JobService:
         job = self.retrieve(project, job_id)
         if job.status == JobStatus.RUNNING:
             return self._request_control(job, "pause", "Pause requested")
-        ensure_transition(job.status, JobStatus.PAUSED, action="pause", job_id=job_id)
+        ensure_action(job.status, "pause", job_id=job_id)
         self._move(job, JobStatus.PAUSED, "Job paused")
         return self.retrieve(project, job_id)
 
     def resume(self, project: str, job_id: str) -> Job:
         """Paused → queued; the worker continues from the latest checkpoint."""
         job = self.retrieve(project, job_id)
-        ensure_transition(job.status, JobStatus.QUEUED, action="resume", job_id=job_id)
+        ensure_action(job.status, "resume", job_id=job_id)
         self._move(job, JobStatus.QUEUED, "Job resumed, moving job to queued state")
         return self.retrieve(project, job_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openrft.domain.jobs import JobStatus, can_transition, ensure_transition
+from openrft.domain.jobs import JobStatus, can_transition, ensure_action
 from openrft.errors import InvalidRequestError
 
 S = JobStatus
@@ -43,11 +43,27 @@ def test_illegal_transitions(current: JobStatus, target: JobStatus) -> None:
     assert not can_transition(current, target)
 
 
-def test_illegal_transition_message_says_what_is_allowed() -> None:
+def test_resume_of_a_finished_job_says_only_paused_jobs_resume() -> None:
     with pytest.raises(InvalidRequestError) as info:
-        ensure_transition(S.SUCCEEDED, S.QUEUED, action="resume", job_id="ftjob-1")
-    message = info.value.message
-    assert "Cannot resume job ftjob-1" in message
-    assert "'succeeded'" in message
-    assert "paused" in message
+        ensure_action(S.SUCCEEDED, "resume", job_id="ftjob-1")
+    assert info.value.message == (
+        "Cannot resume job ftjob-1: it is 'succeeded'. Only jobs that are paused can be resumed."
+    )
     assert info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("action", "current"),
+    [("pause", S.PAUSED), ("pause", S.VALIDATING_FILES), ("cancel", S.FAILED)],
+)
+def test_actions_refused_outside_their_statuses(action: str, current: JobStatus) -> None:
+    with pytest.raises(InvalidRequestError, match=f"Cannot {action} job"):
+        ensure_action(current, action, job_id="ftjob-1")
+
+
+@pytest.mark.parametrize(
+    ("action", "current"),
+    [("pause", S.QUEUED), ("pause", S.RUNNING), ("cancel", S.PAUSED), ("resume", S.PAUSED)],
+)
+def test_actions_allowed_in_their_statuses(action: str, current: JobStatus) -> None:
+    ensure_action(current, action, job_id="ftjob-1")

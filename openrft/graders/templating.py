@@ -1,13 +1,14 @@
 """``{{ item.x }}`` / ``{{sample.output_json.a[0].b}}`` substitution in grader strings.
 
 Namespaces are ``item`` (the dataset row) and ``sample`` (``output_text``, ``output_json`` when
-the output parses as JSON, ``output_tools``, ``choices``). A missing variable raises
+the output is a JSON object or array, ``output_tools``, ``choices``). A missing variable raises
 ``MissingVariableError``; the grader turns it into ``invalid_variable_error`` with score 0.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from typing import Any
@@ -26,8 +27,9 @@ class MissingVariableError(LookupError):
     """A template referenced a variable that the item or sample does not have."""
 
 
-def parse_variable(expression: str) -> tuple[str, list[PathSegment]]:
-    """``"item.a[0].b"`` → ``("item", ["a", 0, "b"])``; ValueError on bad syntax."""
+@functools.lru_cache(maxsize=4096)
+def parse_variable(expression: str) -> tuple[str, tuple[PathSegment, ...]]:
+    """``"item.a[0].b"`` → ``("item", ("a", 0, "b"))``; ValueError on bad syntax."""
     text = expression.strip()
     root = _ROOT.match(text)
     if root is None or root.group(0) not in NAMESPACES:
@@ -41,7 +43,7 @@ def parse_variable(expression: str) -> tuple[str, list[PathSegment]]:
         key, index = match.groups()
         segments.append(int(index) if index is not None else key)
         pos = match.end()
-    return root.group(0), segments
+    return root.group(0), tuple(segments)
 
 
 def validate_template(template: str, param: str) -> None:
@@ -97,8 +99,10 @@ def build_sample(output_text: str) -> dict[str, Any]:
             }
         ],
     }
-    with contextlib.suppress(ValueError):
-        sample["output_json"] = json.loads(output_text)
+    # Only a JSON object or array is structured output; skip the parse for plain text.
+    if output_text.lstrip()[:1] in ("{", "["):
+        with contextlib.suppress(ValueError):
+            sample["output_json"] = json.loads(output_text)
     return sample
 
 

@@ -36,9 +36,14 @@ _DETAIL_KEYS = frozenset(
 )
 
 
+_EMPTY_ERRORS: dict[str, Any] = {
+    key: (None if key in _DETAIL_KEYS else False) for key in ERROR_KEYS
+}
+
+
 def empty_errors() -> dict[str, Any]:
     """All 14 error keys: flags ``False``, detail strings ``None``."""
-    return {key: (None if key in _DETAIL_KEYS else False) for key in ERROR_KEYS}
+    return dict(_EMPTY_ERRORS)
 
 
 def merge_errors(target: dict[str, Any], other: dict[str, Any]) -> None:

@@ -14,10 +14,10 @@ from openrft.graders.templating import (
 
 
 def test_parse_variable_paths() -> None:
-    assert parse_variable(" item.a[0].b ") == ("item", ["a", 0, "b"])
+    assert parse_variable(" item.a[0].b ") == ("item", ("a", 0, "b"))
     assert parse_variable("sample.output_tools[0].function.name") == (
         "sample",
-        ["output_tools", 0, "function", "name"],
+        ("output_tools", 0, "function", "name"),
     )
     with pytest.raises(ValueError):
         parse_variable("other.x")

@@ -130,7 +130,6 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
             max_completion_length=options.max_new_tokens,
             beta=ref.BETA,
             learning_rate=ref.LEARNING_RATE,
-            lr_scheduler_type="constant",
             temperature=ref.TEMPERATURE,
             max_steps=options.steps,
             seed=ref.SEED,

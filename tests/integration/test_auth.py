@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import httpx
 import openai
@@ -105,3 +106,51 @@ def test_metrics_count_requests_and_jobs(rft_server: ServerHandle) -> None:
     assert 'openrft_http_requests_total{method="GET",route="/v1/files",status="200"}' in text
     assert 'openrft_jobs{status="queued"}' in text
     assert "openrft_http_request_duration_seconds_bucket" in text
+
+
+def test_serve_refuses_keyless_on_a_public_address(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            str(OPENRFT_BIN),
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "1",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "Refusing to serve without an API key on 0.0.0.0" in out.stderr
+
+
+def test_jobs_follow_prints_progress_until_the_job_ends(rft_server: ServerHandle) -> None:
+    client = rft_server.client(RFT_API_KEY)
+    job = client.fine_tuning.jobs.create(
+        model="tiny-random-llama", training_file=upload_jsonl(client), method=rft_method()
+    )
+    out = subprocess.run(
+        [
+            str(OPENRFT_BIN),
+            "jobs",
+            "follow",
+            job.id,
+            "--base-url",
+            rft_server.base_url,
+            "--api-key",
+            RFT_API_KEY,
+            "--interval",
+            "0.2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "succeeded" in out.stdout
+    assert "2/2" in out.stdout and "0.5000" in out.stdout
+    assert "The job has successfully completed" in out.stdout

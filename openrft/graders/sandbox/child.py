@@ -19,6 +19,37 @@ import traceback
 from typing import Any, BinaryIO
 
 NOBODY = 65534
+# Imported before dropping root, in case the Python installation is not readable by nobody
+# (e.g. under /root) and no bind mount makes it so.
+PRELOAD = (
+    "ast",
+    "base64",
+    "bisect",
+    "collections",
+    "copy",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "difflib",
+    "encodings.idna",
+    "enum",
+    "fractions",
+    "functools",
+    "hashlib",
+    "heapq",
+    "itertools",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "socket",
+    "statistics",
+    "string",
+    "textwrap",
+    "time",
+    "typing",
+    "unicodedata",
+)
 
 
 def read_frame(stream: BinaryIO) -> Any:
@@ -54,6 +85,9 @@ def apply_limits(config: dict[str, Any]) -> None:
     hard = math.ceil(config["cpu_lifetime_s"])
     resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
     if os.geteuid() == 0:
+        for name in PRELOAD:
+            with contextlib.suppress(ImportError):
+                __import__(name)
         os.setgroups([])
         os.setresgid(NOBODY, NOBODY, NOBODY)
         os.setresuid(NOBODY, NOBODY, NOBODY)

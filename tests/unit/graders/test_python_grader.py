@@ -114,3 +114,14 @@ async def test_sandbox_contains_attacks(attack: str, tmp_path: Path) -> None:
         server.accept()
     server.close()
     await grader.aclose()
+
+
+@needs_bwrap
+async def test_cpu_limit_kills_a_busy_loop_before_the_wall_clock() -> None:
+    limits = SandboxLimits(wall_time_s=60.0, cpu_time_s=1.0, workers=1)
+    spec = validate_grader({"type": "python", "source": "def grade(s, i):\n    while True: pass"})
+    grader = build_grader(spec, GraderContext(sandbox=limits))
+    [result] = await grader.grade([make_request("x")])
+    assert result.errors["python_grader_runtime_error"] is True
+    assert "died" in result.errors["python_grader_runtime_error_details"]
+    await grader.aclose()

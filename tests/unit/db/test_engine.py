@@ -1,0 +1,32 @@
+"""SQLite engine settings and migrations (a temp file, milliseconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from openrft.db.engine import make_engine, upgrade_database
+from openrft.db.tables import metadata
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30_000
+    engine.dispose()
+
+
+def test_migrations_create_every_table_and_are_idempotent(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade_database(engine)
+    upgrade_database(engine)
+    inspector = sa.inspect(engine)
+    assert set(metadata.tables) <= set(inspector.get_table_names())
+    for name, table in metadata.tables.items():
+        migrated = {c["name"] for c in inspector.get_columns(name)}
+        assert migrated == {c.name for c in table.columns}, name
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0001"
+    engine.dispose()

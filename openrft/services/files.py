@@ -33,11 +33,11 @@ class FileService:
         self.blobs = blobs
         self.max_upload_bytes = max_upload_bytes
 
-    def check_size(self, size: int) -> None:
+    def check_size(self, size: int, what: str = "File") -> None:
         """413 before anything is stored when ``size`` (bytes) is over the cap."""
         if size > self.max_upload_bytes:
             raise PayloadTooLargeError(
-                f"File is {size} bytes; the limit is {self.max_upload_bytes} bytes. "
+                f"{what} is {size} bytes; the limit is {self.max_upload_bytes} bytes. "
                 "Split it or raise --max-upload-bytes (OPENRFT_MAX_UPLOAD_BYTES).",
                 param="file",
             )

@@ -153,7 +153,8 @@ class JobRuntime:
         fine_tuned_step: int | None = None,
         error: dict[str, Any] | None = None,
     ) -> None:
-        """End the worker's run: succeeded registers ``ft:…:{job_id}`` at ``fine_tuned_step``."""
+        """End the worker's run: succeeded registers ``ft:…:{job_id}`` at ``fine_tuned_step``
+        (default: the latest checkpoint). A job that is no longer running is left as it is."""
         target = JobStatus(status)
         job = self._job(job_id)
         values: dict[str, Any] = {"status": target, "control": None}
@@ -164,13 +165,18 @@ class JobRuntime:
         if target == JobStatus.FAILED:
             values["error"] = _error_object(error)
         with self.sessions.begin() as session:
-            if JobRepository(session).update(job_id, expect={JobStatus.RUNNING}, **values):
-                record_event(
-                    session,
-                    job_id,
-                    _finish_message(target, values),
-                    level=("error" if target == JobStatus.FAILED else "info"),
-                )
+            changed = JobRepository(session).update(job_id, expect={JobStatus.RUNNING}, **values)
+            if changed:
+                level = "error" if target == JobStatus.FAILED else "info"
+                record_event(session, job_id, _finish_message(target, values), level=level)
+        if not changed and target == JobStatus.SUCCEEDED:
+            # The job stopped running meanwhile (cancelled, or failed by the scheduler).
+            self._unregister(values["fine_tuned_model"], job_id)
+
+    def _unregister(self, model_id: str, job_id: str) -> None:
+        with self.sessions.begin() as session:
+            ModelRepository(session).delete(model_id)
+        self.blobs.delete(model_key(job_id))
 
     def _register_fine_tuned(self, job: Job, step: int | None) -> str:
         """Hard-link the chosen checkpoint to ``models/{job_id}`` and register the model id."""

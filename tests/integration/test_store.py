@@ -226,3 +226,19 @@ def test_lifecycle_through_service_and_runtime(store: Store, tmp_path: Path) -> 
     with pytest.raises(InvalidRequestError, match="Cannot resume"):
         store.jobs.resume("p1", job_id)
     assert store.runtime.control_request(job_id) == "cancel"  # not running: stop
+
+
+def test_success_reported_after_cancel_registers_no_model(store: Store, tmp_path: Path) -> None:
+    job_id = _job(store)
+    _run(store, job_id)
+    src = tmp_path / "ckpt"
+    src.mkdir()
+    (src / "w").write_bytes(b"1")
+    store.runtime.add_checkpoint(job_id, 1, {}, src)
+    with store.jobs.sessions.begin() as session:  # the scheduler gave up on the worker
+        JobRepository(session).update(job_id, status=JobStatus.CANCELLED)
+    store.runtime.finish(job_id, "succeeded", fine_tuned_step=1)
+    job = store.jobs.retrieve("p1", job_id)
+    assert (job.status, job.fine_tuned_model) == (JobStatus.CANCELLED, None)
+    assert not [m for m in store.models.list("p1") if m.id.endswith(job_id)]
+    assert not store.blobs.exists(f"models/{job_id}")

@@ -33,7 +33,8 @@ async def _read_capped(upload: UploadFile, cap: int) -> bytes:
 @router.post("")
 async def create_file(request: Request, project: ProjectDep, files: FileServiceDep) -> OpenAIFile:
     declared = int(request.headers.get("content-length") or 0)
-    files.check_size(max(0, declared - MULTIPART_SLACK_BYTES))
+    if declared > files.max_upload_bytes + MULTIPART_SLACK_BYTES:
+        files.check_size(declared, what="The upload request")
     form = await request.form()
     upload, purpose = form.get("file"), form.get("purpose")
     if not isinstance(upload, UploadFile):

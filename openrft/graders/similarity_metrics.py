@@ -99,9 +99,19 @@ def _embedder() -> Any:
     return SentenceTransformer(str(get_model_path()), device="cpu", local_files_only=True)
 
 
+def cosine_batch(pairs: list[tuple[str, str]]) -> list[float]:
+    """Cosine similarity of each ``(text, reference)`` pair, embedded in one batch."""
+    if not pairs:
+        return []
+    texts = [text for text, _ in pairs] + [reference for _, reference in pairs]
+    embeddings = _embedder().encode(texts, normalize_embeddings=True, batch_size=64)  # (2N, 384)
+    n = len(pairs)
+    similarity = (embeddings[:n] * embeddings[n:]).sum(axis=1)  # (N,)
+    return [max(0.0, min(1.0, float(value))) for value in similarity]
+
+
 def cosine(text: str, reference: str) -> float:
-    embeddings = _embedder().encode([text, reference], normalize_embeddings=True)  # (2, 384)
-    return max(0.0, min(1.0, float(embeddings[0] @ embeddings[1])))
+    return cosine_batch([(text, reference)])[0]
 
 
 METRICS: dict[str, Callable[[str, str], float]] = {

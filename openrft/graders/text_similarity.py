@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from openrft.graders.base import PerItemGrader
 from openrft.graders.fields import require_choice, require_template
 from openrft.graders.registry import register_grader
-from openrft.graders.similarity_metrics import METRICS
-from openrft.graders.templating import render_template
-from openrft.graders.types import GraderContext
+from openrft.graders.similarity_metrics import METRICS, cosine_batch
+from openrft.graders.templating import MissingVariableError, namespaces_for, render_template
+from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
 EVALUATION_METRICS = (
     "cosine",
@@ -47,6 +49,32 @@ class TextSimilarityGrader(PerItemGrader):
         self.metric = METRICS[spec["evaluation_metric"]]
 
     def score(self, namespaces: dict[str, Any]) -> float:
+        return self.metric(*self.render(namespaces))
+
+    def render(self, namespaces: dict[str, Any]) -> tuple[str, str]:
+        """(text, reference); raises MissingVariableError."""
         text = render_template(self.spec["input"], namespaces)
-        reference = render_template(self.spec["reference"], namespaces)
-        return self.metric(text, reference)
+        return text, render_template(self.spec["reference"], namespaces)
+
+    def grade_all(self, requests: Sequence[GradingRequest]) -> list[GradeResult]:
+        """Cosine embeds the whole batch at once; other metrics go item by item."""
+        if self.spec["evaluation_metric"] != "cosine":
+            return super().grade_all(requests)
+        start = time.perf_counter()
+        pairs: list[tuple[str, str] | None] = []
+        for request in requests:
+            try:
+                pairs.append(self.render(namespaces_for(request.output_text, request.item)))
+            except MissingVariableError:
+                pairs.append(None)
+        scores = iter(cosine_batch([pair for pair in pairs if pair is not None]))
+        per_item = (time.perf_counter() - start) / max(1, len(requests))
+        results = []
+        for pair in pairs:
+            if pair is None:
+                result = GradeResult.failed("invalid_variable_error")
+            else:
+                result = GradeResult(reward=next(scores))
+            result.execution_time = per_item
+            results.append(result)
+        return results

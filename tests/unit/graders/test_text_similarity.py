@@ -33,12 +33,28 @@ def test_metrics_hand_checked(metric: str, text: str, reference: str, expected: 
     assert math.isclose(METRICS[metric](text, reference), expected, rel_tol=1e-6, abs_tol=1e-9)
 
 
-def test_cosine_ranks_paraphrase_above_unrelated() -> None:
-    same = METRICS["cosine"]("A man is playing guitar.", "A man is playing guitar.")
-    close = METRICS["cosine"]("A man is playing guitar.", "Someone plays the guitar.")
-    far = METRICS["cosine"]("A man is playing guitar.", "Stock prices fell sharply today.")
-    assert same == pytest.approx(1.0, abs=1e-5)
-    assert close > 0.5 > far
+async def test_cosine_ranks_paraphrase_above_unrelated_in_one_batch() -> None:
+    spec = {
+        "type": "text_similarity",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.ref}}",
+        "evaluation_metric": "cosine",
+    }
+    grader = build_grader(validate_grader(spec), GraderContext())
+    guitar = {"ref": "A man is playing guitar."}
+    same, missing, close, far = await grader.grade(
+        [
+            make_request("A man is playing guitar.", guitar),
+            make_request("A man is playing guitar.", {}),
+            make_request("Someone plays the guitar.", guitar),
+            make_request("Stock prices fell sharply today.", guitar),
+        ]
+    )
+    assert same.reward == pytest.approx(1.0, abs=1e-5)
+    assert close.reward > 0.5 > far.reward
+    assert missing.errors["invalid_variable_error"] is True
+    single = METRICS["cosine"]("Someone plays the guitar.", "A man is playing guitar.")
+    assert single == pytest.approx(close.reward, abs=1e-5)
 
 
 async def test_grader_renders_templates_and_flags_missing() -> None:

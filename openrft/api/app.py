@@ -10,10 +10,11 @@ from fastapi import FastAPI
 
 from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
-from openrft.api.routes import files, graders, health, jobs, metrics, models
+from openrft.api.routes import chat, files, graders, health, jobs, metrics, models, responses
 from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.executors.local import LocalExecutor
+from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.services = services
         app.state.metrics = http_metrics
+        app.state.chat = build_chat_service(settings, services.models)
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
         executor = None
         if settings.executor == "local":
@@ -75,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if executor:
                 executor.stop()
+            app.state.chat.close()
             services.engine.dispose()
 
     app = FastAPI(title="openrft", lifespan=lifespan)
@@ -87,4 +90,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(graders.router)
+    app.include_router(chat.router)
+    app.include_router(responses.router)
     return app

@@ -51,7 +51,8 @@ class _Batch:
 
     mask ``(B, capacity)`` bool with ``width`` columns in use; positions ``(B,)`` of the next
     input token; temperature / top_p ``(B,)``; logits ``(B, V)`` for the next token; tokens
-    ``(B,)`` the last sampled tokens (the next forward's input).
+    ``(B,)`` the last sampled tokens (the next forward's input); adapter_names ``B`` peft
+    adapter per row, or None.
     """
 
     rows: list[_Row]
@@ -63,6 +64,7 @@ class _Batch:
     top_p: torch.Tensor
     logits: torch.Tensor
     tokens: torch.Tensor | None = None
+    adapter_names: list[str] | None = None
 
 
 class GenerationEngine:
@@ -121,6 +123,7 @@ class GenerationEngine:
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (P, L)
         max_new = max(r.params.max_new_tokens for r in requests)
         cache = new_chunked_cache(self.num_layers, chunk=max_new)
+        adapters = _adapter_names(requests)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -128,6 +131,7 @@ class GenerationEngine:
             past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **({"adapter_names": adapters} if adapters else {}),
         )
         expand = torch.tensor(
             [i for i, r in enumerate(requests) for _ in range(r.n)], device=device
@@ -150,6 +154,7 @@ class GenerationEngine:
             temperature=_row_tensor(rows, lambda p: p.temperature, device),
             top_p=_row_tensor(rows, lambda p: p.top_p, device),
             logits=out.logits[:, -1].index_select(0, expand),
+            adapter_names=[adapters[i] for i in expand.tolist()] if adapters else None,
         )
 
     def _sample_step(self, batch: _Batch) -> None:
@@ -205,6 +210,8 @@ class GenerationEngine:
         batch.top_p = batch.top_p.index_select(0, keep)
         assert batch.tokens is not None
         batch.tokens = batch.tokens.index_select(0, keep)
+        if batch.adapter_names is not None:
+            batch.adapter_names = [batch.adapter_names[i] for i in live]
 
     def _forward_step(self, batch: _Batch) -> None:
         """Feed each row's last token ``(B, 1)``; keep logits of that position only."""
@@ -218,9 +225,17 @@ class GenerationEngine:
             past_key_values=batch.cache,
             use_cache=True,
             logits_to_keep=1,
+            **({"adapter_names": batch.adapter_names} if batch.adapter_names else {}),
         )
         batch.positions = batch.positions + 1
         batch.logits = out.logits[:, -1]
+
+
+def _adapter_names(requests: Sequence[GenerationRequest]) -> list[str] | None:
+    """Per prompt peft adapter, when any request names one; the rest run without adapter."""
+    if all(r.adapter_name is None for r in requests):
+        return None
+    return [r.adapter_name or "__base__" for r in requests]
 
 
 def _finish_reason(row: _Row, token: int) -> FinishReason | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openrft.errors import InvalidRequestError
 from openrft.inference.tiny_llama import write_tiny_llama
@@ -62,19 +62,30 @@ def canonical_base_name(name: str) -> str:
 
 def load_base_model(
     name: str, *, cache_dir: Path, dtype: torch.dtype = torch.float32
-) -> tuple[PreTrainedModel, Any]:
+) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` for a base model id, in eval mode on CPU.
 
     ``cache_dir`` holds converted built-in / GGUF models (one subdir each).
     """
-    canonical = canonical_base_name(name)
-    model_dir = resolve_model_dir(canonical, cache_dir=cache_dir)
+    model_dir = resolve_model_dir(canonical_base_name(name), cache_dir=cache_dir)
+    return load_model_dir(model_dir, dtype=dtype), load_tokenizer(name, cache_dir=cache_dir)
+
+
+def load_model_dir(model_dir: str | Path, *, dtype: torch.dtype = torch.float32) -> Any:
+    """A causal LM from a HF dir (or hub id), in eval mode; also full fine-tuned weights."""
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return model
+
+
+def load_tokenizer(name: str, *, cache_dir: Path) -> Any:
+    """The tokenizer of a base model id (pad token defaulting to eos)."""
+    tokenizer = AutoTokenizer.from_pretrained(
+        resolve_model_dir(canonical_base_name(name), cache_dir=cache_dir)
+    )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return tokenizer
 
 
 def resolve_model_dir(canonical: str, *, cache_dir: Path) -> str:

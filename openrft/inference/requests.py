@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import torch
+if TYPE_CHECKING:  # torch is imported lazily: the API process imports this module at startup
+    import torch
 
 FinishReason = Literal["stop", "length"]
 
@@ -66,7 +67,8 @@ class GenerationRequest:
     ``generator`` drives this request's sampling (requests may share one); ``on_step`` receives
     each step's new tokens (called on the engine thread); ``stop_check(sample, token_id)``
     returning True ends that sample with ``"stop"`` (stop strings); setting ``cancelled`` ends
-    all its samples at the next step.
+    all its samples at the next step. ``adapter_name``: the peft adapter for this request's
+    rows (peft mixed-adapter batches; ``"__base__"`` = none); None everywhere = the model as is.
     """
 
     prompt: list[int]
@@ -76,11 +78,14 @@ class GenerationRequest:
     on_step: Callable[[list[TokenEvent]], None] | None = None
     stop_check: Callable[[int, int], bool] | None = None
     cancelled: bool = False
+    adapter_name: str | None = None
     completions: list[Completion] = field(default_factory=list)
 
 
 def seeded_generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Generator:
     """An RNG on ``device``: seeded when ``seed`` is given, else from fresh OS entropy."""
+    import torch
+
     generator = torch.Generator(device=device)
     if seed is None:
         generator.seed()

@@ -1,0 +1,168 @@
+"""The serving model pool: one in-memory copy per base model, adapters attached per request.
+
+``await pool.get(base, weights_dir)`` loads a model (in a thread, once) and returns it;
+``await pool.run(loaded, request, weights_dir)`` queues a generation request on that model's
+batching worker and resolves when it is decoded. A ``weights_dir`` holding a peft adapter runs
+on its base model's copy; one holding full fine-tuned weights is a model of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from openrft.inference.adapters import BASE_ADAPTER, AdapterSet, is_lora_dir
+from openrft.inference.batcher import BatchWorker, ServeJob
+from openrft.inference.engine import GenerationEngine
+from openrft.inference.registry import (
+    canonical_base_name,
+    load_model_dir,
+    load_tokenizer,
+    resolve_model_dir,
+)
+from openrft.inference.requests import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A model in memory with its tokenizer, adapters, engine and batching worker.
+
+    ``max_positions``: the context length (prompt + completion tokens).
+    """
+
+    key: str
+    tokenizer: Any
+    adapters: AdapterSet
+    engine: GenerationEngine
+    max_positions: int
+    worker: BatchWorker | None = None
+
+
+class ModelPool:
+    """Loads models lazily and serves them with batched, thread-run generation."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        adapter_budget_bytes: int,
+        threads: int | None = None,
+        max_batch_rows: int = 64,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.adapter_budget_bytes = adapter_budget_bytes
+        self.max_batch_rows = max_batch_rows
+        self.dtype = dtype
+        if threads:
+            torch.set_num_threads(threads)
+        self._models: dict[str, LoadedModel] = {}
+        self._load_lock = threading.Lock()
+
+    async def get(self, base_model: str, weights_dir: Path | None = None) -> LoadedModel:
+        """The loaded model serving ``base_model`` (+ ``weights_dir``), loading it if needed."""
+        key = self._key(base_model, weights_dir)
+        loaded = self._models.get(key)
+        if loaded is not None:
+            return loaded
+        return await asyncio.to_thread(self._load, key, base_model, weights_dir)
+
+    async def run(
+        self, loaded: LoadedModel, request: GenerationRequest, weights_dir: Path | None
+    ) -> None:
+        """Decode ``request`` (filling ``request.completions``); cancelling stops its rows."""
+        assert loaded.worker is not None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def done(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_resolve, future, error)
+
+        adapter_dir = weights_dir if weights_dir is not None and is_lora_dir(weights_dir) else None
+        loaded.worker.submit(ServeJob(request, adapter_dir, done))
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            request.cancelled = True
+            raise
+
+    def close(self) -> None:
+        for loaded in self._models.values():
+            if loaded.worker is not None:
+                loaded.worker.close()
+        self._models.clear()
+
+    @staticmethod
+    def _key(base_model: str, weights_dir: Path | None) -> str:
+        if weights_dir is not None and not is_lora_dir(weights_dir):
+            return f"full:{weights_dir.resolve()}"
+        return f"base:{canonical_base_name(base_model)}"
+
+    def _load(self, key: str, base_model: str, weights_dir: Path | None) -> LoadedModel:
+        with self._load_lock:
+            if key in self._models:
+                return self._models[key]
+            tokenizer = load_tokenizer(base_model, cache_dir=self.cache_dir)
+            if key.startswith("full:"):
+                assert weights_dir is not None
+                model_dir = str(weights_dir)
+            else:
+                canonical = canonical_base_name(base_model)
+                model_dir = resolve_model_dir(canonical, cache_dir=self.cache_dir)
+            model = load_model_dir(model_dir, dtype=self.dtype)
+            loaded = LoadedModel(
+                key=key,
+                tokenizer=tokenizer,
+                adapters=AdapterSet(model, self.adapter_budget_bytes),
+                engine=GenerationEngine(model, tokenizer),
+                max_positions=int(getattr(model.config, "max_position_embeddings", 2048)),
+            )
+            loaded.worker = BatchWorker(
+                lambda jobs: _run_batch(loaded, jobs), name=key, max_rows=self.max_batch_rows
+            )
+            self._models[key] = loaded
+            return loaded
+
+
+def _run_batch(loaded: LoadedModel, jobs: list[ServeJob]) -> None:
+    """Attach the batch's adapters, evict others over budget, decode every ready job."""
+    ready: list[ServeJob] = []
+    for job in jobs:
+        try:
+            if job.adapter_dir is not None:
+                job.request.adapter_name = loaded.adapters.attach(job.adapter_dir)
+            ready.append(job)
+        except Exception as exc:  # a broken adapter fails its own request only
+            log.exception("cannot load adapter %s", job.adapter_dir)
+            job.done(exc)
+    in_use = {j.request.adapter_name for j in ready if j.request.adapter_name is not None}
+    loaded.adapters.evict_over_budget(in_use)
+    if loaded.adapters.peft_model is not None:
+        for job in ready:
+            job.request.adapter_name = job.request.adapter_name or BASE_ADAPTER
+    loaded.engine.model = loaded.adapters.model
+    error: BaseException | None = None
+    try:
+        loaded.engine.run([job.request for job in ready])
+    except Exception as exc:
+        log.exception("generation batch failed")
+        error = exc
+    for job in ready:
+        job.done(error)
+
+
+def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

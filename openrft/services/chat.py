@@ -1,0 +1,246 @@
+"""Chat completions: validate the request, resolve the model, decode, shape the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
+from openrft.ids import new_id
+from openrft.inference.text_generation import (
+    SampleResult,
+    TextGeneration,
+    TextRequest,
+    TokenInfo,
+    prepare_generation,
+)
+from openrft.protocol.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionRequest,
+    ChatMessageIn,
+    Choice,
+    ChoiceDelta,
+    ChoiceLogprobs,
+    ChunkChoice,
+    CompletionUsage,
+    TokenLogprob,
+    TopLogprob,
+)
+from openrft.services.models import ModelService
+
+if TYPE_CHECKING:
+    from openrft.inference.pool import ModelPool
+    from openrft.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_chat_service(settings: Settings, models: ModelService) -> ChatService:
+    """The chat service of a server process; its pool follows the inference settings."""
+
+    def make_pool() -> ModelPool:
+        from openrft.inference.pool import ModelPool
+
+        return ModelPool(
+            settings.resolved_model_cache_dir,
+            adapter_budget_bytes=settings.adapter_cache_bytes,
+            threads=settings.inference_threads,
+        )
+
+    return ChatService(models, make_pool)
+
+
+# Request fields naming features this server does not have: 400 instead of silently ignoring.
+_UNSUPPORTED = {
+    "tools": "tool calling",
+    "tool_choice": "tool calling",
+    "functions": "function calling",
+    "function_call": "function calling",
+    "audio": "audio output",
+    "prediction": "predicted outputs",
+    "web_search_options": "web search",
+}
+
+
+class ChatService:
+    """Owns the model pool, built on first use (importing torch and loading models is slow)."""
+
+    def __init__(self, models: ModelService, make_pool: Callable[[], ModelPool]) -> None:
+        self.models = models
+        self._make_pool = make_pool
+        self._pool: ModelPool | None = None
+        self._pool_lock = asyncio.Lock()
+
+    async def pool(self) -> ModelPool:
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await asyncio.to_thread(self._make_pool)
+            return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    async def start(self, project: str, model_id: str, request: TextRequest) -> TextGeneration:
+        """Resolve ``model_id`` for ``project`` (404 if unknown) and prepare the decode."""
+        resolved = await asyncio.to_thread(self.models.resolve, project, model_id)
+        pool = await self.pool()
+        return await prepare_generation(pool, resolved.base_model, resolved.adapter_dir, request)
+
+    async def create(self, project: str, body: ChatCompletionRequest) -> ChatCompletion:
+        generation = await self.start(project, body.model, to_text_request(body))
+        results = await generation.run()
+        return ChatCompletion(
+            id=new_id("chatcmpl-"),
+            created=int(time.time()),
+            model=body.model,
+            choices=[_choice(i, r) for i, r in enumerate(results)],
+            usage=_usage(generation.prompt_tokens, results),
+        )
+
+    async def stream(self, project: str, body: ChatCompletionRequest) -> AsyncIterator[str]:
+        """Validate and load first (errors are plain HTTP errors), then the SSE event stream."""
+        generation = await self.start(project, body.model, to_text_request(body))
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return _sse_events(generation, body.model, include_usage)
+
+
+async def _sse_events(
+    generation: TextGeneration, model: str, include_usage: bool
+) -> AsyncIterator[str]:
+    """Role chunk per choice, content deltas, finish chunk per choice, usage chunk, [DONE]."""
+    chunk_id, created = new_id("chatcmpl-"), int(time.time())
+
+    def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None) -> str:
+        return ChatCompletionChunk(
+            id=chunk_id, created=created, model=model, choices=choices, usage=usage
+        ).sse()
+
+    n = generation.request.n
+    for index in range(n):
+        yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(role="assistant", content=""))])
+    completion_tokens = 0
+    try:
+        async for step in generation.stream():
+            for update in step:
+                completion_tokens += 1
+                logprobs = _logprobs(update.tokens) if update.tokens else None
+                if update.delta or logprobs:
+                    delta = ChoiceDelta(content=update.delta)
+                    yield chunk([ChunkChoice(index=update.index, delta=delta, logprobs=logprobs)])
+                if update.finish_reason is not None:
+                    finish = ChunkChoice(
+                        index=update.index, delta=ChoiceDelta(), finish_reason=update.finish_reason
+                    )
+                    yield chunk([finish])
+    except Exception as exc:  # headers are sent: the SDK raises on a chunk with "error"
+        log.exception("chat stream failed")
+        error = exc if isinstance(exc, OpenRFTError) else ServerError("Generation failed.")
+        yield f"data: {json.dumps(error.to_body())}\n\n"
+        return
+    if include_usage:
+        usage = CompletionUsage(
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=generation.prompt_tokens + completion_tokens,
+        )
+        yield chunk([], usage)
+    yield "data: [DONE]\n\n"
+
+
+def to_text_request(body: ChatCompletionRequest) -> TextRequest:
+    """Check every field we cannot honour and translate the rest (400 names the field)."""
+    _reject_unsupported(body)
+    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    if len(stop) > 4:
+        raise InvalidRequestError("'stop' takes at most 4 sequences.", param="stop")
+    if body.top_logprobs and not body.logprobs:
+        raise InvalidRequestError("'top_logprobs' needs 'logprobs': true.", param="top_logprobs")
+    return TextRequest(
+        messages=[_plain_message(i, m) for i, m in enumerate(body.messages)],
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=1.0 if body.temperature is None else body.temperature,
+        top_p=1.0 if body.top_p is None else body.top_p,
+        n=body.n or 1,
+        stop=tuple(stop),
+        seed=body.seed,
+        logprobs=bool(body.logprobs),
+        top_logprobs=body.top_logprobs or 0,
+    )
+
+
+def _reject_unsupported(body: ChatCompletionRequest) -> None:
+    for field, feature in _UNSUPPORTED.items():
+        if getattr(body, field) not in (None, [], {}):
+            raise InvalidRequestError(f"{feature} is not supported by this server.", param=field)
+    if body.modalities not in (None, ["text"]):
+        raise InvalidRequestError("Only the 'text' modality is supported.", param="modalities")
+    if body.response_format and body.response_format.get("type") != "text":
+        raise InvalidRequestError(
+            "Only response_format {'type': 'text'} is supported.", param="response_format"
+        )
+    for field in ("presence_penalty", "frequency_penalty"):
+        if getattr(body, field):
+            raise InvalidRequestError(f"'{field}' is not supported (use 0).", param=field)
+    if body.logit_bias:
+        raise InvalidRequestError("'logit_bias' is not supported.", param="logit_bias")
+
+
+def _plain_message(index: int, message: ChatMessageIn) -> dict[str, str]:
+    """``{"role", "content"}`` with text parts joined; images, audio, files and tools → 400."""
+    param = f"messages.{index}"
+    if message.role in ("tool", "function"):
+        raise InvalidRequestError("Tool messages are not supported.", param=f"{param}.role")
+    if message.model_extra and message.model_extra.get("tool_calls"):
+        raise InvalidRequestError("Tool calls are not supported.", param=f"{param}.tool_calls")
+    role = "system" if message.role == "developer" else message.role
+    if message.content is None or isinstance(message.content, str):
+        return {"role": role, "content": message.content or ""}
+    texts = []
+    for j, part in enumerate(message.content):
+        if part.get("type") != "text" or not isinstance(part.get("text"), str):
+            raise InvalidRequestError(
+                f"Content part type '{part.get('type')}' is not supported; only text parts are.",
+                param=f"{param}.content.{j}",
+            )
+        texts.append(part["text"])
+    return {"role": role, "content": "".join(texts)}
+
+
+def _choice(index: int, result: SampleResult) -> Choice:
+    logprobs = _logprobs(result.tokens) if result.tokens is not None else None
+    return Choice(
+        index=index,
+        message=ChatCompletionMessage(content=result.text),
+        logprobs=logprobs,
+        finish_reason=result.finish_reason,
+    )
+
+
+def _usage(prompt_tokens: int, results: list[SampleResult]) -> CompletionUsage:
+    completion = sum(r.completion_tokens for r in results)
+    return CompletionUsage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion,
+        total_tokens=prompt_tokens + completion,
+    )
+
+
+def _logprobs(tokens: list[TokenInfo]) -> ChoiceLogprobs:
+    return ChoiceLogprobs(
+        content=[
+            TokenLogprob(
+                token=t.token,
+                logprob=t.logprob,
+                bytes=t.bytes,
+                top_logprobs=[TopLogprob(token=s, logprob=lp, bytes=b) for s, lp, b in t.top],
+            )
+            for t in tokens
+        ]
+    )

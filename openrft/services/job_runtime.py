@@ -5,6 +5,7 @@ Every call opens its own short DB session, so a long training step never holds a
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -84,8 +85,9 @@ class JobRuntime:
         type: str = "message",
         data: dict[str, Any] | None = None,
     ) -> None:
+        safe = json_safe(data) if data is not None else None
         with self.sessions.begin() as session:
-            record_event(session, job_id, message, level=level, type=type, data=data)
+            record_event(session, job_id, message, level=level, type=type, data=safe)
 
     def control_request(self, job_id: str) -> Literal["cancel", "pause"] | None:
         """A pending cancel/pause; also "cancel" when the job is no longer running at all."""
@@ -99,6 +101,7 @@ class JobRuntime:
     ) -> str:
         """Copy ``src_dir`` into the blob store and register ``…:ckpt-step-{step}``; return it."""
         job = self._job(job_id)
+        metrics = {k: float(v) for k, v in metrics.items() if _finite_number(v)}
         key = checkpoint_key(job_id, step)
         self.blobs.put_dir(key, Path(src_dir))
         model_id = checkpoint_model_id(
@@ -204,6 +207,21 @@ class JobRuntime:
                 )
             )
         return model_id
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf floats replaced by None (PostgreSQL's JSON rejects them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def _error_object(error: dict[str, Any] | None) -> dict[str, Any]:

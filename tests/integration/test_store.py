@@ -242,3 +242,18 @@ def test_success_reported_after_cancel_registers_no_model(store: Store, tmp_path
     assert (job.status, job.fine_tuned_model) == (JobStatus.CANCELLED, None)
     assert not [m for m in store.models.list("p1") if m.id.endswith(job_id)]
     assert not store.blobs.exists(f"models/{job_id}")
+
+
+def test_non_finite_metrics_are_stored_as_null(store: Store, tmp_path: Path) -> None:
+    job_id = _job(store)
+    _run(store, job_id)
+    store.runtime.add_event(
+        job_id, "step", type="metrics", data={"kl": float("nan"), "r": [1.0, float("inf")]}
+    )
+    src = tmp_path / "ckpt"
+    src.mkdir()
+    store.runtime.add_checkpoint(job_id, 1, {"a": 0.5, "b": float("nan"), "c": None}, src)
+    (event,) = [e for e in store.jobs.events("p1", job_id, after=None, limit=1)[0]]
+    assert event.data == {"kl": None, "r": [1.0, None]}
+    (checkpoint,) = store.jobs.checkpoints("p1", job_id, after=None, limit=5)[0]
+    assert checkpoint.metrics == {"a": 0.5}

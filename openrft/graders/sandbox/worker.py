@@ -44,7 +44,9 @@ class SandboxWorker:
         self.load_error: str | None = None
 
     async def start(self) -> None:
-        """Spawn the process and load the code; a load failure is kept in ``load_error``."""
+        """Spawn the process and load the code; a load failure is kept in ``load_error``
+        (and retried by the next ``run``, in case it was the machine, not the code)."""
+        self.load_error = None
         self.process = await asyncio.create_subprocess_exec(
             *child_command(self.isolation),
             stdin=asyncio.subprocess.PIPE,

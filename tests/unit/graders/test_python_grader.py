@@ -125,3 +125,12 @@ async def test_cpu_limit_kills_a_busy_loop_before_the_wall_clock() -> None:
     assert result.errors["python_grader_runtime_error"] is True
     assert "died" in result.errors["python_grader_runtime_error_details"]
     await grader.aclose()
+
+
+async def test_code_that_fails_at_import_flags_every_item() -> None:
+    grader = _grader("import no_such_module_xyz\ndef grade(sample, item):\n    return 1.0\n")
+    results = await grader.grade([make_request("a"), make_request("b")])
+    assert [r.reward for r in results] == [0.0, 0.0]
+    details = results[1].errors["python_grader_runtime_error_details"]
+    assert "failed to load" in details and "no_such_module_xyz" in details
+    await grader.aclose()

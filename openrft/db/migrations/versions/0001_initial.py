@@ -20,6 +20,12 @@ def _seq() -> sa.Column:
 
 
 def upgrade() -> None:
+    _create_keys_and_files()
+    _create_jobs()
+    _create_events_checkpoints_models()
+
+
+def _create_keys_and_files() -> None:
     op.create_table(
         "api_keys",
         _seq(),
@@ -39,6 +45,9 @@ def upgrade() -> None:
         sa.Column("rows", sa.Integer, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
     )
+
+
+def _create_jobs() -> None:
     op.create_table(
         "jobs",
         _seq(),
@@ -66,6 +75,9 @@ def upgrade() -> None:
         sa.Column("control", sa.String(16)),
         sa.Column("worker", sa.String(256)),
     )
+
+
+def _create_events_checkpoints_models() -> None:
     op.create_table(
         "job_events",
         _seq(),

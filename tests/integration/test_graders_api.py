@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -125,3 +126,33 @@ def test_validate_echoes_or_names_the_field(server: ServerHandle, tmp_path: Path
 def test_graders_need_the_key(server: ServerHandle) -> None:
     with pytest.raises(openai.AuthenticationError):
         server.client(api_key="wrong").fine_tuning.alpha.graders.validate(grader=CHECK)  # type: ignore[arg-type]
+
+
+def test_hostile_python_grader_leaves_server_healthy(server: ServerHandle) -> None:
+    source = (
+        "import os, signal\n"
+        "def grade(sample, item):\n"
+        "    for pid in (os.getppid(), item['server_pid']):\n"
+        "        os.kill(pid, signal.SIGKILL)\n"
+        "    return 1.0\n"
+    )
+    grader = {"type": "python", "name": "hostile", "source": source}
+    body = _run(server, grader, "x", {"server_pid": server.process.pid})
+    assert body["reward"] == 0.0
+    assert body["metadata"]["errors"]["python_grader_runtime_error"] is True
+    assert httpx.get(f"{server.root_url}/health", timeout=5).json() == {"status": "ok"}
+    assert server.process.poll() is None
+
+
+def test_run_file_lambda_in_sandbox(server: ServerHandle, tmp_path: Path) -> None:
+    handler = tmp_path / "reward.py"
+    handler.write_text(
+        "def lambda_handler(event, context):\n"
+        "    return [{'id': t['id'], 'aggregate_reward_score': 0.25,\n"
+        "             'metrics_list': [{'name': 'n', 'value': len(event), 'type': 'Metric'}]}\n"
+        "            for t in event]\n"
+    )
+    grader = {"type": "lambda", "lambda": {"function": f"{handler}:lambda_handler"}}
+    body = _run(server, grader, "x", {"reference_answer": "y"})
+    assert body["reward"] == 0.25
+    assert body["metadata"]["scores"] == {"n": 1.0}

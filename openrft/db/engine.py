@@ -37,10 +37,18 @@ def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+# Any constant: serializes migrations of API replicas that start together on one PostgreSQL.
+MIGRATION_LOCK_ID = 0x6F70656E726674
+
+
 def upgrade_database(engine: sa.Engine) -> None:
-    """Apply every Alembic migration up to head (idempotent)."""
+    """Apply every Alembic migration up to head (idempotent, one replica at a time)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -163,6 +163,11 @@ class JobRepository:
         )
         return list(self.session.execute(query).scalars())
 
+    def running_workers(self) -> dict[str, str | None]:
+        """``{job_id: worker}`` of every running job (``worker`` as the scheduler wrote it)."""
+        query = sa.select(jobs.c.id, jobs.c.worker).where(jobs.c.status == JobStatus.RUNNING.value)
+        return {job_id: worker for job_id, worker in self.session.execute(query).all()}
+
     def count_by_status(self) -> dict[str, int]:
         query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
         return {status: int(count) for status, count in self.session.execute(query).all()}

@@ -42,6 +42,16 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class _Worker:
     job_id: str
@@ -123,6 +133,7 @@ class LocalExecutor:
     def tick(self) -> None:
         """Reap exited workers, kill ones that ignore cancel, start queued jobs."""
         self._reap()
+        self._sweep_orphans()
         self._enforce_cancel_grace()
         while len(self.workers) < self.max_concurrent_jobs and not self._stop.is_set():
             job_id = self._claim()
@@ -158,6 +169,27 @@ class LocalExecutor:
             self._fail(job_id, f"Could not start the training worker: {exc}")
             return
         self.workers[job_id] = _Worker(job_id, process, log_path)
+        with self.sessions.begin() as session:
+            JobRepository(session).update(job_id, worker=f"{self.name}:{process.pid}")
+
+    def _sweep_orphans(self) -> None:
+        """Fail running jobs of this host whose worker process is gone but is not ours to
+        reap (its server stopped or crashed); other hosts' jobs are theirs to watch."""
+        with self.sessions() as session:
+            running = JobRepository(session).running_workers()
+        host = socket.gethostname()
+        for job_id, worker in running.items():
+            if job_id in self.workers or not worker:
+                continue
+            parts = worker.split(":")
+            if len(parts) != 3 or parts[0] != host or not parts[2].isdigit():
+                continue
+            if not _pid_alive(int(parts[2])):
+                self._fail(
+                    job_id,
+                    f"The training worker (pid {parts[2]}) is gone and the server that started "
+                    "it stopped; the job did not finish.",
+                )
 
     def _reap(self) -> None:
         for job_id, worker in list(self.workers.items()):

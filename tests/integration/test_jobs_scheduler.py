@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -10,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from openrft.db.jobs_repo import JobRepository
 from openrft.domain.jobs import JobStatus
 from openrft.executors.local import LocalExecutor
 from openrft.services.jobs import CreateJob
@@ -102,3 +106,28 @@ def test_stop_terminates_workers_and_records_it(store: Store, tmp_path: Path) ->
         time.sleep(0.05)
     executor.stop(timeout_s=5)
     assert _status(store, job_id) == JobStatus.FAILED
+
+
+def _set_worker(store: Store, job_id: str, worker: str) -> None:
+    with store.jobs.sessions.begin() as session:
+        JobRepository(session).update(job_id, status=JobStatus.RUNNING, worker=worker)
+
+
+def test_orphaned_running_job_of_this_host_is_failed(store: Store, tmp_path: Path) -> None:
+    gone, alive, elsewhere = _queued_job(store), _queued_job(store), _queued_job(store)
+    dead_pid = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    host = socket.gethostname()
+    _set_worker(store, gone, f"{host}:1:{dead_pid}")
+    _set_worker(store, alive, f"{host}:1:{os.getpid()}")
+    _set_worker(store, elsewhere, f"other-host:1:{dead_pid}")
+    executor = _executor(store, tmp_path, "pass", max_concurrent_jobs=1)
+    executor._sweep_orphans()
+    error = store.jobs.retrieve("p", gone).error
+    assert error is not None and f"pid {dead_pid}" in error["message"]
+    assert _status(store, alive) == JobStatus.RUNNING
+    assert _status(store, elsewhere) == JobStatus.RUNNING

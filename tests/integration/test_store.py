@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from openrft.db.engine import upgrade_database
 from openrft.db.jobs_repo import JobRepository
 from openrft.domain.jobs import JobStatus
 from openrft.errors import (
@@ -257,3 +258,9 @@ def test_non_finite_metrics_are_stored_as_null(store: Store, tmp_path: Path) -> 
     assert event.data == {"kl": None, "r": [1.0, None]}
     (checkpoint,) = store.jobs.checkpoints("p1", job_id, after=None, limit=5)[0]
     assert checkpoint.metrics == {"a": 0.5}
+
+
+def test_migrating_an_up_to_date_database_again_is_a_no_op(store: Store) -> None:
+    file_id = _upload(store)
+    upgrade_database(store.engine)
+    assert store.files.retrieve("p1", file_id).id == file_id

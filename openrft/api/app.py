@@ -23,15 +23,30 @@ from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
 
 
-class UnsafeBindError(RuntimeError):
+class StartupRefusedError(RuntimeError):
+    """The server must not start with these settings; the message says what to change."""
+
+
+class UnsafeBindError(StartupRefusedError):
     """Serving without any API key on a non-loopback address."""
+
+
+def check_executor(settings: Settings) -> None:
+    """Only the local scheduler exists in this build; a Ray executor would plug in here."""
+    if settings.executor != "local":
+        raise StartupRefusedError(
+            f"--executor {settings.executor} is not available in this build; "
+            "use --executor local (the default)."
+        )
 
 
 def build_services(settings: Settings) -> Services:
     """Engine (migrated to head), blob store and services; registers ``--api-key``.
 
-    Raises UnsafeBindError when no key exists and the host is not a loopback address.
+    Raises UnsafeBindError when no key exists and the host is not a loopback address, and
+    StartupRefusedError for an executor this build does not have.
     """
+    check_executor(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade_database(engine)
@@ -68,15 +83,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.metrics = http_metrics
         app.state.chat = build_chat_service(settings, services.models)
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
-        executor = None
-        if settings.executor == "local":
-            executor = LocalExecutor.from_settings(settings, services.jobs.sessions)
-            executor.start()
+        executor = LocalExecutor.from_settings(settings, services.jobs.sessions)
+        executor.start()
         try:
             yield
         finally:
-            if executor:
-                executor.stop()
+            executor.stop()
             app.state.chat.close()
             services.engine.dispose()
 

@@ -154,3 +154,23 @@ def test_jobs_follow_prints_progress_until_the_job_ends(rft_server: ServerHandle
     assert "succeeded" in out.stdout
     assert "2/2" in out.stdout and "0.5000" in out.stdout
     assert "The job has successfully completed" in out.stdout
+
+
+def test_serve_refuses_an_executor_it_does_not_have(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            str(OPENRFT_BIN),
+            "serve",
+            "--executor",
+            "ray",
+            "--port",
+            "1",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "--executor ray is not available in this build" in out.stderr

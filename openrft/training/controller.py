@@ -163,6 +163,7 @@ class TrainingController:
             if step % cfg.eval_interval == 0 or step == self.total_steps:
                 result = await self._evaluate()
                 metrics["valid_reward_mean"] = result.reward_mean
+                metrics["valid_reward_std"] = result.reward_std
                 stop_reason = self.stopping.update(result.reward_mean)
             self._log_step(step, metrics)
             if "valid_reward_mean" in metrics:
@@ -240,11 +241,23 @@ class TrainingController:
         self.state.baseline_reward = result.reward_mean
         self.stopping.update(result.reward_mean)
         assert self.state.results is not None
-        self.state.results.append({"step": 0, "valid_reward_mean": result.reward_mean})
+        self.state.results.append(
+            {
+                "step": 0,
+                "valid_reward_mean": result.reward_mean,
+                "valid_reward_std": result.reward_std,
+            }
+        )
         self._event(
             f"Baseline evaluation before step 1: mean validation reward "
             f"{result.reward_mean:.4f} over {result.n_items} items x {result.n_samples} samples.",
-            data={"step": 0, "valid_reward_mean": result.reward_mean, "phase": "baseline"},
+            data={
+                "step": 0,
+                "phase": "baseline",
+                "valid_reward_mean": result.reward_mean,
+                "valid_reward_std": result.reward_std,
+                "valid_samples": result.n_items * result.n_samples,
+            },
         )
 
     def _log_step(self, step: int, metrics: dict[str, Any]) -> None:

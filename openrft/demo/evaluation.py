@@ -69,6 +69,26 @@ class Comparison:
             },
         }
 
+    def per_question(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One record per question with both completions and scores (``comparison.jsonl``)."""
+        return [
+            {
+                "prompt": row["messages"][-1]["content"],
+                "ground_truth": row["ground_truth"],
+                "base": {
+                    "completion": self.base.completions[i],
+                    "correct": self.base.correct[i],
+                    "formatted": self.base.formatted[i],
+                },
+                "tuned": {
+                    "completion": self.tuned.completions[i],
+                    "correct": self.tuned.correct[i],
+                    "formatted": self.tuned.formatted[i],
+                },
+            }
+            for i, row in enumerate(rows)
+        ]
+
 
 async def _complete(
     client: AsyncOpenAI, model: str, row: dict[str, Any], max_tokens: int, gate: asyncio.Semaphore

@@ -158,6 +158,7 @@ def _walkthrough(
     console.rule(f"4. Base vs tuned on {len(held_out)} held-out GSM8K test questions")
     comparison = asyncio.run(_compare(base_url, config, tuned, held_out))
     print_comparison(console, comparison)
+    write_jsonl(config.out_dir / "comparison.jsonl", comparison.per_question(held_out))
     title = f"{config.model} on GSM8K ({job.id})"
     plot = plot_reward_curve(history.metrics, config.out_dir / "reward_curve.png", title)
     dashboard_url = base_url.removesuffix("/v1") + "/"

@@ -60,4 +60,5 @@ def test_demo_runs_end_to_end_and_writes_results(tmp_path: Path) -> None:
     assert (out_dir / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "def lambda_handler" in (out_dir / "demo_reward.py").read_text()
     assert len((out_dir / "data" / "gsm8k_train.jsonl").read_text().splitlines()) == 4
+    assert len((out_dir / "comparison.jsonl").read_text().splitlines()) == 4
     assert "Checkpoints" in run.stdout and "tuned − base" in run.stdout

@@ -30,6 +30,19 @@ def test_comparison_reports_both_sides_and_paired_gains() -> None:
     assert summary["improvement"]["accuracy"]["excludes_zero"] is False
 
 
+def test_per_question_records_pair_each_prompt_with_both_answers() -> None:
+    base = ModelScores("base", [False, True], [False, True], ["no idea", "#### 2"])
+    tuned = ModelScores("tuned", [True, True], [True, True], ["#### 1", "#### 2"])
+    rows = [
+        {"messages": [{"role": "user", "content": f"q{i}"}], "ground_truth": str(i + 1)}
+        for i in range(2)
+    ]
+    records = Comparison(base, tuned).per_question(rows)
+    assert [r["prompt"] for r in records] == ["q0", "q1"]
+    assert records[0]["base"] == {"completion": "no idea", "correct": False, "formatted": False}
+    assert records[0]["tuned"]["completion"] == "#### 1" and records[0]["tuned"]["correct"]
+
+
 def _event(id_: str, created_at: int, type_: str, data: dict | None, message: str = "m") -> object:
     return SimpleNamespace(id=id_, created_at=created_at, type=type_, data=data, message=message)
 

@@ -110,6 +110,27 @@ def jobs_follow(
     raise typer.Exit(0 if status == "succeeded" else 1)
 
 
+@app.command("export")
+def export(
+    model_id: str,
+    out_dir: Path,
+    merged: Annotated[bool, typer.Option(help="Merge the LoRA adapter into full weights.")] = False,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Write MODEL_ID as a Hugging Face model dir (safetensors + tokenizer) in OUT_DIR."""
+    from openrft.errors import OpenRFTError
+    from openrft.inference.export import export_model
+
+    settings = build_settings(data_dir=data_dir, database_url=database_url)
+    try:
+        export_model(model_id, out_dir, settings=settings, merged=merged)
+    except OpenRFTError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(str(out_dir))
+
+
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 

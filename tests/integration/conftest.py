@@ -165,3 +165,12 @@ def rft_method(**hyperparameters: Any) -> dict[str, Any]:
     if hyperparameters:
         section["hyperparameters"] = hyperparameters
     return {"type": "reinforcement", "reinforcement": section}
+
+
+@pytest.fixture(scope="session")
+def finetuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A server with a tiny-random-llama job holding two real LoRA checkpoints (lora_models)."""
+    from tests.integration.lora_models import serve_finetuned
+
+    with serve_finetuned(tmp_path_factory.mktemp("openrft-lora")) as models:
+        yield models

@@ -9,6 +9,8 @@ import httpx
 import openai
 import pytest
 
+from openrft.api.app import StartupRefusedError, build_services
+from openrft.settings import Settings
 from tests.integration.conftest import (
     OPENRFT_BIN,
     RFT_API_KEY,
@@ -157,20 +159,7 @@ def test_jobs_follow_prints_progress_until_the_job_ends(rft_server: ServerHandle
 
 
 def test_serve_refuses_an_executor_it_does_not_have(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            str(OPENRFT_BIN),
-            "serve",
-            "--executor",
-            "ray",
-            "--port",
-            "1",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode != 0
-    assert "--executor ray is not available in this build" in out.stderr
+    settings = Settings(executor="ray", data_dir=tmp_path)
+    with pytest.raises(StartupRefusedError, match="--executor ray is not available"):
+        build_services(settings)
+    assert not (tmp_path / "openrft.db").exists()

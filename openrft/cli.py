@@ -54,7 +54,7 @@ def serve(
     """Run the API server (uvicorn)."""
     import uvicorn
 
-    from openrft.api.app import UnsafeBindError, build_services, create_app
+    from openrft.api.app import StartupRefusedError, build_services, create_app
 
     settings = build_settings(
         host=host,
@@ -66,9 +66,9 @@ def serve(
         ray_address=ray_address,
         max_concurrent_jobs=max_concurrent_jobs,
     )
-    try:  # fail before binding, with a plain message, when serving keyless off loopback
+    try:  # fail before binding, with a plain message (keyless off loopback, no executor)
         build_services(settings).engine.dispose()
-    except UnsafeBindError as exc:
+    except StartupRefusedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

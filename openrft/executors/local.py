@@ -204,11 +204,16 @@ class LocalExecutor:
             if job.control == "cancel":
                 self._end(job_id, JobStatus.CANCELLED, "Job cancelled", error=None)
                 continue
+            reason = (
+                "the server stopped it while shutting down"
+                if self._stop.is_set()
+                else (f"it exited with code {code}")
+            )
             tail = log_tail(worker.log_path)
             self._fail(
                 job_id,
-                f"The training worker exited with code {code} before finishing "
-                f"the job. Last lines of its log:\n{tail}",
+                f"The training worker did not finish the job: {reason}. "
+                f"Last lines of its log:\n{tail}",
             )
 
     def _enforce_cancel_grace(self) -> None:

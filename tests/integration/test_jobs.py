@@ -76,7 +76,7 @@ def test_worker_crash_fails_the_job_with_its_log(rft_server: ServerHandle) -> No
     failed = wait_for_status(client, job.id, TERMINAL)
     assert failed.status == "failed"
     assert failed.error.code == "worker_died"
-    assert "code 3" in failed.error.message
+    assert "exited with code 3" in failed.error.message
     assert "simulated out-of-memory" in failed.error.message
 
 

@@ -126,11 +126,16 @@ class JobService:
                 param, file_id = missing[0]
                 error = {
                     "code": "invalid_file",
-                    "message": f"File {file_id} is gone.",
+                    "message": f"The content of {param} {file_id} is missing from storage; "
+                    "upload the file again and create a new job.",
                     "param": param,
                 }
                 jobs.update(
-                    job.id, status=JobStatus.FAILED, error=error, finished_at=int(time.time())
+                    job.id,
+                    expect={JobStatus.VALIDATING_FILES},
+                    status=JobStatus.FAILED,
+                    error=error,
+                    finished_at=int(time.time()),
                 )
                 record_event(session, job.id, error["message"], level="error")
             elif jobs.update(job.id, expect={JobStatus.VALIDATING_FILES}, status=JobStatus.QUEUED):

@@ -264,3 +264,13 @@ def test_migrating_an_up_to_date_database_again_is_a_no_op(store: Store) -> None
     file_id = _upload(store)
     upgrade_database(store.engine)
     assert store.files.retrieve("p1", file_id).id == file_id
+
+
+def test_job_whose_file_content_vanished_fails_validation(store: Store) -> None:
+    file_id = _upload(store)
+    store.blobs.delete(f"files/{file_id}")
+    method = {"type": "reinforcement", "reinforcement": {"grader": GRADER}}
+    job = store.jobs.create("p1", CreateJob("tiny-random-llama", file_id, method=method))
+    assert job.status == JobStatus.FAILED
+    assert job.error is not None and job.error["param"] == "training_file"
+    assert "upload the file again" in job.error["message"]

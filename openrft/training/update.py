@@ -8,6 +8,7 @@ those that sampled, so the first pass's own (detached) log-probs are the old log
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,14 +118,20 @@ class Learner:
         batches = split_micro_batches(
             groups, advantages, cfg.micro_batch_tokens, skip_zero=cfg.beta == 0.0
         )
+        sums: dict[str, float] = defaultdict(float)
+        started = time.perf_counter()
         if cfg.beta != 0.0:
             self._reference_logprobs(batches)
-        sums: dict[str, float] = defaultdict(float)
+        sums["ref_s"] = time.perf_counter() - started
         for _ in range(cfg.num_iterations):
             self.optimizer.zero_grad(set_to_none=True)
+            started = time.perf_counter()
             for batch in batches:
                 self._backward(batch, norm, sums)
+            sums["forward_backward_s"] += time.perf_counter() - started
+            started = time.perf_counter()
             sums["grad_norm"] += self._clip_and_step()
+            sums["optimizer_s"] += time.perf_counter() - started
         return self._metrics(sums, max(n_tok, 1))
 
     def _reference_logprobs(self, batches: Sequence[MicroBatch]) -> None:
@@ -191,4 +198,7 @@ class Learner:
             "sampling/logp_gap_max": sums["logp_gap_max"],
             "sampling/is_ratio_mean": sums["is_ratio_sum"] / first,
             "trained_fraction": sums["first_pass_tokens"] / n_tok,
+            "timing/ref_logprobs_s": sums["ref_s"],
+            "timing/forward_backward_s": sums["forward_backward_s"],
+            "timing/optimizer_s": sums["optimizer_s"],
         }

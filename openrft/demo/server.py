@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +45,23 @@ def _wait_healthy(process: subprocess.Popen[bytes], root_url: str, log_path: Pat
 
 
 @contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit so that the server is stopped, not orphaned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def local_server(data_dir: Path, log_path: Path) -> Iterator[str]:
     """Run ``openrft serve --data-dir data_dir`` on a free port; yields its ``/v1`` base URL.
 
@@ -54,13 +73,13 @@ def local_server(data_dir: Path, log_path: Path) -> Iterator[str]:
     command += ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if k not in _SERVER_OWNED_ENV}
     root_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
+    with log_path.open("wb") as log, _exit_on_sigterm():
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             _wait_healthy(process, root_url, log_path)
             yield f"{root_url}/v1"
         finally:
-            process.terminate()
+            process.terminate()  # the server stops its training workers on shutdown
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -181,7 +181,12 @@ def _train(
 ) -> tuple[FineTuningJob, JobHistory]:
     job = create_job(client, config, train_id, valid_id, reward_path)
     console.print(f"job {job.id}: {json.dumps(config.hyperparameters())}")
-    job, history = follow_job(client, job.id, console, config.poll_s)
+    try:
+        job, history = follow_job(client, job.id, console, config.poll_s)
+    except (KeyboardInterrupt, SystemExit):
+        console.print(f"interrupted: cancelling {job.id}")
+        client.fine_tuning.jobs.cancel(job.id)
+        raise
     if job.status != "succeeded" or not job.fine_tuned_model:
         raise DemoFailedError(f"job {job.id} ended {job.status}: {job.error}")
     print_checkpoints(console, list(client.fine_tuning.jobs.checkpoints.list(job.id)))

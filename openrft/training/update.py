@@ -132,6 +132,8 @@ class Learner:
             started = time.perf_counter()
             sums["grad_norm"] += self._clip_and_step()
             sums["optimizer_s"] += time.perf_counter() - started
+        # Entropy estimate -E[log p] from the sampled tokens, used when no token was trained on.
+        sums["sampled_nll_sum"] = -sum(sum(c.logprobs) for g in groups for c in g.completions)
         return self._metrics(sums, max(n_tok, 1))
 
     def _reference_logprobs(self, batches: Sequence[MicroBatch]) -> None:
@@ -185,9 +187,13 @@ class Learner:
         iters = self.config.num_iterations
         trained = max(sums["tokens"], 1.0)  # token-passes actually trained on, all iterations
         first = max(sums["first_pass_tokens"], 1.0)
+        if sums["tokens"] > 0:
+            entropy = sums["entropy_sum"] / trained
+        else:
+            entropy = sums["sampled_nll_sum"] / n_tok
         return {
             "actor_pg_loss": sums["pg_loss"] / iters,
-            "actor_entropy": sums["entropy_sum"] / trained,
+            "actor_entropy": entropy,
             "actor_grad_norm": sums["grad_norm"] / iters,
             "actor_kl": sums["kl_sum"] / trained,
             "actor_pg_clipfrac": sums["clip_region_sum"] / trained,

@@ -63,9 +63,14 @@ def test_one_step_changes_every_lora_parameter_and_reports_metrics(tiny) -> None
 def test_zero_advantages_skip_the_update(tiny) -> None:
     policy = Policy(*tiny, lora_rank=4, lora_alpha=8.0, beta=0.0)
     before = params(policy)
-    Learner(policy, CONFIG, total_steps=10).step(groups_with_true_logprobs(policy), torch.zeros(6))
+    groups = groups_with_true_logprobs(policy)
+    metrics = Learner(policy, CONFIG, total_steps=10).step(groups, torch.zeros(6))
     after = params(policy)
     assert all(torch.equal(before[n], after[n]) for n in before)
+    assert metrics["trained_fraction"] == 0.0
+    # Nothing was trained on: entropy falls back to -mean log p of the sampled tokens.
+    logps = [lp for g in groups for c in g.completions for lp in c.logprobs]
+    assert metrics["actor_entropy"] == pytest.approx(-sum(logps) / len(logps))
 
 
 def test_micro_batch_budget_does_not_change_the_update(tiny, tiny_cache: Path) -> None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     inference_threads: int | None = Field(
         default=None, ge=1, description="torch threads for serving; default: all cores."
     )
+    training_threads: int | None = Field(
+        default=None, ge=1, description="torch threads per training worker; default: all cores."
+    )
     adapter_cache_bytes: int = Field(default=2 * 1024**3, ge=0)
     worker_command: list[str] | None = Field(
         default=None,

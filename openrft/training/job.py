@@ -46,6 +46,8 @@ def grader_context(settings: Settings, scratch_dir: Path) -> GraderContext:
 async def run_job(spec: JobSpec, settings: Settings, runtime: TrainingRuntime) -> Outcome:
     """Train ``spec`` to completion (or pause/cancel); the runtime records the outcome."""
     config = TrainConfig.from_hyperparameters(spec.hyperparameters, seed=spec.seed)
+    if settings.training_threads:
+        torch.set_num_threads(settings.training_threads)
     torch.manual_seed(config.seed)  # LoRA init and anything else drawn from torch's RNG
     scratch = settings.data_dir / "scratch" / spec.id
     scratch.mkdir(parents=True, exist_ok=True)

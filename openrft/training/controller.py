@@ -127,10 +127,12 @@ class TrainingController:
         self.keeper = CheckpointKeeper(roles.runtime, job_id, scratch_dir)
         self.train = self._encode(train_rows, "training")
         self.valid = self._encode(valid_rows, "validation")
-        if not self.train:
-            raise ValueError(
-                f"No training row has a prompt within max_prompt_tokens={config.max_prompt_tokens}."
-            )
+        for kind, kept in (("training", self.train), ("validation", self.valid)):
+            if not kept:
+                raise ValueError(
+                    f"No {kind} row has a prompt within "
+                    f"max_prompt_tokens={config.max_prompt_tokens}."
+                )
         per_epoch = steps_per_epoch(len(self.train), config.batch_size)
         self.total_steps = min(per_epoch * config.n_epochs, config.max_steps or 1 << 62)
         batches = step_batches(len(self.train), config.batch_size, config.seed, config.n_epochs)

@@ -221,8 +221,24 @@ async def test_long_prompts_are_skipped_with_an_event(tmp_path: Path) -> None:
 
 
 async def test_no_usable_training_row_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="max_prompt_tokens=2"):
+    with pytest.raises(ValueError, match=r"No training row .* max_prompt_tokens=2"):
         make(tmp_path, replace(CONFIG, max_prompt_tokens=2))
+
+
+async def test_no_usable_validation_row_is_an_error(tmp_path: Path) -> None:
+    runtime = FakeRuntime(tmp_path / "store")
+    sampler = FakeSampler()
+    roles = Roles(
+        runtime,
+        FakeCodec(),
+        sampler,
+        FakeGrader(),
+        lambda total: FakeLearner(sampler),
+        FakeWeights(),
+    )
+    long_valid = [{"messages": [{"role": "user", "content": "x" * 50}]}]
+    with pytest.raises(ValueError, match="No validation row"):
+        TrainingController("ftjob-1", CONFIG, roles, rows(4), long_valid, tmp_path / "s")
 
 
 async def test_grading_failure_propagates(tmp_path: Path) -> None:

@@ -238,7 +238,14 @@ async def test_no_usable_validation_row_is_an_error(tmp_path: Path) -> None:
     )
     long_valid = [{"messages": [{"role": "user", "content": "x" * 50}]}]
     with pytest.raises(ValueError, match="No validation row"):
-        TrainingController("ftjob-1", CONFIG, roles, rows(4), long_valid, tmp_path / "s")
+        TrainingController(
+            "ftjob-1",
+            replace(CONFIG, max_prompt_tokens=20),
+            roles,
+            rows(4),
+            long_valid,
+            tmp_path / "s",
+        )
 
 
 async def test_grading_failure_propagates(tmp_path: Path) -> None:

@@ -111,6 +111,13 @@ def test_tiny_job_runs_end_to_end_and_changes_every_trainable_parameter(
         c.fine_tuned_model_checkpoint.endswith(f"ckpt-step-{c.step_number}") for c in checkpoints
     )
 
+    for model_id in (done.fine_tuned_model, checkpoints[0].fine_tuned_model_checkpoint):
+        # The first request loads the model into the server's pool: allow for a busy machine.
+        reply = client.with_options(timeout=180).chat.completions.create(
+            model=model_id, messages=[{"role": "user", "content": "Say hello"}], max_tokens=4
+        )
+        assert reply.model == model_id and reply.choices[0].message.content is not None
+
     (result_id,) = done.result_files
     table = list(csv.DictReader(io.StringIO(client.files.content(result_id).text)))
     assert [row["step"] for row in table] == ["0", "1", "2"]

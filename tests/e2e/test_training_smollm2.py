@@ -74,7 +74,8 @@ def test_smollm2_gsm8k_job_with_checkpoints_and_before_after_eval(server: Server
     assert all("valid_reward_mean" in c.metrics.model_dump() for c in checkpoints)
 
     for model_id in (done.fine_tuned_model, checkpoints[0].fine_tuned_model_checkpoint):
-        reply = client.chat.completions.create(
+        # The first request loads the model into the server's pool: allow for a busy machine.
+        reply = client.with_options(timeout=180).chat.completions.create(
             model=model_id, messages=[{"role": "user", "content": "What is 2+3?"}], max_tokens=8
         )
         assert reply.choices[0].message.content

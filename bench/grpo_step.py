@@ -143,6 +143,7 @@ async def _train(
         start = time.perf_counter()
         groups = rollout(sampler, codec, batch, prompts, sampling, config.group_size)
         generated = time.perf_counter()
+        rss_after_generate = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         graded = await grade_groups(grader, groups, tag=f"step{step}")
         graded_at = time.perf_counter()
         advantages, adv = compute_advantages(graded.rewards, config.group_size, "group")
@@ -159,6 +160,7 @@ async def _train(
                 "completion_tokens": float(sum(g.completion_tokens for g in groups)),
                 "logp_gap_mean": metrics["sampling/logp_gap_mean"],
                 "trained_fraction": metrics["trained_fraction"],
+                "peak_rss_after_generate_mib": rss_after_generate,
             }
         )
         print(
@@ -188,6 +190,8 @@ def _result(
         "median_split_s": {k: round(statistics.median(s[k] for s in steps), 2) for k in SPLIT_KEYS},
         "rollout_tokens_per_s": [round(s["completion_tokens"] / s["generate_s"], 1) for s in steps],
         "peak_rss_mib": round(peak_kib / 1024, 1),
+        # Where the peak comes from: generation alone vs generation + training.
+        "peak_rss_after_generate_mib": [round(s["peak_rss_after_generate_mib"], 1) for s in steps],
         "reward_means": [round(s["reward_mean"], 4) for s in steps],
         "logp_gap_means": [round(s["logp_gap_mean"], 5) for s in steps],
         "trained_fractions": [round(s["trained_fraction"], 3) for s in steps],

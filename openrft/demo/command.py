@@ -25,6 +25,9 @@ def demo(
         _DEFAULTS.out_dir
     ),
     model: Annotated[str, typer.Option(help="Base model to fine-tune.")] = _DEFAULTS.model,
+    system_prompt: Annotated[
+        str, typer.Option(help='System message of every prompt; "" = Bedrock\'s prompt only.')
+    ] = _DEFAULTS.system_prompt,
     train_rows: Annotated[int, typer.Option(min=1)] = _DEFAULTS.train_rows,
     valid_rows: Annotated[int, typer.Option(min=1)] = _DEFAULTS.valid_rows,
     eval_rows: Annotated[
@@ -54,6 +57,7 @@ def demo(
         api_key=api_key,
         gsm8k_dir=gsm8k_dir,
         model=model,
+        system_prompt=system_prompt,
         train_rows=train_rows,
         valid_rows=valid_rows,
         eval_rows=eval_rows,

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from openrft.demo.dataset import DEFAULT_SYSTEM_PROMPT
+
 
 @dataclass(frozen=True)
 class DemoConfig:
@@ -16,6 +18,7 @@ class DemoConfig:
     api_key: str = "openrft-demo"  # a keyless local server accepts any key
     gsm8k_dir: Path | None = None  # None: the Hugging Face hub through `datasets`
     model: str = "SmolLM2-135M-Instruct"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT  # "" = Bedrock's user prompt only
     train_rows: int = 64
     valid_rows: int = 16
     eval_rows: int = 100
@@ -24,7 +27,7 @@ class DemoConfig:
     group_size: int = 8
     max_tokens: int = 160
     learning_rate: float = 2e-4
-    eval_interval: int = 4
+    eval_interval: int = 6
     lora_rank: int = 16
     seed: int = 0
     concurrency: int = 32

@@ -16,6 +16,15 @@ from typing import Any
 from openrft.demo.gsm8k_reward import extract_answer
 
 PROMPT_SUFFIX = 'Let\'s think step by step and output the final answer after "####".'
+# With Bedrock's user prompt alone, SmolLM2-135M rarely reaches a "####" line within the demo's
+# token budget (0 of 8 greedy answers at 160 tokens; 1 of 32 samples in a first GRPO step), so
+# almost every group has zero reward variance and GRPO learns nothing. This system message
+# makes short, well-formed answers occasional (2 of 8) for base and tuned model alike, which is
+# what GRPO needs; ``--system-prompt ""`` restores Bedrock's prompt exactly.
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a concise math tutor. Solve the problem in a few short steps, then write the "
+    "final answer on its own line as: #### <number>"
+)
 HUB_DATASET = ("openai/gsm8k", "main")
 
 
@@ -28,14 +37,15 @@ def build_prompt(question: str) -> str:
     return f"{question.strip()} {PROMPT_SUFFIX}"
 
 
-def to_row(example: dict[str, str]) -> dict[str, Any]:
-    """One raw GSM8K example as a Bedrock-shaped training row."""
+def to_row(example: dict[str, str], system_prompt: str | None = None) -> dict[str, Any]:
+    """One raw GSM8K example as a Bedrock-shaped training row (optionally with a system turn)."""
     solution = example["answer"]
     truth = extract_answer(solution)
     if truth is None:
         raise ValueError(f"GSM8K answer has no '#### <number>' line: {solution[-80:]!r}")
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
     return {
-        "messages": [{"role": "user", "content": build_prompt(example["question"])}],
+        "messages": [*system, {"role": "user", "content": build_prompt(example["question"])}],
         "reference_answer": solution,
         "ground_truth": truth,
     }
@@ -89,8 +99,12 @@ def sample(examples: list[dict[str, str]], count: int, seed: int) -> list[dict[s
 
 
 def split_train_valid(
-    examples: list[dict[str, str]], train_rows: int, valid_rows: int, seed: int
+    examples: list[dict[str, str]],
+    train_rows: int,
+    valid_rows: int,
+    seed: int,
+    system_prompt: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Disjoint training and validation rows drawn from the GSM8K train split."""
-    drawn = [to_row(ex) for ex in sample(examples, train_rows + valid_rows, seed)]
+    drawn = [to_row(ex, system_prompt) for ex in sample(examples, train_rows + valid_rows, seed)]
     return drawn[:train_rows], drawn[train_rows:]

@@ -38,11 +38,16 @@ class DemoFailedError(RuntimeError):
 
 def prepare_data(config: DemoConfig) -> tuple[Path, Path, list[dict[str, Any]]]:
     """Write train/validation JSONL under out_dir; returns their paths and the held-out rows."""
+    system = config.system_prompt or None
     train, valid = split_train_valid(
-        load_gsm8k("train", config.gsm8k_dir), config.train_rows, config.valid_rows, config.seed
+        load_gsm8k("train", config.gsm8k_dir),
+        config.train_rows,
+        config.valid_rows,
+        config.seed,
+        system,
     )
     held_out = [
-        to_row(ex)
+        to_row(ex, system)
         for ex in sample(load_gsm8k("test", config.gsm8k_dir), config.eval_rows, config.seed)
     ]
     data_dir = config.out_dir / "data"

@@ -67,3 +67,10 @@ def test_write_jsonl_writes_one_object_per_line(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "sub" / "rows.jsonl", [to_row(EXAMPLE), to_row(EXAMPLE)])
     lines = path.read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["ground_truth"] == "7"
+
+
+def test_to_row_puts_an_optional_system_turn_before_the_bedrock_prompt() -> None:
+    row = to_row(EXAMPLE, "Be brief.")
+    assert [m["role"] for m in row["messages"]] == ["system", "user"]
+    assert row["messages"][0]["content"] == "Be brief."
+    assert row["messages"][1] == to_row(EXAMPLE)["messages"][0]

@@ -105,12 +105,41 @@ class StepTimer(TrainerCallback):
             self.logs.append(numeric)
 
 
+def grpo_config(options: argparse.Namespace, output_dir: str) -> Any:
+    """TRL's ``GRPOConfig`` for the reference step; unlisted fields keep TRL's defaults."""
+    import torch
+    from trl import GRPOConfig
+
+    completions_per_step = ref.PROMPTS_PER_STEP * ref.GROUP_SIZE
+    return GRPOConfig(
+        output_dir=output_dir,
+        num_generations=ref.GROUP_SIZE,
+        per_device_train_batch_size=options.micro_batch,
+        gradient_accumulation_steps=completions_per_step // options.micro_batch,
+        max_completion_length=options.max_new_tokens,
+        beta=ref.BETA,
+        learning_rate=ref.LEARNING_RATE,
+        temperature=ref.TEMPERATURE,
+        max_steps=options.steps,
+        seed=ref.SEED,
+        use_cpu=True,
+        bf16=False,
+        model_init_kwargs={"dtype": torch.float32},
+        shuffle_dataset=False,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        gradient_checkpointing=options.gradient_checkpointing,
+    )
+
+
 def run_worker(options: argparse.Namespace) -> dict[str, Any]:
     """Build TRL's trainer on the reference inputs, train ``options.steps`` steps, measure."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     from openrft.inference.registry import canonical_base_name, resolve_model_dir
     from openrft.settings import Settings
@@ -120,45 +149,24 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
     dataset = Dataset.from_list(
         [{"prompt": row["messages"], "ground_truth": row["ground_truth"]} for row in rows]
     )
-    completions_per_step = ref.PROMPTS_PER_STEP * ref.GROUP_SIZE
+    model_dir = resolve_model_dir(
+        canonical_base_name(options.model), cache_dir=Settings().resolved_model_cache_dir
+    )
+    lora = LoraConfig(
+        r=ref.LORA_RANK,
+        lora_alpha=ref.LORA_ALPHA,
+        target_modules=ref.LORA_TARGET_MODULES,
+        lora_dropout=0.0,
+        task_type="CAUSAL_LM",
+    )
+    timer = StepTimer()
     with tempfile.TemporaryDirectory() as output_dir:
-        config = GRPOConfig(
-            output_dir=output_dir,
-            num_generations=ref.GROUP_SIZE,
-            per_device_train_batch_size=options.micro_batch,
-            gradient_accumulation_steps=completions_per_step // options.micro_batch,
-            max_completion_length=options.max_new_tokens,
-            beta=ref.BETA,
-            learning_rate=ref.LEARNING_RATE,
-            temperature=ref.TEMPERATURE,
-            max_steps=options.steps,
-            seed=ref.SEED,
-            use_cpu=True,
-            bf16=False,
-            model_init_kwargs={"dtype": torch.float32},
-            shuffle_dataset=False,
-            logging_steps=1,
-            report_to="none",
-            save_strategy="no",
-            disable_tqdm=True,
-            gradient_checkpointing=options.gradient_checkpointing,
-        )
-        model_dir = resolve_model_dir(
-            canonical_base_name(options.model), cache_dir=Settings().resolved_model_cache_dir
-        )
-        timer = StepTimer()
         trainer = GRPOTrainer(
             model=model_dir,
             reward_funcs=gsm8k_reward_func,
-            args=config,
+            args=grpo_config(options, output_dir),
             train_dataset=dataset,
-            peft_config=LoraConfig(
-                r=ref.LORA_RANK,
-                lora_alpha=ref.LORA_ALPHA,
-                target_modules=ref.LORA_TARGET_MODULES,
-                lora_dropout=0.0,
-                task_type="CAUSAL_LM",
-            ),
+            peft_config=lora,
             callbacks=[timer],
         )
         trainer.train()

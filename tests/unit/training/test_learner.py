@@ -164,3 +164,18 @@ def test_save_and_load_weights_round_trip(tiny, tiny_cache: Path, tmp_path: Path
     fresh.load_weights(tmp_path / "ckpt")
     saved, loaded = params(policy), params(fresh)
     assert all(torch.equal(saved[n], loaded[n]) for n in saved)
+
+
+def test_full_fine_tune_with_kl_keeps_a_frozen_reference(tiny) -> None:
+    policy = Policy(*tiny, lora_rank=0, lora_alpha=8.0, beta=0.1)
+    with policy.reference() as ref:
+        ref_before = {n: p.detach().clone() for n, p in ref.named_parameters()}
+        assert ref is not policy.causal_lm
+        assert not any(p.requires_grad for p in ref.parameters())
+    config = replace(CONFIG, lora_rank=0, beta=0.1, num_iterations=2)
+    metrics = Learner(policy, config, total_steps=1).step(
+        groups_with_true_logprobs(policy), torch.tensor([1.0, -1.0, 0.5] * 2)
+    )
+    assert metrics["actor_kl"] > 0  # the second pass runs on updated weights
+    with policy.reference() as ref:
+        assert all(torch.equal(p, ref_before[n]) for n, p in ref.named_parameters())

@@ -130,6 +130,7 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
     console = console or Console()
     started = time.monotonic()
     config.out_dir.mkdir(parents=True, exist_ok=True)
+    data = prepare_data(config)  # before the server starts: a missing dataset fails fast
     with ExitStack() as stack:
         base_url = config.base_url
         if base_url is None:
@@ -137,17 +138,22 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
             console.print(f"[bold]Starting openrft serve[/] (log: {log_path})")
             base_url = stack.enter_context(local_server(config.out_dir / "server-data", log_path))
         client = OpenAI(base_url=base_url, api_key=config.api_key, max_retries=0, timeout=600)
-        results = _walkthrough(client, base_url, config, console, started)
+        results = _walkthrough(client, base_url, config, console, started, data)
     (config.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"Results written to {config.out_dir / 'results.json'}")
     return results
 
 
 def _walkthrough(
-    client: OpenAI, base_url: str, config: DemoConfig, console: Console, started: float
+    client: OpenAI,
+    base_url: str,
+    config: DemoConfig,
+    console: Console,
+    started: float,
+    data: tuple[Path, Path, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     console.rule("1. Data: GSM8K in the Bedrock shape")
-    train_path, valid_path, held_out = prepare_data(config)
+    train_path, valid_path, held_out = data
     train_id = client.files.create(file=train_path, purpose="fine-tune").id
     valid_id = client.files.create(file=valid_path, purpose="fine-tune").id
     console.print(

@@ -51,6 +51,9 @@ class AdapterSet:
         """Attached adapter names, least recently used first."""
         return list(self._loaded)
 
+    def is_attached(self, adapter_dir: Path) -> bool:
+        return adapter_name(adapter_dir) in self._loaded
+
     def attach(self, adapter_dir: Path) -> str:
         """Attach ``adapter_dir`` (loading it if missing), mark it used, return its name."""
         name = adapter_name(adapter_dir)

@@ -1,9 +1,10 @@
 """A worker thread per loaded model that runs queued generation requests in batches.
 
-Requests that arrive while a batch decodes wait for the next one; the worker collects whatever
-is queued (up to ``max_rows`` samples, waiting ``wait_s`` after the first) and decodes it all in
-one engine call, so concurrent requests share every forward pass. The event loop never runs
-torch: callers submit and get a callback from this thread.
+The worker starts a batch with whatever is queued (up to ``max_rows`` samples, waiting
+``wait_s`` after the first request) and, while it decodes, hands queued requests to the running
+batch between steps (``take``), so concurrent requests share every forward pass. Requests the
+batch cannot take (e.g. an adapter that is not attached yet) wait for the next batch. The event
+loop never runs torch: callers submit and get a callback from this thread.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +32,17 @@ class ServeJob:
     done: Callable[[BaseException | None], None]
 
 
+# take(max_rows, accept) → queued jobs with at most max_rows samples that ``accept`` allows.
+Take = Callable[[int, Callable[[ServeJob], bool]], list[ServeJob]]
+
+
 class BatchWorker:
-    """Owns one thread; ``run_batch(jobs)`` must call each job's ``done`` exactly once."""
+    """Owns one thread; ``run_batch(jobs, take)`` must call each job's ``done`` exactly once,
+    including for the jobs it takes while running."""
 
     def __init__(
         self,
-        run_batch: Callable[[list[ServeJob]], None],
+        run_batch: Callable[[list[ServeJob], Take], None],
         *,
         name: str,
         max_rows: int = 64,
@@ -45,6 +52,8 @@ class BatchWorker:
         self._max_rows = max_rows
         self._wait_s = wait_s
         self._queue: queue.Queue[ServeJob | None] = queue.Queue()
+        self._deferred: deque[ServeJob] = deque()
+        self._stopping = False
         self._thread = threading.Thread(target=self._loop, name=f"infer-{name}", daemon=True)
         self._thread.start()
 
@@ -56,43 +65,72 @@ class BatchWorker:
         self._queue.put(None)
         self._thread.join(timeout)
 
-    def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                self._fail_queued()
-                return
-            jobs, stop = self._collect(first)
+    def take(self, max_rows: int, accept: Callable[[ServeJob], bool]) -> list[ServeJob]:
+        """Non-blocking: deferred then queued jobs that ``accept`` allows, up to ``max_rows``
+        samples; the others are deferred to the next batch. Worker thread only."""
+        taken: list[ServeJob] = []
+        candidates = list(self._deferred)
+        self._deferred.clear()
+        while not self._stopping:
             try:
-                self._run_batch(jobs)
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._stopping = True
+            else:
+                candidates.append(job)
+        rows = 0
+        for job in candidates:
+            if rows + job.request.n <= max_rows and accept(job):
+                taken.append(job)
+                rows += job.request.n
+            else:
+                self._deferred.append(job)
+        return taken
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            first = self._deferred.popleft() if self._deferred else self._queue.get()
+            if first is None:
+                break
+            jobs = [first, *self._collect(first.request.n)]
+            try:
+                self._run_batch(jobs, self.take)
             except BaseException as exc:  # the worker must survive any batch failure
                 log.exception("generation batch failed")
                 for job in jobs:
                     job.done(exc)
-            if stop:
-                self._fail_queued()
-                return
+        self._fail_queued()
 
-    def _collect(self, first: ServeJob) -> tuple[list[ServeJob], bool]:
-        """``first`` plus what arrives within ``wait_s``, up to ``max_rows`` samples."""
-        jobs, rows = [first], first.request.n
+    def _collect(self, rows: int) -> list[ServeJob]:
+        """What arrives within ``wait_s`` (after deferred jobs), up to ``max_rows`` samples."""
+        jobs: list[ServeJob] = []
+        while self._deferred and rows + self._deferred[0].request.n <= self._max_rows:
+            jobs.append(self._deferred.popleft())
+            rows += jobs[-1].request.n
         deadline = time.monotonic() + self._wait_s
-        while rows < self._max_rows:
+        while rows < self._max_rows and not self._stopping:
             try:
-                job = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                queued = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if job is None:
-                return jobs, True
-            jobs.append(job)
-            rows += job.request.n
-        return jobs, False
+            if queued is None:
+                self._stopping = True
+                break
+            jobs.append(queued)
+            rows += queued.request.n
+        return jobs
 
     def _fail_queued(self) -> None:
+        pending = list(self._deferred)
+        self._deferred.clear()
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                return
+                break
             if job is not None:
-                job.done(RuntimeError("the model server is shutting down"))
+                pending.append(job)
+        for job in pending:
+            job.done(RuntimeError("the model server is shutting down"))

@@ -3,17 +3,18 @@
 Each request's prompt is prefilled once (all prompts in one left-padded forward) and its KV rows
 are repeated for its ``n`` samples. Decoding computes logits for the last position only;
 finished rows are dropped from the batch (the cache is compacted once enough rows are dead, so
-the copy cost stays small). The engine knows token ids only, never text.
+the copy cost stays small), and new requests can join a running batch between steps
+(continuous batching). The engine knows token ids only, never text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
+from openrft.inference.decode_batch import BASE_ADAPTER, DecodeBatch, DecodeRow, merge_batches
 from openrft.inference.kv_cache import new_chunked_cache, select_rows
 from openrft.inference.requests import (
     Completion,
@@ -30,41 +31,6 @@ from openrft.inference.tokens import default_stop_token_ids
 _COMPACT_FRACTION = 8
 
 __all__ = ["Completion", "GenerationEngine", "GenerationRequest", "SamplingParams", "TokenEvent"]
-
-
-@dataclass(eq=False)
-class _Row:
-    """One sample being decoded."""
-
-    request: GenerationRequest
-    sample: int
-    stop_ids: frozenset[int]
-    token_ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
-    finish_reason: FinishReason | None = None
-
-
-@dataclass
-class _Batch:
-    """Decode state; tensors are indexed by position in ``rows``.
-
-    mask ``(B, capacity)`` bool with ``width`` columns in use; positions ``(B,)`` of the next
-    input token; temperature / top_p ``(B,)``; logits ``(B, V)`` for the next token; tokens
-    ``(B,)`` the last sampled tokens (the next forward's input); adapter_names ``B`` peft
-    adapter per row, or None.
-    """
-
-    rows: list[_Row]
-    cache: Any
-    mask: torch.Tensor
-    width: int
-    positions: torch.Tensor
-    temperature: torch.Tensor
-    top_p: torch.Tensor
-    logits: torch.Tensor
-    tokens: torch.Tensor | None = None
-    adapter_names: list[str] | None = None
 
 
 class GenerationEngine:
@@ -91,26 +57,43 @@ class GenerationEngine:
         self.run(requests)
         return [request.completions for request in requests]
 
-    def run(self, requests: Sequence[GenerationRequest]) -> None:
-        """Decode all requests as one batch; fills each ``request.completions`` (n, in order)."""
+    def run(
+        self,
+        requests: Sequence[GenerationRequest],
+        admit: Callable[[int], Sequence[GenerationRequest]] | None = None,
+    ) -> None:
+        """Decode requests as one batch.
+
+        Each request gets ``completions`` (n, in order) and its ``on_done`` call as soon as all
+        its samples have ended. ``admit(live_rows)`` is asked after every step for requests
+        that join the running batch; the run ends when no row is left and none is admitted.
+        """
+        _validate(requests)
         if not requests:
             return
-        for request in requests:
-            if not request.prompt or request.n < 1:
-                raise ValueError("each request needs a non-empty prompt and n >= 1")
         with torch.inference_mode():
-            batch = self._prefill(requests)
-            all_rows = list(batch.rows)
-            while True:
+            first = self._prefill(requests)
+            rows_of = _rows_by_request(first.rows)
+            batch: DecodeBatch | None = first
+            while batch is not None:
                 self._sample_step(batch)
-                if all(row.finish_reason is not None for row in batch.rows):
-                    break
-                self._maybe_compact(batch)
-                self._forward_step(batch)
-        for request in requests:
-            request.completions = [_to_completion(r) for r in all_rows if r.request is request]
+                _finish_done_requests(rows_of)
+                live = batch.live_indices()
+                incoming = list(admit(len(live))) if admit is not None else []
+                _validate(incoming)
+                if live:
+                    dead = len(batch.rows) - len(live)
+                    if dead and (incoming or dead * _COMPACT_FRACTION >= len(batch.rows)):
+                        batch.keep(live)
+                    self._forward_step(batch)
+                if incoming:
+                    joined = self._prefill(incoming)
+                    rows_of.update(_rows_by_request(joined.rows))
+                    batch = merge_batches(batch, joined) if live else joined
+                elif not live:
+                    batch = None
 
-    def _prefill(self, requests: Sequence[GenerationRequest]) -> _Batch:
+    def _prefill(self, requests: Sequence[GenerationRequest]) -> DecodeBatch:
         """One left-padded forward over the distinct prompts, then repeat rows for n samples."""
         device = self.device
         lengths = torch.tensor([len(r.prompt) for r in requests], device=device)
@@ -141,11 +124,13 @@ class GenerationEngine:
         full_mask = torch.zeros((len(expand), width + max_new), dtype=torch.bool, device=device)
         full_mask[:, :width] = mask.index_select(0, expand)
         rows = [
-            _Row(r, s, frozenset(r.params.stop_token_ids) or self.default_stop_ids)
+            DecodeRow(r, s, frozenset(r.params.stop_token_ids) or self.default_stop_ids)
             for r in requests
             for s in range(r.n)
         ]
-        return _Batch(
+        for request in requests:
+            request.completions = []
+        return DecodeBatch(
             rows=rows,
             cache=cache,
             mask=full_mask,
@@ -157,7 +142,7 @@ class GenerationEngine:
             adapter_names=[adapters[i] for i in expand.tolist()] if adapters else None,
         )
 
-    def _sample_step(self, batch: _Batch) -> None:
+    def _sample_step(self, batch: DecodeBatch) -> None:
         """Sample a token for every live row, record it, decide which rows finish."""
         top_k = max((row.request.params.top_logprobs for row in batch.rows), default=0)
         sampled = sample_tokens(
@@ -195,25 +180,7 @@ class GenerationEngine:
             assert request.on_step is not None
             request.on_step(step_events)
 
-    def _maybe_compact(self, batch: _Batch) -> None:
-        """Drop finished rows from every batch tensor and the KV cache once enough are dead."""
-        live = [i for i, row in enumerate(batch.rows) if row.finish_reason is None]
-        dead = len(batch.rows) - len(live)
-        if dead == 0 or dead * _COMPACT_FRACTION < len(batch.rows):
-            return
-        keep = torch.tensor(live, device=batch.mask.device)
-        select_rows(batch.cache, keep)
-        batch.rows = [batch.rows[i] for i in live]
-        batch.mask = batch.mask.index_select(0, keep)
-        batch.positions = batch.positions.index_select(0, keep)
-        batch.temperature = batch.temperature.index_select(0, keep)
-        batch.top_p = batch.top_p.index_select(0, keep)
-        assert batch.tokens is not None
-        batch.tokens = batch.tokens.index_select(0, keep)
-        if batch.adapter_names is not None:
-            batch.adapter_names = [batch.adapter_names[i] for i in live]
-
-    def _forward_step(self, batch: _Batch) -> None:
+    def _forward_step(self, batch: DecodeBatch) -> None:
         """Feed each row's last token ``(B, 1)``; keep logits of that position only."""
         assert batch.tokens is not None
         batch.mask[:, batch.width] = True
@@ -235,10 +202,10 @@ def _adapter_names(requests: Sequence[GenerationRequest]) -> list[str] | None:
     """Per prompt peft adapter, when any request names one; the rest run without adapter."""
     if all(r.adapter_name is None for r in requests):
         return None
-    return [r.adapter_name or "__base__" for r in requests]
+    return [r.adapter_name or BASE_ADAPTER for r in requests]
 
 
-def _finish_reason(row: _Row, token: int) -> FinishReason | None:
+def _finish_reason(row: DecodeRow, token: int) -> FinishReason | None:
     request = row.request
     if token in row.stop_ids:
         return "stop"
@@ -249,7 +216,7 @@ def _finish_reason(row: _Row, token: int) -> FinishReason | None:
     return None
 
 
-def _generator_groups(batch: _Batch) -> list[tuple[torch.Generator | None, torch.Tensor]]:
+def _generator_groups(batch: DecodeBatch) -> list[tuple[torch.Generator | None, torch.Tensor]]:
     """Live sampling rows grouped by RNG, so a request's draws never depend on other rows."""
     groups: dict[int, tuple[torch.Generator | None, list[int]]] = {}
     for i, row in enumerate(batch.rows):
@@ -260,14 +227,28 @@ def _generator_groups(batch: _Batch) -> list[tuple[torch.Generator | None, torch
     return [(gen, torch.tensor(idx, device=device)) for gen, idx in groups.values()]
 
 
-def _row_tensor(rows: list[_Row], get: Any, device: torch.device) -> torch.Tensor:
+def _row_tensor(rows: list[DecodeRow], get: Any, device: torch.device) -> torch.Tensor:
     return torch.tensor([float(get(row.request.params)) for row in rows], device=device)
 
 
-def _to_completion(row: _Row) -> Completion:
-    return Completion(
-        token_ids=row.token_ids,
-        logprobs=row.logprobs,
-        finish_reason=row.finish_reason or "length",
-        top_logprobs=row.top_logprobs if row.request.params.top_logprobs else None,
-    )
+def _validate(requests: Sequence[GenerationRequest]) -> None:
+    for request in requests:
+        if not request.prompt or request.n < 1:
+            raise ValueError("each request needs a non-empty prompt and n >= 1")
+
+
+def _rows_by_request(rows: list[DecodeRow]) -> dict[GenerationRequest, list[DecodeRow]]:
+    grouped: dict[GenerationRequest, list[DecodeRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.request, []).append(row)
+    return grouped
+
+
+def _finish_done_requests(rows_of: dict[GenerationRequest, list[DecodeRow]]) -> None:
+    """Hand out the completions of requests whose samples all ended (and forget them)."""
+    for request, rows in list(rows_of.items()):
+        if all(row.finish_reason is not None for row in rows):
+            del rows_of[request]
+            request.completions = [row.completion() for row in rows]
+            if request.on_done is not None:
+                request.on_done()

@@ -72,6 +72,31 @@ class ChunkedLayer(DynamicLayer):
         super().reset()
 
 
+def merge_left_padded(first: Cache, second: Cache, width: int, chunk: int) -> Cache:
+    """Rows of ``first`` then ``second`` in a new cache of length ``width``.
+
+    Each side's history is right-aligned at column ``width``; the columns to its left are
+    zeros (masked by the caller; zeros, never uninitialized memory, so 0 × value stays 0).
+    """
+    layers: list[Any] = []
+    for a, b in zip(first.layers, second.layers, strict=True):
+        assert isinstance(a, ChunkedLayer) and isinstance(b, ChunkedLayer)
+        assert a._k_buf is not None and b._k_buf is not None
+        assert a._v_buf is not None and b._v_buf is not None
+        merged = ChunkedLayer(chunk)
+        merged.lazy_initialization(a._k_buf, a._v_buf)
+        rows_a, heads, _, dim = a._k_buf.shape
+        shape = (rows_a + b._k_buf.shape[0], heads, width + chunk, dim)
+        k_buf, v_buf = a._k_buf.new_zeros(shape), a._v_buf.new_zeros(shape)
+        for buf, src_a, src_b in ((k_buf, a._k_buf, b._k_buf), (v_buf, a._v_buf, b._v_buf)):
+            buf[:rows_a, :, width - a.length : width] = src_a[:, :, : a.length]
+            buf[rows_a:, :, width - b.length : width] = src_b[:, :, : b.length]
+        merged._k_buf, merged._v_buf, merged.length = k_buf, v_buf, width
+        merged.keys, merged.values = k_buf[:, :, :width], v_buf[:, :, :width]
+        layers.append(merged)
+    return Cache(layers=layers)
+
+
 def new_chunked_cache(num_layers: int, chunk: int) -> Cache:
     """A cache of ``num_layers`` chunked layers, each growing ``chunk`` positions at a time."""
     return Cache(layers=[ChunkedLayer(chunk) for _ in range(num_layers)])

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from openrft.inference.adapters import BASE_ADAPTER, AdapterSet, is_lora_dir
-from openrft.inference.batcher import BatchWorker, ServeJob
+from openrft.inference.batcher import BatchWorker, ServeJob, Take
 from openrft.inference.engine import GenerationEngine
 from openrft.inference.registry import (
     canonical_base_name,
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 class LoadedModel:
     """A model in memory with its tokenizer, adapters, engine and batching worker.
 
-    ``max_positions``: the context length (prompt + completion tokens).
+    ``max_positions``: the context length (prompt + completion tokens); ``max_batch_rows``:
+    at most this many samples decode together.
     """
 
     key: str
@@ -43,6 +44,7 @@ class LoadedModel:
     adapters: AdapterSet
     engine: GenerationEngine
     max_positions: int
+    max_batch_rows: int
     worker: BatchWorker | None = None
 
 
@@ -124,39 +126,59 @@ class ModelPool:
                 adapters=AdapterSet(model, self.adapter_budget_bytes),
                 engine=GenerationEngine(model, tokenizer),
                 max_positions=int(getattr(model.config, "max_position_embeddings", 2048)),
+                max_batch_rows=self.max_batch_rows,
             )
             loaded.worker = BatchWorker(
-                lambda jobs: _run_batch(loaded, jobs), name=key, max_rows=self.max_batch_rows
+                lambda jobs, take: _run_batch(loaded, jobs, take),
+                name=key,
+                max_rows=self.max_batch_rows,
             )
             self._models[key] = loaded
             return loaded
 
 
-def _run_batch(loaded: LoadedModel, jobs: list[ServeJob]) -> None:
-    """Attach the batch's adapters, evict others over budget, decode every ready job."""
+def _run_batch(loaded: LoadedModel, jobs: list[ServeJob], take: Take) -> None:
+    """Attach the batch's adapters, evict others over budget, then decode; queued jobs join
+    the running batch when their adapter (if any) is already attached."""
+    adapters = loaded.adapters
     ready: list[ServeJob] = []
     for job in jobs:
         try:
             if job.adapter_dir is not None:
-                job.request.adapter_name = loaded.adapters.attach(job.adapter_dir)
+                job.request.adapter_name = adapters.attach(job.adapter_dir)
             ready.append(job)
         except Exception as exc:  # a broken adapter fails its own request only
             log.exception("cannot load adapter %s", job.adapter_dir)
             job.done(exc)
     in_use = {j.request.adapter_name for j in ready if j.request.adapter_name is not None}
-    loaded.adapters.evict_over_budget(in_use)
-    if loaded.adapters.peft_model is not None:
-        for job in ready:
-            job.request.adapter_name = job.request.adapter_name or BASE_ADAPTER
-    loaded.engine.model = loaded.adapters.model
-    error: BaseException | None = None
+    adapters.evict_over_budget(in_use)
+    loaded.engine.model = adapters.model
+    pending: dict[GenerationRequest, ServeJob] = {}
+
+    def start(job: ServeJob) -> GenerationRequest:
+        request = job.request
+        if job.adapter_dir is not None:
+            request.adapter_name = adapters.attach(job.adapter_dir)  # already attached
+        elif adapters.peft_model is not None:
+            request.adapter_name = BASE_ADAPTER
+        pending[request] = job
+        request.on_done = lambda: pending.pop(request).done(None)
+        return request
+
+    def joinable(job: ServeJob) -> bool:
+        return job.adapter_dir is None or adapters.is_attached(job.adapter_dir)
+
+    def admit(live_rows: int) -> list[GenerationRequest]:
+        room = loaded.max_batch_rows - live_rows
+        return [start(job) for job in take(room, joinable)] if room > 0 else []
+
+    requests = [start(job) for job in ready]
     try:
-        loaded.engine.run([job.request for job in ready])
+        loaded.engine.run(requests, admit)
     except Exception as exc:
         log.exception("generation batch failed")
-        error = exc
-    for job in ready:
-        job.done(error)
+        for job in list(pending.values()):
+            job.done(exc)
 
 
 def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -67,7 +67,8 @@ class GenerationRequest:
     ``generator`` drives this request's sampling (requests may share one); ``on_step`` receives
     each step's new tokens (called on the engine thread); ``stop_check(sample, token_id)``
     returning True ends that sample with ``"stop"`` (stop strings); setting ``cancelled`` ends
-    all its samples at the next step. ``adapter_name``: the peft adapter for this request's
+    all its samples at the next step; ``on_done()`` is called (engine thread) once
+    ``completions`` is filled. ``adapter_name``: the peft adapter for this request's
     rows (peft mixed-adapter batches; ``"__base__"`` = none); None everywhere = the model as is.
     """
 
@@ -78,6 +79,7 @@ class GenerationRequest:
     on_step: Callable[[list[TokenEvent]], None] | None = None
     stop_check: Callable[[int, int], bool] | None = None
     cancelled: bool = False
+    on_done: Callable[[], None] | None = None
     adapter_name: str | None = None
     completions: list[Completion] = field(default_factory=list)
 

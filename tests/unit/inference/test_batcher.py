@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 
-from openrft.inference.batcher import BatchWorker, ServeJob
+from openrft.inference.batcher import BatchWorker, ServeJob, Take
 from openrft.inference.requests import GenerationRequest, SamplingParams
 
 
@@ -21,7 +21,7 @@ def test_queued_jobs_run_together_and_failures_reach_every_job() -> None:
     batches: list[list[int]] = []
     gate, started = threading.Event(), threading.Event()
 
-    def run_batch(jobs: list[ServeJob]) -> None:
+    def run_batch(jobs: list[ServeJob], take: Take) -> None:
         batches.append([j.request.n for j in jobs])
         started.set()
         gate.wait(5)
@@ -47,3 +47,36 @@ def test_queued_jobs_run_together_and_failures_reach_every_job() -> None:
         (2, "NoneType"),
         (3, "RuntimeError"),
     ]
+
+
+def test_running_batch_takes_accepted_jobs_and_defers_the_rest() -> None:
+    taken: list[list[int]] = []
+    batches: list[list[int]] = []
+    started, queued, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def run_batch(jobs: list[ServeJob], take: Take) -> None:
+        batches.append([j.request.n for j in jobs])
+        if len(batches) == 1:
+            started.set()
+            queued.wait(5)
+            joined = take(3, lambda j: j.request.n != 2)  # n == 2 "needs another adapter"
+            taken.append([j.request.n for j in joined])
+            jobs = jobs + joined
+        for j in jobs:
+            j.done(None)
+        if len(batches) == 2:
+            finished.set()
+
+    results: list = []
+    worker = BatchWorker(run_batch, name="t", max_rows=8, wait_s=0.0)
+    worker.submit(job(1, results))
+    started.wait(5)
+    for n in (1, 2, 3):
+        worker.submit(job(n, results))
+    queued.set()
+    finished.wait(5)
+    worker.close()
+    # 1 joined the running batch; 2 was refused and 3 did not fit in the rows left: next batch
+    assert taken == [[1]]
+    assert batches == [[1], [2, 3]]
+    assert sorted(n for n, _ in results) == [1, 1, 2, 3]

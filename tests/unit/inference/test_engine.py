@@ -148,3 +148,31 @@ def test_peft_wrapped_model_uses_its_adapter(tiny: tuple) -> None:
         assert [g[0].token_ids for g in out] != [g[0].token_ids for g in base_out]
     finally:
         peft_model.unload()
+
+
+def test_requests_joining_a_running_batch_decode_as_if_alone(tiny: tuple) -> None:
+    model, tokenizer = tiny
+    engine = GenerationEngine(model, tokenizer)
+    prompts = chat_prompts(tokenizer)  # lengths: short, middle, long
+    greedy = SamplingParams(max_new_tokens=20, temperature=0)
+    alone = [engine.generate([p], greedy)[0][0].token_ids for p in prompts]
+    first = GenerationRequest(prompts[1], greedy)
+    later = [
+        GenerationRequest(prompts[0], greedy, n=2),
+        GenerationRequest(prompts[2], SamplingParams(max_new_tokens=5, temperature=0)),
+    ]
+    done: list[GenerationRequest] = []
+    for request in [first, *later]:
+        request.on_done = lambda r=request: done.append(r)
+    calls: list[int] = []
+
+    def admit(live_rows: int) -> list[GenerationRequest]:
+        calls.append(live_rows)
+        return later if len(calls) == 3 else []
+
+    engine.run([first], admit=admit)
+    assert first.completions[0].token_ids == alone[1]
+    assert [c.token_ids for c in later[0].completions] == [alone[0], alone[0]]
+    assert later[1].completions[0].token_ids == alone[2][:5]
+    assert calls[:4] == [1, 1, 1, 4]
+    assert done.index(later[1]) < done.index(first)

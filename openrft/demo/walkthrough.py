@@ -118,6 +118,8 @@ def build_results(
         "train_rows": config.train_rows,
         "valid_rows": config.valid_rows,
         "hyperparameters": config.hyperparameters(),
+        "system_prompt": config.system_prompt,
+        "eval_decoding": {"temperature": 0.0, "max_tokens": config.max_tokens},
         "final_train_reward_mean": history.latest().get("train_reward_mean"),
         "wall_time_s": round(wall_time_s, 1),
         "dashboard_url": dashboard_url,

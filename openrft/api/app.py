@@ -10,7 +10,17 @@ from fastapi import FastAPI
 
 from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
-from openrft.api.routes import chat, files, graders, health, jobs, metrics, models, responses
+from openrft.api.routes import (
+    chat,
+    dashboard,
+    files,
+    graders,
+    health,
+    jobs,
+    metrics,
+    models,
+    responses,
+)
 from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.executors.local import LocalExecutor
@@ -97,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     http_metrics.install(app)
     # Routers: one line per resource. Routes under /v1 take ``project: ProjectDep`` (auth).
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     app.include_router(metrics.router)
     app.include_router(files.router)
     app.include_router(jobs.router)

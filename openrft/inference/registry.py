@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,41 +22,26 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openrft.errors import InvalidRequestError
+from openrft.inference.names import (
+    SMOLLM2,
+    TINY_RANDOM_LLAMA,
+    base_model_names,
+    canonical_base_name,
+)
 from openrft.inference.tiny_llama import write_tiny_llama
 
-TINY_RANDOM_LLAMA = "tiny-random-llama"
-SMOLLM2 = "SmolLM2-135M-Instruct"
-_ALIASES = {
-    TINY_RANDOM_LLAMA: TINY_RANDOM_LLAMA,
-    SMOLLM2: SMOLLM2,
-    "HuggingFaceTB/SmolLM2-135M-Instruct": SMOLLM2,
-}
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+__all__ = [
+    "SMOLLM2",
+    "TINY_RANDOM_LLAMA",
+    "base_model_names",
+    "canonical_base_name",
+    "load_base_model",
+    "load_model_dir",
+    "load_tokenizer",
+    "resolve_model_dir",
+]
+
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def base_model_names() -> list[str]:
-    """The built-in base model ids (canonical names, no aliases)."""
-    return [TINY_RANDOM_LLAMA, SMOLLM2]
-
-
-def canonical_base_name(name: str) -> str:
-    """Map an accepted base model id to its canonical form.
-
-    Built-in names and aliases → the built-in name; a local HF dir or ``.gguf`` file → its
-    absolute path; a hub id (``org/name``) → unchanged. Anything else raises
-    ``InvalidRequestError(param="model")``.
-    """
-    if name in _ALIASES:
-        return _ALIASES[name]
-    path = Path(name).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        return str(path.resolve())
-    if path.suffix == ".gguf" and path.is_file():
-        return str(path.resolve())
-    if _HUB_ID.match(name) and not path.exists():
-        return name
-    raise InvalidRequestError(f"The model '{name}' does not exist.", param="model")
 
 
 def load_base_model(

@@ -1,4 +1,4 @@
-"""Base model names, from the inference registry (imported lazily: it pulls in torch)."""
+"""Base model names, from the inference registry (torch-free, so the API process starts fast)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from openrft.errors import InvalidRequestError
 
 def base_model_names() -> list[str]:
     """The built-in base model ids, canonical form."""
-    from openrft.inference.registry import base_model_names as names
+    from openrft.inference.names import base_model_names as names
 
     return names()
 
@@ -16,7 +16,7 @@ def canonical_base_model(name: object, *, param: str = "model") -> str:
     """Canonical id of an accepted base model name; 400 naming ``param`` otherwise."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequestError("'model' must be a non-empty string.", param=param)
-    from openrft.inference.registry import canonical_base_name
+    from openrft.inference.names import canonical_base_name
 
     try:
         return canonical_base_name(name)

@@ -6,9 +6,10 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 GSM8K_DIR ?= $(wildcard ../shared/datasets/gsm8k)
 BIN := $(VENV)/bin
-PYTEST_ARGS ?=
+# Real-model runs over a few minutes are marked slow; `make test-slow` runs them.
+PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test test-slow lint demo bench clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +30,9 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -q -ra -m slow
 
 demo: install
 	$(BIN)/openrft demo $(if $(GSM8K_DIR),--gsm8k-dir $(GSM8K_DIR))

@@ -35,6 +35,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default=ref.MODEL, help="override only for smoke runs")
     parser.add_argument("--max-new-tokens", type=int, default=ref.MAX_NEW_TOKENS)
     parser.add_argument("--dtype", default=ref.DTYPE, choices=["float32", "bfloat16"])
+    parser.add_argument(
+        "--activation-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="recompute layer activations in backward (less memory, more time)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="JSON result path")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         command = [sys.executable, "-m", "bench.grpo_step", "--worker", str(result_path)]
         command += ["--steps", str(options.steps), "--model", options.model]
         command += ["--max-new-tokens", str(options.max_new_tokens), "--dtype", options.dtype]
+        if options.activation_checkpointing:
+            command.append("--activation-checkpointing")
         path = filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
         subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
@@ -106,6 +114,7 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
         lora_alpha=ref.LORA_ALPHA,
         dtype=options.dtype,
         seed=ref.SEED,
+        activation_checkpointing=options.activation_checkpointing,
     )
     torch.manual_seed(ref.SEED)
     base, tokenizer = load_base_model(
@@ -181,6 +190,7 @@ def _result(
             **ref.describe(),
             "model": options.model,
             "dtype": options.dtype,
+            "activation_checkpointing": options.activation_checkpointing,
             "max_new_tokens": options.max_new_tokens,
             "torch_threads": threads,
         },

@@ -11,8 +11,39 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from transformers import DynamicCache
 
 from openrft.rl import completion_logprobs
+
+
+class PromptPrefixCache(DynamicCache):
+    """A group's prompt KV, read-only: ``update`` returns prompt states + the new ones and
+    stores nothing, so a checkpointed decoder layer can be replayed in backward."""
+
+    def update(
+        self,
+        key_states: torch.Tensor,
+        value_states: torch.Tensor,
+        layer_idx: int,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        layer: Any = self.layers[layer_idx]
+        keys = torch.cat([layer.keys, key_states], dim=-2)
+        values = torch.cat([layer.values, value_states], dim=-2)
+        return keys, values
+
+
+def enable_layer_checkpointing(causal_lm: Any) -> None:
+    """Recompute each decoder layer's activations in backward (completion pass only).
+
+    The layers read the prompt KV from a ``PromptPrefixCache``, which a replay cannot modify,
+    so they may keep the cache under checkpointing.
+    """
+    causal_lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    for module in causal_lm.modules():
+        if hasattr(module, "_can_checkpoint_with_cache"):
+            module._can_checkpoint_with_cache = True
 
 
 @dataclass(frozen=True)
@@ -38,7 +69,12 @@ class GroupTokens:
 
 
 def group_logprobs(
-    causal_lm: Any, group: GroupTokens, *, temperature: float, chunk_tokens: int = 256
+    causal_lm: Any,
+    group: GroupTokens,
+    *,
+    temperature: float,
+    chunk_tokens: int = 256,
+    checkpoint_layers: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs and entropies of the completion tokens under ``causal_lm``.
 
@@ -47,6 +83,8 @@ def group_logprobs(
             ``get_decoder()`` and ``get_output_embeddings()``.
         group: the prompt (P,) and completions (G, C).
         temperature: sampling temperature; logits are divided by it.
+        checkpoint_layers: recompute the completion pass's layer activations in backward
+            (needs ``enable_layer_checkpointing``); trades ~1/3 more compute for memory.
 
     Returns:
         logp (G, C) float32 (0 at padding; differentiable when grad is enabled) and entropy
@@ -61,8 +99,14 @@ def group_logprobs(
     if c > 1:
         cache = prompt.past_key_values
         cache.batch_repeat_interleave(n)
-        # The last completion token predicts nothing we score, so it is never fed.
-        rest = decoder(input_ids=group.completion_ids[:, :-1], past_key_values=cache)
+        cache.__class__ = PromptPrefixCache  # same state, read-only updates from here on
+        # Checkpointing only runs in training mode; nothing here uses dropout.
+        decoder.train(checkpoint_layers and torch.is_grad_enabled())
+        try:
+            # The last completion token predicts nothing we score, so it is never fed.
+            rest = decoder(input_ids=group.completion_ids[:, :-1], past_key_values=cache)
+        finally:
+            decoder.eval()
         hidden = torch.cat([hidden, rest.last_hidden_state], dim=1)  # (G, C, H)
     active = group.mask.bool()
     logp_flat, entropy_flat = completion_logprobs(

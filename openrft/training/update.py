@@ -19,7 +19,7 @@ from openrft.rl import LossNorm, PolicyLossInputs, policy_loss, truncated_import
 from openrft.training.config import TrainConfig
 from openrft.training.policy import Policy
 from openrft.training.rollout import GroupRollout
-from openrft.training.scoring import GroupTokens, group_logprobs
+from openrft.training.scoring import GroupTokens, enable_layer_checkpointing, group_logprobs
 
 
 @dataclass
@@ -90,6 +90,8 @@ class Learner:
     def __init__(self, policy: Policy, config: TrainConfig, total_steps: int):
         self.policy = policy
         self.config = config
+        if config.activation_checkpointing:
+            enable_layer_checkpointing(policy.causal_lm)
         params = policy.trainable_parameters()
         self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
         updates = max(1, total_steps * config.num_iterations)
@@ -146,7 +148,10 @@ class Learner:
     def _backward(self, batch: MicroBatch, norm: LossNorm, sums: dict[str, float]) -> None:
         cfg = self.config
         logp, entropy = group_logprobs(
-            self.policy.causal_lm, batch.tokens, temperature=cfg.temperature
+            self.policy.causal_lm,
+            batch.tokens,
+            temperature=cfg.temperature,
+            checkpoint_layers=cfg.activation_checkpointing,
         )
         mask = batch.tokens.mask
         if batch.old_logp is None:  # first pass: the sampling parameters are still current

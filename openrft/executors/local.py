@@ -94,6 +94,9 @@ class LocalExecutor:
             **os.environ,
             "OPENRFT_DATA_DIR": str(settings.data_dir.resolve()),
             "OPENRFT_DATABASE_URL": settings.resolved_database_url,
+            # Model graders in the worker call this server's own /v1 (see grader_context).
+            "OPENRFT_HOST": settings.host,
+            "OPENRFT_PORT": str(settings.port),
         }
         return cls(
             sessions,

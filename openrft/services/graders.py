@@ -30,9 +30,8 @@ class GraderService:
     @classmethod
     def from_settings(cls, settings: Settings, *, api_key: str | None = None) -> GraderService:
         """Model graders call this server's own ``/v1`` with the caller's key."""
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-        base_url = f"http://{host}:{settings.port}/v1"
-        ctx = GraderContext(chat_base_url=base_url, api_key=api_key or settings.api_key)
+        key = api_key or settings.api_key
+        ctx = GraderContext(chat_base_url=settings.self_base_url, api_key=key)
         return cls(ctx=ctx, base_dir=Path.cwd())
 
     def validate(self, grader: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[
 def grader_context(settings: Settings, scratch_dir: Path) -> GraderContext:
     """Model graders call this server's chat endpoint; sandboxed code writes in scratch."""
     return GraderContext(
-        chat_base_url=f"http://{settings.host}:{settings.port}/v1",
+        chat_base_url=settings.self_base_url,
         api_key=settings.api_key,
         scratch_dir=scratch_dir / "grader",
     )

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import reference_config as ref
+from bench.child import REPO_ROOT, run_measurement
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "grpo_step.json"
 SPLIT_KEYS = ("generate_s", "grade_s", "old_logprobs_s", "forward_backward_s", "optimizer_s")
 
@@ -49,19 +46,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure openrft in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        result_path = Path(scratch) / "grpo_step.json"
-        command = [sys.executable, "-m", "bench.grpo_step", "--worker", str(result_path)]
-        command += ["--steps", str(options.steps), "--model", options.model]
-        command += ["--max-new-tokens", str(options.max_new_tokens), "--dtype", options.dtype]
-        if options.activation_checkpointing:
-            command.append("--activation-checkpointing")
-        path = filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-        subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
-        result = json.loads(result_path.read_text())
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(result, indent=2) + "\n")
+    args = ["--steps", str(options.steps), "--model", options.model]
+    args += ["--max-new-tokens", str(options.max_new_tokens), "--dtype", options.dtype]
+    if options.activation_checkpointing:
+        args.append("--activation-checkpointing")
+    result = run_measurement("bench.grpo_step", args, options.out)
     print(json.dumps(summary(result), indent=2))
     return result
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,8 +21,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from bench import reference_config as ref
+from bench.child import REPO_ROOT, run_measurement
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = REPO_ROOT / "bench" / "results" / "trl_step.json"
 
 
@@ -48,23 +46,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure TRL in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        result_path = Path(scratch) / "trl_step.json"
-        command = [sys.executable, "-m", "bench.trl_step", "--worker", str(result_path)]
-        command += ["--steps", str(options.steps), "--micro-batch", str(options.micro_batch)]
-        command += ["--model", options.model, "--max-new-tokens", str(options.max_new_tokens)]
-        if not options.gradient_checkpointing:
-            command.append("--no-gradient-checkpointing")
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
-            ),
-        }
-        subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
-        result = json.loads(result_path.read_text())
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(result, indent=2) + "\n")
+    args = ["--steps", str(options.steps), "--micro-batch", str(options.micro_batch)]
+    args += ["--model", options.model, "--max-new-tokens", str(options.max_new_tokens)]
+    if not options.gradient_checkpointing:
+        args.append("--no-gradient-checkpointing")
+    result = run_measurement("bench.trl_step", args, options.out)
     print(json.dumps(summary(result), indent=2))
     return result
 

@@ -44,6 +44,9 @@ def demo(
         _DEFAULTS.max_tokens
     ),
     learning_rate: Annotated[float, typer.Option(min=0.0)] = _DEFAULTS.learning_rate,
+    temperature: Annotated[
+        float, typer.Option(min=0.0, max=2.0, help="Sampling temperature of the rollouts.")
+    ] = _DEFAULTS.temperature,
     eval_interval: Annotated[int, typer.Option(min=1)] = _DEFAULTS.eval_interval,
     seed: Annotated[int, typer.Option()] = _DEFAULTS.seed,
     concurrency: Annotated[
@@ -66,6 +69,7 @@ def demo(
         group_size=group_size,
         max_tokens=max_tokens,
         learning_rate=learning_rate,
+        temperature=temperature,
         eval_interval=eval_interval,
         seed=seed,
         concurrency=concurrency,

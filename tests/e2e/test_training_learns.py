@@ -74,3 +74,17 @@ def test_seeded_run_raises_the_reward_far_above_baseline(server: ServerHandle) -
     assert baseline["valid_reward_mean"] < 0.1  # the model starts poor
     assert gain >= 0.4, (baseline, evaluated)
     assert gain >= 10 * standard_error, (gain, standard_error)
+
+    # The tuned model now answers differently from its base, in the direction it was rewarded.
+    prompt = [{"role": "user", "content": "Write anything 99"}]
+
+    def greedy(model: str) -> str:
+        reply = client.with_options(timeout=180).chat.completions.create(
+            model=model, messages=prompt, temperature=0.0, max_tokens=8
+        )
+        return reply.choices[0].message.content or ""
+
+    base_text, tuned_text = greedy("tiny-random-llama"), greedy(done.fine_tuned_model)
+    assert tuned_text != base_text
+    digits = [sum(ch.isdigit() for ch in t) / max(len(t), 1) for t in (base_text, tuned_text)]
+    assert digits[1] > digits[0], (base_text, tuned_text)

@@ -13,6 +13,27 @@ POSTGRES_URL = os.environ.get(
     "OPENRFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
+PRODUCT_STEP_METRICS = frozenset(
+    {
+        "step",
+        "total_steps",
+        "train_reward_mean",
+        "train_reward_std",
+        "critic_rewards_mean",
+        "actor_pg_loss",
+        "actor_entropy",
+        "actor_grad_norm",
+        "actor_kl",
+        "actor_pg_clipfrac",
+        "response_length_mean",
+        "frac_reward_zero_std",
+        "grader_error_rate",
+        "step_time_s",
+        "rollout_tokens_per_s",
+    }
+)
+"""Keys every per-step ``metrics`` event carries: written from PRODUCT.md, not from the code."""
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

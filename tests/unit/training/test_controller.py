@@ -8,6 +8,7 @@ import pytest
 from openrft.graders import GradingFailedError
 from openrft.training.config import EarlyStoppingConfig, TrainConfig
 from openrft.training.controller import Roles, TrainingController
+from tests.conftest import PRODUCT_STEP_METRICS
 from tests.unit.training.fakes import (
     FakeCodec,
     FakeGrader,
@@ -17,24 +18,7 @@ from tests.unit.training.fakes import (
     FakeWeights,
 )
 
-REQUIRED_KEYS = {
-    "step",
-    "total_steps",
-    "train_reward_mean",
-    "train_reward_std",
-    "critic_rewards_mean",
-    "actor_pg_loss",
-    "actor_entropy",
-    "actor_grad_norm",
-    "actor_kl",
-    "actor_pg_clipfrac",
-    "response_length_mean",
-    "frac_reward_zero_std",
-    "grader_error_rate",
-    "step_time_s",
-    "rollout_tokens_per_s",
-    "grader/len",
-}
+REQUIRED_KEYS = PRODUCT_STEP_METRICS | {"grader/len"}
 NO_STOP = EarlyStoppingConfig(patience=100, min_delta=0.0, target_reward=None)
 CONFIG = TrainConfig(
     batch_size=2,

@@ -15,7 +15,9 @@ from typing import Any
 
 from peft import PeftModel
 
-BASE_ADAPTER = "__base__"
+from openrft.inference.requests import BASE_ADAPTER
+
+__all__ = ["BASE_ADAPTER", "AdapterSet", "adapter_bytes", "adapter_name", "is_lora_dir"]
 
 
 def adapter_name(adapter_dir: Path) -> str:

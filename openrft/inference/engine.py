@@ -1,7 +1,7 @@
 """The generation engine: batched prefill-once, KV-cached decode with per-request sampling.
 
-Each request's prompt is prefilled once (all prompts in one left-padded forward) and its KV rows
-are repeated for its ``n`` samples. Decoding computes logits for the last position only;
+Each request's prompt is prefilled once and its KV serves its ``n`` samples (the backend,
+``openrft.inference.backends``, runs the model). Decoding computes last-position logits only;
 finished rows are dropped from the batch (the cache is compacted once enough rows are dead, so
 the copy cost stays small), and new requests can join a running batch between steps
 (continuous batching). The engine knows token ids only, never text.
@@ -14,9 +14,10 @@ from typing import Any
 
 import torch
 
-from openrft.inference.decode_batch import BASE_ADAPTER, DecodeBatch, DecodeRow, merge_batches
-from openrft.inference.kv_cache import new_chunked_cache, select_rows
+from openrft.inference.backends import Backend, backend_for
+from openrft.inference.decode_batch import DecodeBatch, DecodeRow, merge_batches
 from openrft.inference.requests import (
+    BASE_ADAPTER,
     Completion,
     FinishReason,
     GenerationRequest,
@@ -37,12 +38,21 @@ class GenerationEngine:
     """Decode token-id prompts with a (possibly peft-wrapped) causal LM."""
 
     def __init__(self, model: Any, tokenizer: Any) -> None:
-        self.model = model
         self.tokenizer = tokenizer
         self.default_stop_ids = frozenset(default_stop_token_ids(tokenizer, model))
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else min(self.default_stop_ids, default=0))
-        self.num_layers = int(model.config.num_hidden_layers)
+        self.model = model
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    @model.setter
+    def model(self, model: Any) -> None:
+        """Switch models (a peft wrapper once serving attaches adapters); picks the backend."""
+        self._model = model
+        self.backend: Backend = backend_for(model, self.pad_id)
 
     @property
     def device(self) -> torch.device:
@@ -84,45 +94,25 @@ class GenerationEngine:
                 if live:
                     dead = len(batch.rows) - len(live)
                     if dead and (incoming or dead * _COMPACT_FRACTION >= len(batch.rows)):
-                        batch.keep(live)
+                        batch.keep(live, self.backend)
                     self._forward_step(batch)
                 if incoming:
                     joined = self._prefill(incoming)
                     rows_of.update(_rows_by_request(joined.rows))
-                    batch = merge_batches(batch, joined) if live else joined
+                    batch = merge_batches(batch, joined, self.backend) if live else joined
                 elif not live:
                     batch = None
 
     def _prefill(self, requests: Sequence[GenerationRequest]) -> DecodeBatch:
-        """One left-padded forward over the distinct prompts, then repeat rows for n samples."""
+        """Prefill the distinct prompts once; each request gets ``n`` rows sharing its KV."""
         device = self.device
-        lengths = torch.tensor([len(r.prompt) for r in requests], device=device)
-        width = int(lengths.max())
-        ids = torch.full((len(requests), width), self.pad_id, dtype=torch.long, device=device)
-        mask = torch.zeros((len(requests), width), dtype=torch.bool, device=device)
-        for i, request in enumerate(requests):
-            ids[i, width - len(request.prompt) :] = torch.tensor(request.prompt, device=device)
-            mask[i, width - len(request.prompt) :] = True
-        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (P, L)
-        max_new = max(r.params.max_new_tokens for r in requests)
-        cache = new_chunked_cache(self.num_layers, chunk=max_new)
         adapters = _adapter_names(requests)
-        out = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-            **({"adapter_names": adapters} if adapters else {}),
+        state, logits = self.backend.prefill(
+            [r.prompt for r in requests],
+            [r.n for r in requests],
+            adapters,
+            max(r.params.max_new_tokens for r in requests),
         )
-        expand = torch.tensor(
-            [i for i, r in enumerate(requests) for _ in range(r.n)], device=device
-        )  # (B,)
-        if len(expand) != len(requests):
-            select_rows(cache, expand)
-        full_mask = torch.zeros((len(expand), width + max_new), dtype=torch.bool, device=device)
-        full_mask[:, :width] = mask.index_select(0, expand)
         rows = [
             DecodeRow(r, s, frozenset(r.params.stop_token_ids) or self.default_stop_ids)
             for r in requests
@@ -132,14 +122,13 @@ class GenerationEngine:
             request.completions = []
         return DecodeBatch(
             rows=rows,
-            cache=cache,
-            mask=full_mask,
-            width=width,
-            positions=lengths.index_select(0, expand),
+            state=state,
             temperature=_row_tensor(rows, lambda p: p.temperature, device),
             top_p=_row_tensor(rows, lambda p: p.top_p, device),
-            logits=out.logits[:, -1].index_select(0, expand),
-            adapter_names=[adapters[i] for i in expand.tolist()] if adapters else None,
+            logits=logits,
+            adapter_names=[a for a, r in zip(adapters, requests, strict=True) for _ in range(r.n)]
+            if adapters
+            else None,
         )
 
     def _sample_step(self, batch: DecodeBatch) -> None:
@@ -181,21 +170,9 @@ class GenerationEngine:
             request.on_step(step_events)
 
     def _forward_step(self, batch: DecodeBatch) -> None:
-        """Feed each row's last token ``(B, 1)``; keep logits of that position only."""
+        """Feed each row's last token; keep the logits of the next one."""
         assert batch.tokens is not None
-        batch.mask[:, batch.width] = True
-        batch.width += 1
-        out = self.model(
-            input_ids=batch.tokens[:, None],
-            attention_mask=batch.mask[:, : batch.width],
-            position_ids=batch.positions[:, None],
-            past_key_values=batch.cache,
-            use_cache=True,
-            logits_to_keep=1,
-            **({"adapter_names": batch.adapter_names} if batch.adapter_names else {}),
-        )
-        batch.positions = batch.positions + 1
-        batch.logits = out.logits[:, -1]
+        batch.logits = self.backend.step(batch.state, batch.tokens, batch.adapter_names)
 
 
 def _adapter_names(requests: Sequence[GenerationRequest]) -> list[str] | None:
@@ -223,7 +200,7 @@ def _generator_groups(batch: DecodeBatch) -> list[tuple[torch.Generator | None, 
         if row.finish_reason is None and row.request.params.temperature > 0:
             generator = row.request.generator
             groups.setdefault(id(generator), (generator, []))[1].append(i)
-    device = batch.mask.device
+    device = batch.logits.device
     return [(gen, torch.tensor(idx, device=device)) for gen, idx in groups.values()]
 
 

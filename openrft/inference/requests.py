@@ -11,6 +11,9 @@ if TYPE_CHECKING:  # torch is imported lazily: the API process imports this modu
 
 FinishReason = Literal["stop", "length"]
 
+# The peft adapter name of rows that run without any adapter in a mixed-adapter batch.
+BASE_ADAPTER = "__base__"
+
 
 @dataclass(frozen=True)
 class SamplingParams:

@@ -1,0 +1,237 @@
+"""A lean forward pass for Llama-family decoders, reading the weights of a transformers model.
+
+``transformers`` spends most of a batch-64 decode step outside the matmuls (its cache objects,
+mask building, repeated KV heads); this module runs the same math with one op per step of the
+formula, on the same ``nn.Module`` weights (no copy), so training updates are seen at once and
+peft LoRA layers apply their adapters unmerged, per row when rows use different adapters.
+Prompts are prefilled packed (no padding), and their KV is stored once per prompt and shared by
+its samples (``openrft.inference.shared_kv``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from peft.tuners.lora import LoraLayer
+from torch import nn
+
+from openrft.inference.shared_kv import PackedPrompts, SharedKV, attend, shared_kv_for_prompts
+
+SUPPORTED_MODEL_TYPES = frozenset({"llama", "qwen2"})
+# Prompts are prefilled in packs of at most this many tokens (one attention mask per pack).
+PREFILL_PACK_TOKENS = 2048
+
+# Rows that use one adapter: (adapter name or None for "no adapter", row indices (k,) or None
+# for every row). ``None`` instead of a list means "the model's active adapters on all rows".
+AdapterGroups = list[tuple[str | None, torch.Tensor | None]] | None
+
+
+def supports(model: Any) -> bool:
+    """Whether ``model`` (a transformers causal LM, possibly peft-wrapped) runs on this path."""
+    causal_lm = _causal_lm(model)
+    config = getattr(causal_lm, "config", None)
+    if config is None or getattr(config, "model_type", None) not in SUPPORTED_MODEL_TYPES:
+        return False
+    if getattr(config, "use_sliding_window", False):
+        return False
+    return not any(_uses_unsupported_lora(m) for m in causal_lm.modules())
+
+
+class FastLlama:
+    """Prefill and single-token decode over a Llama-family model's own modules."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        lm = _causal_lm(model)
+        self.embed = lm.model.embed_tokens
+        self.layers = list(lm.model.layers)
+        self.norm = lm.model.norm
+        self.lm_head = lm.lm_head
+        self.rotary = lm.model.rotary_emb
+        attn = self.layers[0].self_attn
+        self.head_dim = int(attn.head_dim)
+        self.num_heads = int(lm.config.num_attention_heads)
+        self.num_kv_heads = int(lm.config.num_key_value_heads)
+        self.scaling = float(attn.scaling)
+
+    def prefill(
+        self, prompts: Sequence[Sequence[int]], adapters: Sequence[str | None] | None
+    ) -> tuple[SharedKV, torch.Tensor]:
+        """KV of every prompt and the logits ``(P, V)`` after its last token.
+
+        ``adapters``: one adapter name per prompt (None = no adapter), or None for the model's
+        active adapters everywhere.
+        """
+        device = self.embed.weight.device
+        kv = shared_kv_for_prompts(
+            [len(p) for p in prompts], len(self.layers), self.num_kv_heads, self.head_dim,
+            dtype=self.embed.weight.dtype, device=device,
+        )  # fmt: skip
+        last_hidden = []
+        for pack in PackedPrompts.split(prompts, PREFILL_PACK_TOKENS, device):
+            groups = _token_groups(pack, adapters)
+            hidden = self.embed(pack.token_ids)  # (T, hidden)
+            cos, sin = self._rope(hidden, pack.positions)
+            mask = pack.attention_mask()  # (T, T) bool, True = may attend
+            for index, layer in enumerate(self.layers):
+                hidden = self._prefill_layer(layer, index, hidden, cos, sin, mask, pack, kv, groups)
+            last_hidden.append(hidden.index_select(0, pack.last_index))
+        hidden = _rms_norm(self.norm, torch.cat(last_hidden))
+        prompt_groups = row_groups(adapters, device)
+        return kv, _linear(self.lm_head, hidden, prompt_groups).float()
+
+    def decode(
+        self, kv: SharedKV, tokens: torch.Tensor, positions: torch.Tensor, groups: AdapterGroups
+    ) -> torch.Tensor:
+        """Feed one token per row (``tokens``, ``positions`` ``(B,)``); logits ``(B, V)``."""
+        hidden = self.embed(tokens)  # (B, hidden)
+        cos, sin = self._rope(hidden, positions)
+        kv.begin_step()
+        for index, layer in enumerate(self.layers):
+            residual = hidden
+            attn = layer.self_attn
+            x = _rms_norm(layer.input_layernorm, hidden)
+            q, k, v = self._qkv(attn, x, cos, sin, groups)  # (B, heads, D)
+            kv.append(index, k, v)
+            out = attend(kv, index, q, self.scaling)  # (B, H * D)
+            hidden = residual + _linear(attn.o_proj, out, groups)
+            hidden = hidden + self._mlp(
+                layer, _rms_norm(layer.post_attention_layernorm, hidden), groups
+            )
+        return _linear(self.lm_head, _rms_norm(self.norm, hidden), groups).float()
+
+    def _prefill_layer(
+        self,
+        layer: Any,
+        index: int,
+        hidden: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        mask: torch.Tensor,
+        pack: PackedPrompts,
+        kv: SharedKV,
+        groups: AdapterGroups,
+    ) -> torch.Tensor:
+        attn = layer.self_attn
+        q, k, v = self._qkv(
+            attn, _rms_norm(layer.input_layernorm, hidden), cos, sin, groups
+        )  # (T, h, D)
+        kv.store_prompts(index, pack, k, v)
+        out = F.scaled_dot_product_attention(
+            q.transpose(0, 1)[None],
+            k.transpose(0, 1)[None],
+            v.transpose(0, 1)[None],
+            attn_mask=mask,
+            scale=self.scaling,
+            enable_gqa=True,
+        )  # (1, H, T, D)
+        out = out[0].transpose(0, 1).reshape(hidden.shape[0], -1)
+        hidden = hidden + _linear(attn.o_proj, out, groups)
+        return hidden + self._mlp(layer, _rms_norm(layer.post_attention_layernorm, hidden), groups)
+
+    def _qkv(
+        self,
+        attn: Any,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        groups: AdapterGroups,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Projected, rotated ``q`` ``(N, H, D)`` and ``k``, ``v`` ``(N, KVH, D)``."""
+        n = x.shape[0]
+        q = _linear(attn.q_proj, x, groups).view(n, self.num_heads, self.head_dim)
+        k = _linear(attn.k_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
+        v = _linear(attn.v_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
+        return _rotate(q, cos, sin), _rotate(k, cos, sin), v
+
+    def _mlp(self, layer: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor:
+        mlp = layer.mlp
+        gate = mlp.act_fn(_linear(mlp.gate_proj, x, groups))
+        return _linear(mlp.down_proj, gate * _linear(mlp.up_proj, x, groups), groups)
+
+    def _rope(
+        self, hidden: torch.Tensor, positions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's own rotary tables at ``positions`` ``(N,)`` → cos, sin ``(N, 1, D)``."""
+        cos, sin = self.rotary(hidden[None], positions[None])
+        return cos[0, :, None, :], sin[0, :, None, :]
+
+
+def _rms_norm(norm: Any, x: torch.Tensor) -> torch.Tensor:
+    """The model's RMSNorm module's math (in float32, weight applied after) as one fused op."""
+    out = F.rms_norm(x.float(), (x.shape[-1],), eps=norm.variance_epsilon)
+    return norm.weight * out.to(x.dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding as transformers' ``apply_rotary_pos_emb``: x·cos + rotate_half(x)·sin."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+def _linear(module: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor:
+    """``module(x)`` for x ``(N, in)``, with a peft LoRA layer's adapters applied per row group."""
+    if not isinstance(module, LoraLayer):
+        return F.linear(x, module.weight, module.bias)
+    base: Any = module.get_base_layer()
+    out = F.linear(x, base.weight, base.bias)
+    if module.disable_adapters or module.merged:
+        return out
+    if groups is None:
+        for name in module.active_adapters:
+            if name in module.lora_A:
+                out = out + _lora_delta(module, name, x)
+        return out
+    for name, rows in groups:
+        if name is None or name not in module.lora_A:
+            continue
+        if rows is None:
+            out = out + _lora_delta(module, name, x)
+        else:
+            out = out.index_add(0, rows, _lora_delta(module, name, x.index_select(0, rows)))
+    return out
+
+
+def _lora_delta(module: Any, name: str, x: torch.Tensor) -> torch.Tensor:
+    """scaling · B(A(x)) for adapter ``name`` (dropout is off at inference)."""
+    a = module.lora_A[name].weight  # (r, in)
+    b = module.lora_B[name].weight  # (out, r)
+    return F.linear(F.linear(x, a), b) * module.scaling[name]
+
+
+def row_groups(adapters: Sequence[str | None] | None, device: torch.device) -> AdapterGroups:
+    """Rows grouped by adapter name; a single name for all rows needs no indexing."""
+    if adapters is None:
+        return None
+    names = list(dict.fromkeys(adapters))
+    if len(names) == 1:
+        return [(names[0], None)]
+    return [
+        (name, torch.tensor([i for i, a in enumerate(adapters) if a == name], device=device))
+        for name in names
+    ]
+
+
+def _token_groups(pack: PackedPrompts, adapters: Sequence[str | None] | None) -> AdapterGroups:
+    """Adapter groups over the packed tokens of ``pack`` (each token takes its prompt's)."""
+    if adapters is None:
+        return None
+    per_token = [adapters[p] for p, length in zip(pack.prompt_ids, pack.lengths, strict=True)
+                 for _ in range(length)]  # fmt: skip
+    return row_groups(per_token, pack.token_ids.device)
+
+
+def _causal_lm(model: Any) -> Any:
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+def _uses_unsupported_lora(module: nn.Module) -> bool:
+    """DoRA and friends change the layer's math; those run on the transformers path."""
+    if not isinstance(module, LoraLayer):
+        return False
+    return any(bool(v) for v in getattr(module, "use_dora", {}).values())

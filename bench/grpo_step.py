@@ -1,11 +1,11 @@
 """openrft's GRPO step on the reference configuration (issue 7): step time, split, RSS, rewards.
 
-Run alone: ``python -m bench.grpo_step [--steps N]``; ``make bench`` calls ``main()``. Like
-bench/trl_step.py, the measurement runs in a child process so its peak RSS is openrft's alone,
-and the inputs come from bench/reference_config.py. The step is the trainer's own code path
-(``openrft.training``): rollout with the generation engine, grading, advantages, the
-micro-batched GRPO update. Old log-probs are never recomputed (``num_iterations == 1``), so
-their time is 0 by construction.
+Run alone: ``python -m bench.grpo_step [--steps N]``; ``make bench`` runs it side by side with TRL
+through bench/grpo_vs_trl.py. Like bench/trl_step.py, the measurement runs in a child process so its
+peak RSS is openrft's alone, and the inputs come from bench/reference_config.py. The step is the
+trainer's own code path (``openrft.training``): rollout with the generation engine, grading,
+advantages, the micro-batched GRPO update. Old log-probs are never recomputed (``num_iterations ==
+1``), so their time is 0 by construction.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def measure(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure openrft in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
     args = ["--steps", str(options.steps), "--model", options.model]
@@ -56,16 +56,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers, plus the ratio to TRL when bench/results/trl_step.json exists."""
+    """The headline numbers of a result (what ``measure`` prints)."""
     keys = ("median_step_s", "step_times_s", "median_split_s", "peak_rss_mib", "reward_means")
-    out = {"benchmark": "openrft_grpo_step", **{key: result[key] for key in keys}}
-    trl_path = RESULTS_PATH.with_name("trl_step.json")
-    if trl_path.is_file():
-        trl = json.loads(trl_path.read_text())
-        out["trl_median_step_s"] = trl["median_step_s"]
-        out["trl_over_openrft"] = round(trl["median_step_s"] / result["median_step_s"], 2)
-        out["trl_peak_rss_mib"] = trl["peak_rss_mib"]
-    return out
+    return {"benchmark": "openrft_grpo_step", **{key: result[key] for key in keys}}
 
 
 class _RewardGrader:
@@ -200,6 +193,6 @@ def _result(
 if __name__ == "__main__":
     cli_options = _parse(None)
     if cli_options.worker is None:
-        main(sys.argv[1:])
+        measure(sys.argv[1:])
     else:
         cli_options.worker.write_text(json.dumps(run_worker(cli_options)))

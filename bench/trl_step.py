@@ -1,9 +1,9 @@
 """TRL's ``GRPOTrainer`` on the reference GRPO step (issue 7): median step time, peak RSS, rewards.
 
-Run alone: ``python -m bench.trl_step [--steps N]``; ``make bench`` calls ``main()``. The
-measurement runs in a child process so that its peak RSS is TRL's alone (not the bench
-runner's, nor another benchmark's). Inputs come from bench/reference_config.py, the same as
-bench/grpo_step.py (openrft's side).
+Run alone: ``python -m bench.trl_step [--steps N]``; ``make bench`` runs it side by side with
+openrft through bench/grpo_vs_trl.py. The measurement runs in a child process so that its peak RSS
+is TRL's alone (not the bench runner's, nor another benchmark's). Inputs come from
+bench/reference_config.py, the same as bench/grpo_step.py (openrft's side).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def measure(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure TRL in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
     args = ["--steps", str(options.steps), "--micro-batch", str(options.micro_batch)]
@@ -186,7 +186,7 @@ def _result(options: argparse.Namespace, timer: StepTimer, threads: int) -> dict
 if __name__ == "__main__":
     cli_options = _parse(None)
     if cli_options.worker is None:
-        main(sys.argv[1:])
+        measure(sys.argv[1:])
     else:
         measured = run_worker(cli_options)
         cli_options.worker.write_text(json.dumps(measured))

@@ -22,7 +22,7 @@ class DemoConfig:
     train_rows: int = 64
     valid_rows: int = 16
     eval_rows: int = 80
-    steps: int = 10
+    steps: int = 8
     batch_size: int = 4
     group_size: int = 8
     max_tokens: int = 160
@@ -30,7 +30,7 @@ class DemoConfig:
     # Below 1.0 so more of a 135M model's samples stay coherent long enough to reach
     # '#### N': at 1.0 only ~1 in 32 did, leaving GRPO groups without reward variance.
     temperature: float = 0.7
-    eval_interval: int = 5
+    eval_interval: int = 4
     lora_rank: int = 16
     seed: int = 0
     concurrency: int = 32

@@ -9,7 +9,10 @@ the demo grades with one definition.
 Answer extraction follows the Bedrock GSM8K sample: keep the last 300 characters, take the last
 match of ``#### (-?[0-9.,]+)`` and strip ``,`` and ``$``. Unlike the sample, numbers are compared
 by value (``18.0`` equals ``18``) and a trailing full stop is ignored, so that a correct answer
-written as ``#### 18.`` is not scored wrong.
+written as ``#### 18.`` is not scored wrong. A completion must commit to one answer: with more
+than one ``#### <number>`` it scores 0 on both counts. Without that rule GRPO finds the cheap way
+to the format credit within a few steps (repeating ``#### N`` lines until the token limit) and
+could list several candidates hoping the last is right.
 """
 
 from __future__ import annotations
@@ -45,8 +48,11 @@ def answers_match(answer: str | None, reference: str | None) -> bool:
 def score_completion(completion: str, reference: str | None) -> tuple[float, float]:
     """``(accuracy, format)`` of one completion, each 0.0 or 1.0.
 
-    ``format`` is 1.0 when a ``#### <number>`` answer can be extracted at all.
+    ``format`` is 1.0 when the completion holds exactly one ``#### <number>`` answer, near its
+    end (``extract_answer``); more than one scores ``(0.0, 0.0)``.
     """
+    if len(ANSWER_PATTERN.findall(completion)) > 1:
+        return 0.0, 0.0
     answer = extract_answer(completion)
     correct = answers_match(answer, reference)
     return float(correct), float(answer is not None)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from peft.tuners.lora import Linear as LoraLinear
 from peft.tuners.lora import LoraLayer
 from torch import nn
 
@@ -231,7 +232,10 @@ def _causal_lm(model: Any) -> Any:
 
 
 def _uses_unsupported_lora(module: nn.Module) -> bool:
-    """DoRA and friends change the layer's math; those run on the transformers path."""
+    """LoRA on anything but a Linear layer (embeddings, convolutions), and DoRA, change math
+    this path does not implement; those models run on the transformers path."""
     if not isinstance(module, LoraLayer):
         return False
+    if not isinstance(module, LoraLinear):
+        return True
     return any(bool(v) for v in getattr(module, "use_dora", {}).values())

@@ -32,6 +32,12 @@ def test_score_completion_compares_numbers_by_value() -> None:
     assert score_completion("eighteen", "18") == (0.0, 0.0)
 
 
+def test_more_than_one_answer_scores_nothing() -> None:
+    assert score_completion("#### 18\n#### 18\n#### 18", "18") == (0.0, 0.0)
+    assert score_completion("maybe #### 17 or #### 18", "18") == (0.0, 0.0)
+    assert score_completion("18 + 0 = 18\n#### 18\nThe answer is 18.", "18") == (1.0, 1.0)
+
+
 def test_reference_of_reads_every_bedrock_shape() -> None:
     solution = "2 + 2 = 4\n#### 4"
     assert reference_of({"metadata": {"ground_truth": "1,000"}}) == "1000"

@@ -6,10 +6,12 @@ model computes; the transformers backend runs every other architecture.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 import torch
+from peft import LoraConfig, get_peft_model
 from transformers import GPT2Config, GPT2LMHeadModel, Qwen2Config, Qwen2ForCausalLM
 
 from openrft.inference import shared_kv
@@ -143,3 +145,18 @@ def test_samples_ending_early_leave_the_others_exact(
             assert completion.logprobs == pytest.approx(reference, abs=1e-4)
     if fast:
         assert True in layouts and False in layouts  # full groups first, then ragged ones
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"target_modules": ["q_proj", "embed_tokens"]},  # LoRA on an embedding
+        {"target_modules": ["q_proj"], "use_dora": True},
+    ],
+)
+def test_lora_variants_the_fast_path_lacks_run_on_transformers(tiny: tuple, config: dict) -> None:
+    model = tiny[0]
+    peft_model = get_peft_model(copy.deepcopy(model), LoraConfig(r=4, **config))
+    assert isinstance(backend_for(peft_model, pad_id=0), TransformersBackend)
+    plain = get_peft_model(copy.deepcopy(model), LoraConfig(r=4, target_modules=["q_proj"]))
+    assert isinstance(backend_for(plain, pad_id=0), FastBackend)

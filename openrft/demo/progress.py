@@ -38,6 +38,8 @@ class JobHistory:
                 if self.first_metric_at is None:
                     self.first_metric_at = time.monotonic() - float(data.get("step_time_s", 0.0))
             else:
+                if data.get("phase") == "baseline" and "valid_reward_mean" in data:
+                    self.metrics[0] = data  # step 0 of the reward curve
                 messages.append(event.message)
         return messages
 

@@ -64,6 +64,15 @@ def test_job_history_records_each_event_once_in_time_order() -> None:
     assert history.eta_seconds() is not None
 
 
+def test_baseline_evaluation_is_step_zero_of_the_validation_curve() -> None:
+    history = JobHistory()
+    baseline = {"step": 0, "phase": "baseline", "valid_reward_mean": 0.05}
+    step1 = {"step": 1, "total_steps": 2, "train_reward_mean": 0.1, "valid_reward_mean": 0.2}
+    page = [_event("e2", 2, "metrics", step1), _event("e1", 1, "message", baseline, "Baseline")]
+    assert history.record(page) == ["Baseline"]
+    assert reward_series(history.metrics) == ([(1, 0.1)], [(0, 0.05), (1, 0.2)])
+
+
 def test_reward_series_and_plot(tmp_path: Path) -> None:
     metrics = {
         2: {"train_reward_mean": 0.5, "valid_reward_mean": 0.4},

@@ -22,7 +22,8 @@ from torch import nn
 from openrft.inference.shared_kv import PackedPrompts, SharedKV, attend, shared_kv_for_prompts
 
 SUPPORTED_MODEL_TYPES = frozenset({"llama", "qwen2"})
-# Prompts are prefilled in packs of at most this many tokens (one attention mask per pack).
+# Prompts are prefilled in packs of at most this many tokens: the projections and MLPs run on a
+# pack's tokens at once (no padding), attention runs causally per prompt.
 PREFILL_PACK_TOKENS = 2048
 
 # Rows that use one adapter: (adapter name or None for "no adapter", row indices (k,) or None
@@ -76,9 +77,8 @@ class FastLlama:
             groups = _token_groups(pack, adapters)
             hidden = self.embed(pack.token_ids)  # (T, hidden)
             cos, sin = self._rope(hidden, pack.positions)
-            mask = pack.attention_mask()  # (T, T) bool, True = may attend
             for index, layer in enumerate(self.layers):
-                hidden = self._prefill_layer(layer, index, hidden, cos, sin, mask, pack, kv, groups)
+                hidden = self._prefill_layer(layer, index, hidden, cos, sin, pack, kv, groups)
             last_hidden.append(hidden.index_select(0, pack.last_index))
         hidden = _rms_norm(self.norm, torch.cat(last_hidden))
         prompt_groups = row_groups(adapters, device)
@@ -111,7 +111,6 @@ class FastLlama:
         hidden: torch.Tensor,
         cos: torch.Tensor,
         sin: torch.Tensor,
-        mask: torch.Tensor,
         pack: PackedPrompts,
         kv: SharedKV,
         groups: AdapterGroups,
@@ -121,15 +120,18 @@ class FastLlama:
             attn, _rms_norm(layer.input_layernorm, hidden), cos, sin, groups
         )  # (T, h, D)
         kv.store_prompts(index, pack, k, v)
-        out = F.scaled_dot_product_attention(
-            q.transpose(0, 1)[None],
-            k.transpose(0, 1)[None],
-            v.transpose(0, 1)[None],
-            attn_mask=mask,
-            scale=self.scaling,
-            enable_gqa=True,
-        )  # (1, H, T, D)
-        out = out[0].transpose(0, 1).reshape(hidden.shape[0], -1)
+        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # (heads, T, D)
+        out = torch.cat(
+            [
+                F.scaled_dot_product_attention(
+                    q[None, :, span], k[None, :, span], v[None, :, span],
+                    is_causal=True, scale=self.scaling, enable_gqa=True,
+                )[0]
+                for span in pack.spans()
+            ],
+            dim=1,
+        )  # fmt: skip
+        out = out.transpose(0, 1).reshape(hidden.shape[0], -1)  # (T, H * D)
         hidden = hidden + _linear(attn.o_proj, out, groups)
         return hidden + self._mlp(layer, _rms_norm(layer.post_attention_layernorm, hidden), groups)
 

@@ -37,20 +37,21 @@ def sample_tokens(
     """
     logits = logits.float()
     scale = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
-    logprobs = torch.log_softmax(logits / scale[:, None], dim=-1)  # (B, V)
+    probs = torch.softmax(logits / scale[:, None], dim=-1)  # (B, V); one pass, no log_softmax
     tokens = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
     sampled = torch.zeros_like(temperature, dtype=torch.bool)
     for generator, rows in groups:
-        probs = _top_p_filter(logprobs.index_select(0, rows).exp(), top_p.index_select(0, rows))
-        tokens[rows] = _inverse_cdf_sample(probs, generator)
+        nucleus = _top_p_filter(probs.index_select(0, rows), top_p.index_select(0, rows))
+        tokens[rows] = _inverse_cdf_sample(nucleus, generator)
         sampled[rows] = True
     if not bool(sampled.all()):
         rest = (~sampled).nonzero()[:, 0]
         tokens[rest] = logits.index_select(0, rest).argmax(dim=-1)
-    chosen = logprobs.gather(1, tokens[:, None])[:, 0]
+    chosen = probs.gather(1, tokens[:, None])[:, 0].log()
     top_ids = top_lps = None
     if top_k_logprobs > 0:
-        top_lps, top_ids = logprobs.topk(top_k_logprobs, dim=-1)
+        top_probs, top_ids = probs.topk(top_k_logprobs, dim=-1)
+        top_lps = top_probs.log()
     return SampledTokens(tokens, chosen, top_ids, top_lps)
 
 

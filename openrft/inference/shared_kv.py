@@ -72,10 +72,10 @@ class PackedPrompts:
             last_index=ends,
         )
 
-    def attention_mask(self) -> torch.Tensor:
-        """``(T, T)`` bool: token i may attend to token j (same prompt, j not after i)."""
-        same = self.token_prompt[:, None] == self.token_prompt[None, :]
-        return same & (self.positions[None, :] <= self.positions[:, None])
+    def spans(self) -> list[slice]:
+        """Where each prompt of the pack sits in its ``T`` tokens."""
+        ends = [sum(self.lengths[: i + 1]) for i in range(len(self.lengths))]
+        return [slice(end - length, end) for end, length in zip(ends, self.lengths, strict=True)]
 
 
 class SharedKV:

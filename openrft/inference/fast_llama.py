@@ -46,7 +46,6 @@ class FastLlama:
     """Prefill and single-token decode over a Llama-family model's own modules."""
 
     def __init__(self, model: Any) -> None:
-        self.model = model
         lm = _causal_lm(model)
         self.embed = lm.model.embed_tokens
         self.layers = list(lm.model.layers)

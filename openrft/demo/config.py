@@ -26,7 +26,7 @@ class DemoConfig:
     batch_size: int = 4
     group_size: int = 8
     max_tokens: int = 160
-    learning_rate: float = 2e-4
+    learning_rate: float = 5e-4
     # Below 1.0 so more of a 135M model's samples stay coherent long enough to reach
     # '#### N': at 1.0 only ~1 in 32 did, leaving GRPO groups without reward variance.
     temperature: float = 0.7

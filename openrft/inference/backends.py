@@ -75,15 +75,9 @@ class FastBackend:
         max_new: int,
     ) -> tuple[FastState, torch.Tensor]:
         kv, logits = self.fast.prefill(prompts, _none_for_base(adapters))
-        device = logits.device
-        row_prompt = torch.repeat_interleave(
-            torch.arange(len(prompts), device=device), torch.tensor(counts, device=device)
-        )
+        row_prompt, positions = _rows(prompts, counts, logits.device)
         kv.expand(row_prompt, max_new)
-        lengths = torch.tensor([len(p) for p in prompts], device=device)
-        return FastState(kv, lengths.index_select(0, row_prompt)), logits.index_select(
-            0, row_prompt
-        )
+        return FastState(kv, positions), logits.index_select(0, row_prompt)
 
     def step(
         self, state: FastState, tokens: torch.Tensor, adapters: Sequence[str] | None
@@ -128,8 +122,7 @@ class TransformersBackend:
     ) -> tuple[TransformersState, torch.Tensor]:
         """One left-padded forward over the distinct prompts, then rows repeated per count."""
         device = next(self.model.parameters()).device
-        lengths = torch.tensor([len(p) for p in prompts], device=device)
-        width = int(lengths.max())
+        width = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long, device=device)
         mask = torch.zeros((len(prompts), width), dtype=torch.bool, device=device)
         for i, prompt in enumerate(prompts):
@@ -146,14 +139,12 @@ class TransformersBackend:
             logits_to_keep=1,
             **({"adapter_names": list(adapters)} if adapters else {}),
         )
-        expand = torch.repeat_interleave(
-            torch.arange(len(prompts), device=device), torch.tensor(counts, device=device)
-        )  # (B,)
+        expand, row_positions = _rows(prompts, counts, device)
         if len(expand) != len(prompts):
             select_rows(cache, expand)
         full_mask = torch.zeros((len(expand), width + max_new), dtype=torch.bool, device=device)
         full_mask[:, :width] = mask.index_select(0, expand)
-        state = TransformersState(cache, full_mask, width, lengths.index_select(0, expand))
+        state = TransformersState(cache, full_mask, width, row_positions)
         return state, out.logits[:, -1].float().index_select(0, expand)
 
     def step(
@@ -193,6 +184,18 @@ class TransformersBackend:
         mask[first.mask.shape[0] :, width - second.width : width] = second.mask[:, : second.width]
         cache = merge_left_padded(first.cache, second.cache, width, chunk=remaining + 1)
         return TransformersState(cache, mask, width, torch.cat([first.positions, second.positions]))
+
+
+def _rows(
+    prompts: Sequence[Sequence[int]], counts: Sequence[int], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's prompt index ``(B,)`` (prompt i repeated ``counts[i]`` times, in order) and
+    the position of its first generated token ``(B,)`` (its prompt's length)."""
+    row_prompt = torch.repeat_interleave(
+        torch.arange(len(prompts), device=device), torch.tensor(counts, device=device)
+    )
+    lengths = torch.tensor([len(p) for p in prompts], device=device)
+    return row_prompt, lengths.index_select(0, row_prompt)
 
 
 def _none_for_base(adapters: Sequence[str] | None) -> list[str | None] | None:

@@ -126,7 +126,7 @@ class FastLlama:
                     q[None, :, span], k[None, :, span], v[None, :, span],
                     is_causal=True, scale=self.scaling, enable_gqa=True,
                 )[0]
-                for span in pack.spans()
+                for span in pack.spans
             ],
             dim=1,
         )  # fmt: skip

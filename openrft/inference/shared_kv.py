@@ -16,6 +16,7 @@ key sits in does not matter: merging batches never re-aligns columns.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,8 @@ class PackedPrompts:
 
     token_ids, positions, token_prompt ``(T,)``: id, position in its prompt, index of its
     prompt (into the whole prefill); prompt_ids / lengths: the prompts in this pack;
-    last_index ``(n,)``: where each prompt's last token sits.
+    spans: where each prompt sits in the ``T`` tokens; last_index ``(n,)``: where each
+    prompt's last token sits.
     """
 
     token_ids: torch.Tensor
@@ -36,6 +38,7 @@ class PackedPrompts:
     token_prompt: torch.Tensor
     prompt_ids: list[int]
     lengths: list[int]
+    spans: list[slice]
     last_index: torch.Tensor
 
     @classmethod
@@ -62,20 +65,16 @@ class PackedPrompts:
         ids = [token for i in members for token in prompts[i]]
         positions = [p for length in lengths for p in range(length)]
         owner = [i for i, length in zip(members, lengths, strict=True) for _ in range(length)]
-        ends = torch.tensor(lengths, device=device).cumsum(0) - 1
+        ends = list(itertools.accumulate(lengths))
         return cls(
             token_ids=torch.tensor(ids, dtype=torch.long, device=device),
             positions=torch.tensor(positions, dtype=torch.long, device=device),
             token_prompt=torch.tensor(owner, dtype=torch.long, device=device),
             prompt_ids=members,
             lengths=lengths,
-            last_index=ends,
+            spans=[slice(end - n, end) for end, n in zip(ends, lengths, strict=True)],
+            last_index=torch.tensor(ends, device=device) - 1,
         )
-
-    def spans(self) -> list[slice]:
-        """Where each prompt of the pack sits in its ``T`` tokens."""
-        ends = [sum(self.lengths[: i + 1]) for i in range(len(self.lengths))]
-        return [slice(end - length, end) for end, length in zip(ends, self.lengths, strict=True)]
 
 
 class SharedKV:

@@ -43,6 +43,17 @@ class Settings(BaseSettings):
         "default: python -m openrft.training.worker. JSON list in OPENRFT_WORKER_COMMAND.",
     )
 
+    # Limits (issue 12). Each one refused with a 4xx naming the setting.
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="Request body cap outside file uploads."
+    )
+    max_jsonl_line_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_jsonl_rows: int = Field(default=1_000_000, ge=1)
+    rate_limit_per_second: float = Field(
+        default=50.0, ge=0, description="Requests/s per API key on /v1; 0 turns the limit off."
+    )
+    rate_limit_burst: int = Field(default=200, ge=1)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
+from openrft.api.limits import BodyLimitMiddleware, RateLimitMiddleware
 from openrft.api.routes import (
     chat,
     dashboard,
@@ -23,6 +24,7 @@ from openrft.api.routes import (
 )
 from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
+from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
 from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
@@ -66,7 +68,12 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         engine=engine,
         keys=KeyService(sessions),
-        files=FileService(sessions, blobs, settings.max_upload_bytes),
+        files=FileService(
+            sessions,
+            blobs,
+            settings.max_upload_bytes,
+            JsonlLimits(settings.max_jsonl_line_bytes, settings.max_jsonl_rows),
+        ),
         jobs=JobService(sessions, blobs, grader_base_dir=Path.cwd()),
         models=ModelService(sessions, blobs),
     )
@@ -79,6 +86,21 @@ def build_services(settings: Settings) -> Services:
             "(or create one with `openrft keys create --project NAME`), or bind 127.0.0.1."
         )
     return services
+
+
+def install_limits(app: FastAPI, settings: Settings) -> None:
+    """Body size cap, and the per-key rate limit unless turned off (rate 0)."""
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    if settings.rate_limit_per_second > 0:
+        app.add_middleware(
+            RateLimitMiddleware,
+            per_second=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+        )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -105,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="openrft", lifespan=lifespan)
     install_error_handlers(app)
     http_metrics.install(app)
+    install_limits(app, settings)
     # Routers: one line per resource. Routes under /v1 take ``project: ProjectDep`` (auth).
     app.include_router(health.router)
     app.include_router(dashboard.router)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 from openrft.errors import InvalidRequestError
 
@@ -40,16 +42,46 @@ def row_problem(row: Any) -> str | None:
     return None
 
 
-def validate_jsonl(data: bytes) -> int:
-    """Check every line of a fine-tune JSONL file; return its row count (blank lines skipped)."""
+@dataclass(frozen=True)
+class JsonlLimits:
+    """Caps on one fine-tune file: bytes per line and number of rows."""
+
+    max_line_bytes: int = 1024 * 1024
+    max_rows: int = 1_000_000
+
+
+def read_lines(src: BinaryIO, limits: JsonlLimits) -> Iterator[bytes]:
+    """Lines of ``src``, each read with a bound so an endless line is never held whole."""
+    return iter(lambda: src.readline(limits.max_line_bytes + 2), b"")
+
+
+def _decode(number: int, line: bytes, limits: JsonlLimits) -> str:
+    if len(line.rstrip(b"\r\n")) > limits.max_line_bytes:
+        raise InvalidRequestError(
+            f"Invalid fine-tune file: line {number} is longer than {limits.max_line_bytes} "
+            "bytes (OPENRFT_MAX_JSONL_LINE_BYTES); shorten the row.",
+            param="file",
+            code="invalid_file_format",
+        )
     try:
-        text = data.decode("utf-8")
+        return line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequestError(
-            f"Invalid fine-tune file: not UTF-8 text (byte {exc.start}).", param="file"
+            f"Invalid fine-tune file: line {number} is not UTF-8 text (byte {exc.start}).",
+            param="file",
         ) from None
+
+
+def validate_jsonl(data: bytes | Iterable[bytes], limits: JsonlLimits | None = None) -> int:
+    """Check every line of a fine-tune JSONL file; return its row count (blank lines skipped).
+
+    ``data`` is the whole file or its lines (see ``read_lines``).
+    """
+    limits = limits or JsonlLimits()
+    lines = data.splitlines() if isinstance(data, bytes) else data
     rows = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(lines, start=1):
+        line = _decode(number, raw, limits)
         if not line.strip():
             continue
         try:
@@ -60,6 +92,13 @@ def validate_jsonl(data: bytes) -> int:
         if problem:
             raise _bad_line(number, problem)
         rows += 1
+        if rows > limits.max_rows:
+            raise InvalidRequestError(
+                f"Invalid fine-tune file: more than {limits.max_rows} rows "
+                "(OPENRFT_MAX_JSONL_ROWS); split it.",
+                param="file",
+                code="invalid_file_format",
+            )
     if rows == 0:
         raise InvalidRequestError(
             "Invalid fine-tune file: it contains no rows; upload at least one JSON line.",

@@ -3,6 +3,10 @@
 Namespaces are ``item`` (the dataset row) and ``sample`` (``output_text``, ``output_json`` when
 the output is a JSON object or array, ``output_tools``, ``choices``). A missing variable raises
 ``MissingVariableError``; the grader turns it into ``invalid_variable_error`` with score 0.
+
+Tags are found by a single left-to-right scan (``str.find``), linear in the template's length
+even on a flood of ``{{``. A template is at most ``MAX_TEMPLATE_CHARS`` and a rendered string at
+most ``MAX_RENDER_CHARS``; a render over the cap is an ``invalid_variable_error`` too.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import contextlib
 import functools
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from openrft.errors import InvalidRequestError
 
 NAMESPACES = ("item", "sample")
-_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+MAX_TEMPLATE_CHARS = 64 * 1024
+MAX_RENDER_CHARS = 1024 * 1024
 _SEGMENT = re.compile(r"\.([^.\[\]\s{}]+)|\[(\d+)\]")
 _ROOT = re.compile(r"[A-Za-z_]\w*")
 
@@ -25,6 +31,27 @@ PathSegment = str | int
 
 class MissingVariableError(LookupError):
     """A template referenced a variable that the item or sample does not have."""
+
+
+class RenderTooLargeError(MissingVariableError):
+    """The rendered string would be longer than ``MAX_RENDER_CHARS``."""
+
+
+def scan(template: str) -> Iterator[tuple[str, str | None]]:
+    """``(literal, expression)`` pieces in order; the last piece's expression may be None.
+
+    An opening ``{{`` with no ``}}`` after it ends the scan: the rest is literal text.
+    Each character is looked at a bounded number of times.
+    """
+    pos = 0
+    while True:
+        start = template.find("{{", pos)
+        end = template.find("}}", start + 2) if start >= 0 else -1
+        if end < 0:
+            yield template[pos:], None
+            return
+        yield template[pos:start], template[start + 2 : end]
+        pos = end + 2
 
 
 @functools.lru_cache(maxsize=4096)
@@ -50,13 +77,21 @@ def validate_template(template: str, param: str) -> None:
     """Raise InvalidRequestError(param=param) if any ``{{...}}`` is not a valid variable."""
     if not isinstance(template, str):
         raise InvalidRequestError(f"{param} must be a string", param=param)
-    for match in _TAG.finditer(template):
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise InvalidRequestError(
+            f"{param} is {len(template)} characters; templates are limited to "
+            f"{MAX_TEMPLATE_CHARS}.",
+            param=param,
+        )
+    for literal, expression in scan(template):
+        if expression is None:
+            if "{{" in literal:
+                raise InvalidRequestError(f"Unclosed '{{{{' in {param}", param=param)
+            break
         try:
-            parse_variable(match.group(1))
+            parse_variable(expression)
         except ValueError as exc:
             raise InvalidRequestError(f"Invalid template in {param}: {exc}", param=param) from exc
-    if "{{" in _TAG.sub("", template):
-        raise InvalidRequestError(f"Unclosed '{{{{' in {param}", param=param)
 
 
 def lookup(namespaces: dict[str, Any], expression: str) -> Any:
@@ -82,8 +117,22 @@ def to_text(value: Any) -> str:
 
 
 def render_template(template: str, namespaces: dict[str, Any]) -> str:
-    """Substitute every ``{{...}}`` in ``template``; raises MissingVariableError."""
-    return _TAG.sub(lambda m: to_text(lookup(namespaces, m.group(1))), template)
+    """Substitute every ``{{...}}`` in ``template``; raises MissingVariableError.
+
+    Raises RenderTooLargeError as soon as the output passes ``MAX_RENDER_CHARS``.
+    """
+    parts: list[str] = []
+    size = 0
+    for literal, expression in scan(template):
+        parts.append(literal)
+        size += len(literal)
+        if expression is not None:
+            value = to_text(lookup(namespaces, expression))
+            parts.append(value)
+            size += len(value)
+        if size > MAX_RENDER_CHARS:
+            raise RenderTooLargeError(f"rendered template is over {MAX_RENDER_CHARS} characters")
+    return "".join(parts)
 
 
 def build_sample(output_text: str) -> dict[str, Any]:

@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.files_repo import FileRepository
-from openrft.domain.datasets import validate_jsonl
+from openrft.domain.datasets import JsonlLimits, read_lines, validate_jsonl
 from openrft.domain.records import FINE_TUNE_PURPOSE, UPLOAD_PURPOSES, FileRecord
 from openrft.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
 from openrft.ids import new_id
 from openrft.storage.blobs import BlobStore
 
 MAX_LIST_LIMIT = 10_000
+COPY_CHUNK_BYTES = 1 << 20
 
 
 def file_key(file_id: str) -> str:
     return f"files/{file_id}"
+
+
+def new_record(project: str, filename: str, purpose: str, size: int, rows: int) -> FileRecord:
+    return FileRecord(
+        id=new_id("file-"),
+        project=project,
+        filename=filename,
+        purpose=purpose,
+        bytes=size,
+        created_at=int(time.time()),
+        rows=rows,
+    )
 
 
 @dataclass(frozen=True)
@@ -28,58 +46,103 @@ class FileListPage:
 
 
 class FileService:
-    def __init__(self, sessions: sessionmaker[Session], blobs: BlobStore, max_upload_bytes: int):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        blobs: BlobStore,
+        max_upload_bytes: int,
+        jsonl_limits: JsonlLimits | None = None,
+    ):
         self.sessions = sessions
         self.blobs = blobs
         self.max_upload_bytes = max_upload_bytes
+        self.jsonl_limits = jsonl_limits or JsonlLimits()
 
-    def check_size(self, size: int, what: str = "File") -> None:
-        """413 before anything is stored when ``size`` (bytes) is over the cap."""
-        if size > self.max_upload_bytes:
-            raise PayloadTooLargeError(
-                f"{what} is {size} bytes; the limit is {self.max_upload_bytes} bytes. "
-                "Split it or raise --max-upload-bytes (OPENRFT_MAX_UPLOAD_BYTES).",
-                param="file",
-            )
+    def too_large(self, what: str) -> PayloadTooLargeError:
+        return PayloadTooLargeError(
+            f"{what} the limit of {self.max_upload_bytes} bytes. "
+            "Split it or raise --max-upload-bytes (OPENRFT_MAX_UPLOAD_BYTES).",
+            param="file",
+        )
 
     def create(self, project: str, filename: str, purpose: str, data: bytes) -> FileRecord:
-        """Validate and store an upload. A rejected upload leaves no blob and no row."""
-        self.check_size(len(data))
+        """Validate and store an upload held in memory (see ``create_stream``)."""
+        return self.create_stream(project, filename, purpose, BytesIO(data))
+
+    def create_stream(self, project: str, filename: str, purpose: str, src: BinaryIO) -> FileRecord:
+        """Copy ``src`` to disk in chunks, validate it there, then store it.
+
+        A rejected upload leaves no blob and no row. Blocking: call it off the event loop.
+        """
+        self.check_purpose(filename, purpose)
+        staged = self.stage(src)
+        try:
+            rows = 0
+            if purpose == FINE_TUNE_PURPOSE:
+                with staged.open("rb") as handle:
+                    rows = validate_jsonl(read_lines(handle, self.jsonl_limits), self.jsonl_limits)
+            return self.store_staged(project, filename, purpose, staged, rows=rows)
+        finally:
+            staged.unlink(missing_ok=True)
+
+    def check_purpose(self, filename: str, purpose: str) -> None:
         if purpose not in UPLOAD_PURPOSES:
             raise InvalidRequestError(
                 f"Invalid purpose {purpose!r}; use one of: {', '.join(UPLOAD_PURPOSES)}.",
                 param="purpose",
             )
-        rows = 0
-        if purpose == FINE_TUNE_PURPOSE:
-            if not filename.lower().endswith(".jsonl"):
-                raise InvalidRequestError(
-                    f"Fine-tune files must be JSONL with a .jsonl name; got {filename!r}.",
-                    param="file",
-                )
-            rows = validate_jsonl(data)
-        return self.store(project, filename, purpose, data, rows=rows)
+        if purpose == FINE_TUNE_PURPOSE and not filename.lower().endswith(".jsonl"):
+            raise InvalidRequestError(
+                f"Fine-tune files must be JSONL with a .jsonl name; got {filename!r}.",
+                param="file",
+            )
 
-    def store(
-        self, project: str, filename: str, purpose: str, data: bytes, *, rows: int = 0
+    def stage(self, src: BinaryIO) -> Path:
+        """``src`` copied to a temp file in the blob store, at most ``max_upload_bytes``."""
+        incoming = self.blobs.root / ".incoming"
+        incoming.mkdir(exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=incoming, suffix=".part")
+        staged, total = Path(name), 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := src.read(COPY_CHUNK_BYTES):
+                    total += len(chunk)
+                    if total > self.max_upload_bytes:
+                        raise self.too_large("File is over")
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return staged
+
+    def store_staged(
+        self, project: str, filename: str, purpose: str, staged: Path, *, rows: int
     ) -> FileRecord:
-        """Write the blob, then the row; the blob is removed again if the row fails."""
-        record = FileRecord(
-            id=new_id("file-"),
-            project=project,
-            filename=filename,
-            purpose=purpose,
-            bytes=len(data),
-            created_at=int(time.time()),
-            rows=rows,
-        )
-        self.blobs.put_bytes(file_key(record.id), data)
+        """Move a staged upload into place, then write the row (the blob goes if the row fails)."""
+        record = new_record(project, filename, purpose, staged.stat().st_size, rows)
+        target = self.blobs.path(file_key(record.id))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        self.add_row(record)
+        return record
+
+    def add_row(self, record: FileRecord) -> None:
         try:
             with self.sessions.begin() as session:
                 FileRepository(session).add(record)
         except BaseException:
             self.blobs.delete(file_key(record.id))
             raise
+
+    def store(
+        self, project: str, filename: str, purpose: str, data: bytes, *, rows: int = 0
+    ) -> FileRecord:
+        """Write the blob, then the row; the blob is removed again if the row fails."""
+        record = new_record(project, filename, purpose, len(data), rows)
+        self.blobs.put_bytes(file_key(record.id), data)
+        self.add_row(record)
         return record
 
     def retrieve(self, project: str, file_id: str) -> FileRecord:

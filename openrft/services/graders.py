@@ -16,6 +16,7 @@ from openrft.graders import (
     build_grader,
     validate_grader,
 )
+from openrft.graders.base import PerItemGrader
 from openrft.protocol.graders import RunGraderErrors, RunGraderMetadata, RunGraderResponse
 from openrft.settings import Settings
 
@@ -55,7 +56,11 @@ class GraderService:
         start = time.perf_counter()
         built = build_grader(spec, self.ctx)
         try:
-            [result] = await built.grade([request])
+            # Templates render in a thread: a big render never holds the event loop.
+            if isinstance(built, PerItemGrader):
+                [result] = await asyncio.to_thread(built.grade_all, [request])
+            else:
+                [result] = await built.grade([request])
         except GradingFailedError:
             # /run reports in the response what would fail a training step.
             result = GradeResult.failed("unresponsive_reward_error")

@@ -82,6 +82,8 @@ def start_server(
         args += ["--api-key", api_key]
     args += list(extra_args)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRFT_")}
+    # Suites fire requests back to back; test_limits.py turns the rate limit on for itself.
+    full_env["OPENRFT_RATE_LIMIT_PER_SECOND"] = "0"
     full_env.update(env or {})
     log_path = data_dir / "server.log"
     with log_path.open("ab") as log:

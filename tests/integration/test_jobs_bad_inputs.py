@@ -143,7 +143,7 @@ CASES = [
         "oversize upload",
         lambda c: c.upload("big.jsonl", b"x" * (RFT_MAX_UPLOAD_BYTES + 1)),
         413,
-        "the limit is 16384 bytes",
+        "the limit of 16384 bytes",
         "file",
     ),
     Case(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from openrft.api.deps import FileServiceDep, ProjectDep
@@ -14,40 +15,29 @@ from openrft.protocol.files import ListFilesResponse, OpenAIFile
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
-# Multipart framing around the file part; bodies beyond cap + this are refused unread.
-MULTIPART_SLACK_BYTES = 1 << 20
-READ_CHUNK_BYTES = 1 << 20
-
-
-async def _read_capped(upload: UploadFile, cap: int) -> bytes:
-    """The upload's bytes, reading at most ``cap + 1`` so an oversize file is never held."""
-    chunks, total = [], 0
-    while chunk := await upload.read(READ_CHUNK_BYTES):
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > cap:
-            break
-    return b"".join(chunks)
-
 
 @router.post("")
 async def create_file(request: Request, project: ProjectDep, files: FileServiceDep) -> OpenAIFile:
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > files.max_upload_bytes + MULTIPART_SLACK_BYTES:
-        files.check_size(declared, what="The upload request")
-    form = await request.form()
-    upload, purpose = form.get("file"), form.get("purpose")
-    if not isinstance(upload, UploadFile):
-        raise InvalidRequestError(
-            "Missing 'file': send the file as a multipart form field named 'file'.", param="file"
+    """Starlette spools the file part to a temp file; it is copied and validated in a thread.
+
+    The body size cap is ``BodyLimitMiddleware`` (openrft/api/limits.py).
+    """
+    async with request.form() as form:
+        upload, purpose = form.get("file"), form.get("purpose")
+        if not isinstance(upload, UploadFile):
+            raise InvalidRequestError(
+                "Missing 'file': send the file as a multipart form field named 'file'.",
+                param="file",
+            )
+        if not isinstance(purpose, str) or not purpose:
+            raise InvalidRequestError(
+                "Missing 'purpose': use 'fine-tune' for training and validation files.",
+                param="purpose",
+            )
+        filename = upload.filename or "upload"
+        record = await run_in_threadpool(
+            files.create_stream, project, filename, purpose, upload.file
         )
-    if not isinstance(purpose, str) or not purpose:
-        raise InvalidRequestError(
-            "Missing 'purpose': use 'fine-tune' for training and validation files.",
-            param="purpose",
-        )
-    data = await _read_capped(upload, files.max_upload_bytes)
-    record = files.create(project, upload.filename or "upload", purpose, data)
     return OpenAIFile.of(record)
 
 

@@ -38,23 +38,55 @@ def require_choice(spec: dict[str, Any], key: str, choices: tuple[str, ...], par
     return str(value)
 
 
+def _out_of_range(value: float, minimum: float, maximum: float | None) -> bool:
+    return value < minimum or (maximum is not None and value > maximum)
+
+
+def _range_text(minimum: float, maximum: float | None) -> str:
+    return f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
+
 def optional_number(
-    spec: dict[str, Any], key: str, default: float, param: str, *, minimum: float = 0.0
+    spec: dict[str, Any],
+    key: str,
+    default: float,
+    param: str,
+    *,
+    minimum: float = 0.0,
+    maximum: float | None = None,
 ) -> float:
-    """``spec[key]`` as a number ≥ ``minimum`` (``default`` when absent)."""
+    """``spec[key]`` as a number in [minimum, maximum] (``default`` when absent)."""
     value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or _out_of_range(value, minimum, maximum)
+    ):
         raise InvalidRequestError(
-            f"{param}.{key} must be a number >= {minimum}", param=f"{param}.{key}"
+            f"{param}.{key} must be a number {_range_text(minimum, maximum)}",
+            param=f"{param}.{key}",
         )
     return float(value)
 
 
-def optional_int(spec: dict[str, Any], key: str, default: int, param: str, *, minimum: int) -> int:
-    """``spec[key]`` as an integer ≥ ``minimum`` (``default`` when absent)."""
+def optional_int(
+    spec: dict[str, Any],
+    key: str,
+    default: int,
+    param: str,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+) -> int:
+    """``spec[key]`` as an integer in [minimum, maximum] (``default`` when absent)."""
     value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or _out_of_range(value, minimum, maximum)
+    ):
         raise InvalidRequestError(
-            f"{param}.{key} must be an integer >= {minimum}", param=f"{param}.{key}"
+            f"{param}.{key} must be an integer {_range_text(minimum, maximum)}",
+            param=f"{param}.{key}",
         )
     return value

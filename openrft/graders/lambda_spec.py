@@ -21,6 +21,10 @@ from openrft.graders.python_grader import MAX_SOURCE_BYTES, check_function
 
 ARN = re.compile(r"^arn:aws[\w-]*:lambda:([\w-]+):\d{12}:function:[\w-]+(:[\w$-]+)?$")
 CONNECT_TIMEOUT_S = 3.0
+# Caps so one job cannot hold a job slot for years: AWS Lambda's own 15-minute ceiling.
+MAX_TIMEOUT_S = 900.0
+MAX_RETRIES = 10
+MAX_CONCURRENCY = 64
 
 
 def function_kind(function: str) -> str:
@@ -41,9 +45,15 @@ def validate_lambda(spec: dict[str, Any], param: str, base_dir: Path | None) -> 
     normalized: dict[str, Any] = {
         "function": function,
         "batch_size": optional_int(config, "batch_size", 64, param, minimum=1),
-        "concurrency": optional_int(config, "concurrency", 8, param, minimum=1),
-        "timeout_s": optional_number(config, "timeout_s", 300.0, param, minimum=0.001),
-        "max_retries": optional_int(config, "max_retries", 3, param, minimum=0),
+        "concurrency": optional_int(
+            config, "concurrency", 8, param, minimum=1, maximum=MAX_CONCURRENCY
+        ),
+        "timeout_s": optional_number(
+            config, "timeout_s", 300.0, param, minimum=0.001, maximum=MAX_TIMEOUT_S
+        ),
+        "max_retries": optional_int(
+            config, "max_retries", 3, param, minimum=0, maximum=MAX_RETRIES
+        ),
     }
     kind = function_kind(function)
     if kind == "http":

@@ -1,0 +1,25 @@
+"""Lambda retry/timeout/concurrency caps: a job's grader cannot hold a slot for years."""
+
+from __future__ import annotations
+
+import pytest
+
+from openrft.errors import InvalidRequestError
+from openrft.graders import validate_grader
+from openrft.graders.lambda_spec import MAX_CONCURRENCY, MAX_RETRIES, MAX_TIMEOUT_S
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("max_retries", MAX_RETRIES + 1, f"from 0 to {MAX_RETRIES}"),
+        ("timeout_s", MAX_TIMEOUT_S + 1, f"from 0.001 to {MAX_TIMEOUT_S}"),
+        ("concurrency", MAX_CONCURRENCY + 1, f"from 1 to {MAX_CONCURRENCY}"),
+        ("max_retries", 10**12, "integer from 0"),
+    ],
+)
+def test_over_the_cap_is_a_400_naming_the_field(field: str, value: float, says: str) -> None:
+    spec = {"type": "lambda", "lambda": {"function": "x.py:h", field: value}}
+    with pytest.raises(InvalidRequestError, match=says) as info:
+        validate_grader(spec)
+    assert info.value.param == f"grader.lambda.{field}"

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
 
 from openrft.api.app import create_app
 from openrft.settings import Settings

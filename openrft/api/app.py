@@ -28,9 +28,11 @@ from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
 from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
+from openrft.services.graders import GraderService
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
 from openrft.services.models import ModelService
+from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
 
@@ -53,7 +55,7 @@ def check_executor(settings: Settings) -> None:
 
 
 def build_services(settings: Settings) -> Services:
-    """Engine (migrated to head), blob store and services; registers ``--api-key``.
+    """Engine (migrated to head), blob store and every service; registers ``--api-key``.
 
     Raises UnsafeBindError when no key exists and the host is not a loopback address, and
     StartupRefusedError for an executor this build does not have.
@@ -64,6 +66,8 @@ def build_services(settings: Settings) -> Services:
     upgrade_database(engine)
     sessions = make_session_factory(engine)
     blobs = BlobStore(settings.data_dir / "blobs")
+    models = ModelService(sessions, blobs)
+    chat = build_chat_service(settings, models)
     services = Services(
         settings=settings,
         engine=engine,
@@ -75,7 +79,10 @@ def build_services(settings: Settings) -> Services:
             JsonlLimits(settings.max_jsonl_line_bytes, settings.max_jsonl_rows),
         ),
         jobs=JobService(sessions, blobs, grader_base_dir=Path.cwd()),
-        models=ModelService(sessions, blobs),
+        models=models,
+        chat=chat,
+        responses=ResponsesService(chat),
+        graders=GraderService.from_settings(settings),
     )
     if settings.api_key:
         services.keys.register(DEFAULT_PROJECT, settings.api_key)
@@ -113,7 +120,6 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.settings = settings
         app.state.services = services
         app.state.metrics = http_metrics
-        app.state.chat = build_chat_service(settings, services.models)
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
         executor = LocalExecutor.from_settings(settings, services.jobs.sessions)
         executor.start()
@@ -121,7 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             executor.stop()
-            app.state.chat.close()
+            services.chat.close()
             services.engine.dispose()
 
     app = FastAPI(title="openrft", lifespan=lifespan)

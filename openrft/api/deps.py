@@ -1,21 +1,25 @@
-"""Request dependencies: the caller's project (from the bearer key) and the services.
+"""Request dependencies: the caller (project and bearer key) and the services.
 
-Routers take ``project: ProjectDep`` and e.g. ``jobs: JobServiceDep``; the objects themselves
-are built once in the app lifespan and kept on ``app.state.services``.
+Routers take ``project: ProjectDep`` (or ``caller: CallerDep``) and e.g. ``jobs: JobServiceDep``;
+the objects themselves are built once in the app lifespan and kept on ``app.state.services``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Header, Request
 
+from openrft.services.chat import ChatService
 from openrft.services.files import FileService
+from openrft.services.graders import GraderService
 from openrft.services.jobs import JobService
-from openrft.services.keys import KeyService
+from openrft.services.keys import KeyService, bearer_key
 from openrft.services.models import ModelService
+from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
 
 
@@ -27,6 +31,17 @@ class Services:
     files: FileService
     jobs: JobService
     models: ModelService
+    chat: ChatService
+    responses: ResponsesService
+    graders: GraderService
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: its project, and the key it sent (None on a keyless server)."""
+
+    project: str
+    api_key: str | None
 
 
 def get_services(request: Request) -> Services:
@@ -37,33 +52,33 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_project(
+def current_caller(
     services: ServicesDep, authorization: Annotated[str | None, Header()] = None
-) -> str:
+) -> Caller:
     """The project owning the bearer key (401 on a missing or wrong key once keys exist)."""
-    return services.keys.authenticate(authorization)
+    return Caller(services.keys.authenticate(authorization), bearer_key(authorization))
 
 
-def get_files(services: ServicesDep) -> FileService:
-    return services.files
+CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def get_jobs(services: ServicesDep) -> JobService:
-    return services.jobs
+def current_project(caller: CallerDep) -> str:
+    return caller.project
 
 
-def get_models(services: ServicesDep) -> ModelService:
-    return services.models
+def _service(name: str) -> Callable[[Services], Any]:
+    """A dependency returning the service ``name`` of ``Services``."""
+
+    def get(services: ServicesDep) -> Any:
+        return getattr(services, name)
+
+    return get
 
 
 ProjectDep = Annotated[str, Depends(current_project)]
-FileServiceDep = Annotated[FileService, Depends(get_files)]
-JobServiceDep = Annotated[JobService, Depends(get_jobs)]
-ModelServiceDep = Annotated[ModelService, Depends(get_models)]
-
-
-def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+FileServiceDep = Annotated[FileService, Depends(_service("files"))]
+JobServiceDep = Annotated[JobService, Depends(_service("jobs"))]
+ModelServiceDep = Annotated[ModelService, Depends(_service("models"))]
+ChatServiceDep = Annotated[ChatService, Depends(_service("chat"))]
+ResponsesServiceDep = Annotated[ResponsesService, Depends(_service("responses"))]
+GraderServiceDep = Annotated[GraderService, Depends(_service("graders"))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,9 @@ class GraderService:
     base_dir: Path
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, api_key: str | None = None) -> GraderService:
-        """Model graders call this server's own ``/v1`` with the caller's key."""
-        key = api_key or settings.api_key
-        ctx = GraderContext(chat_base_url=settings.self_base_url, api_key=key)
+    def from_settings(cls, settings: Settings) -> GraderService:
+        """Model graders call this server's own ``/v1`` (with ``--api-key`` unless the caller's)."""
+        ctx = GraderContext(chat_base_url=settings.self_base_url, api_key=settings.api_key)
         return cls(ctx=ctx, base_dir=Path.cwd())
 
     def validate(self, grader: dict[str, Any]) -> dict[str, Any]:
@@ -45,16 +45,25 @@ class GraderService:
         return validate_grader(grader, param="grader", base_dir=self.base_dir)
 
     async def run(
-        self, grader: dict[str, Any], model_sample: str, item: dict[str, Any] | None
+        self,
+        grader: dict[str, Any],
+        model_sample: str,
+        item: dict[str, Any] | None,
+        *,
+        api_key: str | None = None,
     ) -> RunGraderResponse:
-        """Grade one sample; grading failures are reported in ``metadata.errors``."""
+        """Grade one sample; grading failures are reported in ``metadata.errors``.
+
+        ``api_key``: the caller's key, which model graders send back to this server.
+        """
         # Validation may connect to a Lambda URL: keep it off the event loop.
         spec = await asyncio.to_thread(self.validate_spec, grader)
         row = item or {}
         messages = list(row.get("messages") or [])
         request = GradingRequest("sample-0", messages, model_sample, row)
         start = time.perf_counter()
-        built = build_grader(spec, self.ctx)
+        ctx = dataclasses.replace(self.ctx, api_key=api_key) if api_key else self.ctx
+        built = build_grader(spec, ctx)
         try:
             # Templates render in a thread: a big render never holds the event loop.
             if isinstance(built, PerItemGrader):

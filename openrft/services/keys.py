@@ -69,17 +69,24 @@ class KeyService:
         """
         if not self.auth_required():
             return DEFAULT_PROJECT
-        if not authorization or not authorization.lower().startswith("bearer "):
+        key = bearer_key(authorization)
+        if key is None:
             raise AuthenticationError(
                 "Missing API key: send 'Authorization: Bearer <key>' "
                 "(create one with `openrft keys create --project NAME`)."
             )
-        key = authorization[len("bearer ") :].strip()
         with self.sessions() as session:
             project = KeyRepository(session).project_for_hash(hash_key(key))
         if project is None:
             raise AuthenticationError(f"Incorrect API key provided: {_redact(key)}.")
         return project
+
+
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header value, or None."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        return None
+    return authorization[len("bearer ") :].strip() or None
 
 
 def _redact(key: str) -> str:

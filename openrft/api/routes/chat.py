@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from openrft.api.deps import ProjectDep
+from openrft.api.deps import ChatServiceDep, ProjectDep
 from openrft.protocol.chat import ChatCompletionRequest
-from openrft.services.chat import ChatService
 
 router = APIRouter(prefix="/v1", tags=["chat"])
-
-
-def get_chat(request: Request) -> ChatService:
-    chat: ChatService = request.app.state.chat
-    return chat
-
-
-ChatServiceDep = Annotated[ChatService, Depends(get_chat)]
 
 
 @router.post("/chat/completions", response_model=None)

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from openrft.api.deps import ProjectDep
+from openrft.api.deps import ProjectDep, ResponsesServiceDep
 from openrft.protocol.responses import ResponseRequest
-from openrft.services.responses import ResponsesService
 
 router = APIRouter(prefix="/v1", tags=["responses"])
-
-
-def get_responses(request: Request) -> ResponsesService:
-    return ResponsesService(request.app.state.chat)
-
-
-ResponsesServiceDep = Annotated[ResponsesService, Depends(get_responses)]
 
 
 @router.post("/responses", response_model=None)

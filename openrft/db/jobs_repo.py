@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from openrft.db.pagination import fetch_page
 from openrft.db.tables import checkpoints, job_events, jobs
-from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus
+from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus, legal_sources
 from openrft.errors import InvalidRequestError
+from openrft.ids import new_id
 
-# Columns a caller may change with ``update``; id, project and creation data never change.
+# Columns a caller may change with ``update``; id, project and creation data never change, and
+# ``status`` changes only through ``transition``.
 _MUTABLE = frozenset(
     {
-        "status",
         "fine_tuned_model",
         "finished_at",
         "estimated_finish",
@@ -141,12 +143,67 @@ class JobRepository:
         return chunk, start + limit < len(matching)
 
     def update(self, job_id: str, *, expect: set[JobStatus] | None = None, **values: Any) -> bool:
-        """Compare-and-set: update only when the status is in ``expect``. True when it changed."""
+        """Compare-and-set of non-status columns: only when the status is in ``expect``.
+        True when a row changed."""
         unknown = set(values) - _MUTABLE
         if unknown:
-            raise ValueError(f"not updatable: {sorted(unknown)}")
-        if isinstance(values.get("status"), JobStatus):
-            values["status"] = values["status"].value
+            raise ValueError(f"not updatable with update(): {sorted(unknown)}")
+        return self._set(job_id, expect, values)
+
+    def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        *,
+        message: str,
+        source: JobStatus | None = None,
+        level: str = "info",
+        **values: Any,
+    ) -> bool:
+        """The only way a job's status changes: ``source → target`` (any legal source of
+        ``target`` when ``source`` is None), with ``values`` set and ``message`` recorded as an
+        event in the same transaction. False when the job was not in an allowed source status
+        (a concurrent change); an illegal ``source → target`` raises ``ValueError``."""
+        sources = legal_sources(target)
+        if source is not None:
+            if source not in sources:
+                raise ValueError(f"illegal job transition {source.value} → {target.value}")
+            sources = frozenset({source})
+        unknown = set(values) - _MUTABLE
+        if unknown:
+            raise ValueError(f"not updatable with transition(): {sorted(unknown)}")
+        if not self._set(job_id, sources, {**values, "status": target.value}):
+            return False
+        self.record_event(job_id, message, level=level)
+        return True
+
+    def record_event(
+        self,
+        job_id: str,
+        message: str,
+        *,
+        level: str = "info",
+        type: str = "message",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        EventRepository(self.session).add(
+            JobEvent(
+                id=new_id("ftevent-"),
+                job_id=job_id,
+                created_at=int(time.time()),
+                level=level,
+                message=message,
+                type=type,
+                data=data,
+            )
+        )
+
+    def _set(
+        self,
+        job_id: str,
+        expect: set[JobStatus] | frozenset[JobStatus] | None,
+        values: dict[str, Any],
+    ) -> bool:
         query = jobs.update().where(jobs.c.id == job_id)
         if expect is not None:
             query = query.where(jobs.c.status.in_([s.value for s in expect]))

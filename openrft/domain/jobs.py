@@ -46,6 +46,11 @@ def can_transition(current: JobStatus, target: JobStatus) -> bool:
     return target in _LEGAL.get(current, frozenset())
 
 
+def legal_sources(target: JobStatus) -> frozenset[JobStatus]:
+    """Every status from which ``target`` may be reached."""
+    return frozenset(s for s in JobStatus if can_transition(s, target))
+
+
 # User actions: the statuses each may start from (running jobs get a control request instead).
 ACTIONS: dict[str, frozenset[JobStatus]] = {
     "cancel": frozenset(

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.jobs_repo import JobRepository
 from openrft.domain.jobs import JobStatus
-from openrft.services.jobs import record_event
 from openrft.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -149,10 +148,13 @@ class LocalExecutor:
         with self.sessions.begin() as session:
             jobs = JobRepository(session)
             for job_id in jobs.ids_with_status(JobStatus.QUEUED, limit=10):
-                if jobs.update(
-                    job_id, expect={JobStatus.QUEUED}, status=JobStatus.RUNNING, worker=self.name
+                if jobs.transition(
+                    job_id,
+                    JobStatus.RUNNING,
+                    source=JobStatus.QUEUED,
+                    message="Fine-tuning job started",
+                    worker=self.name,
                 ):
-                    record_event(session, job_id, "Fine-tuning job started")
                     return job_id
         return None
 
@@ -237,13 +239,13 @@ class LocalExecutor:
 
     def _end(self, job_id: str, status: JobStatus, message: str, error: dict | None) -> None:
         with self.sessions.begin() as session:
-            if JobRepository(session).update(
+            JobRepository(session).transition(
                 job_id,
-                expect={JobStatus.RUNNING},
-                status=status,
+                status,
+                source=JobStatus.RUNNING,
+                message=message,
+                level="error" if status == JobStatus.FAILED else "info",
                 control=None,
                 error=error,
                 finished_at=int(time.time()),
-            ):
-                level = "error" if status == JobStatus.FAILED else "info"
-                record_event(session, job_id, message, level=level)
+            )

@@ -24,7 +24,6 @@ from openrft.domain.records import (
 )
 from openrft.ids import new_id
 from openrft.services.files import FileService, file_key
-from openrft.services.jobs import record_event
 from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
 
@@ -87,7 +86,7 @@ class JobRuntime:
     ) -> None:
         safe = json_safe(data) if data is not None else None
         with self.sessions.begin() as session:
-            record_event(session, job_id, message, level=level, type=type, data=safe)
+            JobRepository(session).record_event(job_id, message, level=level, type=type, data=safe)
 
     def control_request(self, job_id: str) -> Literal["cancel", "pause"] | None:
         """A pending cancel/pause; also "cancel" when the job is no longer running at all."""
@@ -160,7 +159,7 @@ class JobRuntime:
         (default: the latest checkpoint). A job that is no longer running is left as it is."""
         target = JobStatus(status)
         job = self._job(job_id)
-        values: dict[str, Any] = {"status": target, "control": None}
+        values: dict[str, Any] = {"control": None}
         if target.is_terminal:
             values["finished_at"] = int(time.time())
         if target == JobStatus.SUCCEEDED:
@@ -168,10 +167,14 @@ class JobRuntime:
         if target == JobStatus.FAILED:
             values["error"] = _error_object(error)
         with self.sessions.begin() as session:
-            changed = JobRepository(session).update(job_id, expect={JobStatus.RUNNING}, **values)
-            if changed:
-                level = "error" if target == JobStatus.FAILED else "info"
-                record_event(session, job_id, _finish_message(target, values), level=level)
+            changed = JobRepository(session).transition(
+                job_id,
+                target,
+                source=JobStatus.RUNNING,
+                message=_finish_message(target, values),
+                level="error" if target == JobStatus.FAILED else "info",
+                **values,
+            )
         if not changed and target == JobStatus.SUCCEEDED:
             # The job stopped running meanwhile (cancelled, or failed by the scheduler).
             self._unregister(values["fine_tuned_model"], job_id)

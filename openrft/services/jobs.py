@@ -42,20 +42,6 @@ def check_limit(limit: int, maximum: int = 1000) -> int:
     return limit
 
 
-def record_event(session: Session, job_id: str, message: str, **fields: Any) -> None:
-    EventRepository(session).add(
-        JobEvent(
-            id=new_id("ftevent-"),
-            job_id=job_id,
-            created_at=int(time.time()),
-            level=fields.get("level", "info"),
-            message=message,
-            type=fields.get("type", "message"),
-            data=fields.get("data"),
-        )
-    )
-
-
 class JobService:
     def __init__(
         self,
@@ -104,10 +90,11 @@ class JobService:
             training_rows=training.rows,
         )
         with self.sessions.begin() as session:
-            JobRepository(session).add(job)
-            record_event(session, job.id, f"Created fine-tuning job: {job.id}")
+            jobs = JobRepository(session)
+            jobs.add(job)
+            jobs.record_event(job.id, f"Created fine-tuning job: {job.id}")
             names = " and ".join(f for f in (job.training_file, job.validation_file) if f)
-            record_event(session, job.id, f"Validating training files: {names}")
+            jobs.record_event(job.id, f"Validating training files: {names}")
         return self._finish_validation(job)
 
     def _finish_validation(self, job: Job) -> Job:
@@ -130,16 +117,22 @@ class JobService:
                     "upload the file again and create a new job.",
                     "param": param,
                 }
-                jobs.update(
+                jobs.transition(
                     job.id,
-                    expect={JobStatus.VALIDATING_FILES},
-                    status=JobStatus.FAILED,
+                    JobStatus.FAILED,
+                    source=JobStatus.VALIDATING_FILES,
+                    message=error["message"],
+                    level="error",
                     error=error,
                     finished_at=int(time.time()),
                 )
-                record_event(session, job.id, error["message"], level="error")
-            elif jobs.update(job.id, expect={JobStatus.VALIDATING_FILES}, status=JobStatus.QUEUED):
-                record_event(session, job.id, "Files validated, moving job to queued state")
+            else:
+                jobs.transition(
+                    job.id,
+                    JobStatus.QUEUED,
+                    source=JobStatus.VALIDATING_FILES,
+                    message="Files validated, moving job to queued state",
+                )
         return self.retrieve(job.project, job.id)
 
     def retrieve(self, project: str, job_id: str) -> Job:
@@ -202,21 +195,21 @@ class JobService:
                 code="invalid_job_status",
             )
         with self.sessions.begin() as session:
-            if JobRepository(session).update(job.id, expect={JobStatus.RUNNING}, control=request):
-                record_event(session, job.id, f"{message}; the worker stops after this step")
+            jobs = JobRepository(session)
+            if jobs.update(job.id, expect={JobStatus.RUNNING}, control=request):
+                jobs.record_event(job.id, f"{message}; the worker stops after this step")
         return self.retrieve(job.project, job.id)
 
     def _move(self, job: Job, target: JobStatus, message: str, **values: Any) -> None:
         """Compare-and-set ``job.status → target``; a concurrent change is a clear 400."""
         with self.sessions.begin() as session:
-            if not JobRepository(session).update(
-                job.id, expect={job.status}, status=target, control=None, **values
+            if not JobRepository(session).transition(
+                job.id, target, source=job.status, message=message, control=None, **values
             ):
                 raise InvalidRequestError(
                     f"Job {job.id} changed state while handling this request; retry.",
                     code="invalid_job_status",
                 )
-            record_event(session, job.id, message)
 
     def list(
         self, project: str, *, after: str | None, limit: int, metadata: dict[str, str]

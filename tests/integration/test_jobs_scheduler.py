@@ -111,7 +111,9 @@ def test_stop_terminates_workers_and_records_it(store: Store, tmp_path: Path) ->
 
 def _set_worker(store: Store, job_id: str, worker: str) -> None:
     with store.jobs.sessions.begin() as session:
-        JobRepository(session).update(job_id, status=JobStatus.RUNNING, worker=worker)
+        JobRepository(session).transition(
+            job_id, JobStatus.RUNNING, source=JobStatus.QUEUED, message="started", worker=worker
+        )
 
 
 def test_orphaned_running_job_of_this_host_is_failed(store: Store, tmp_path: Path) -> None:

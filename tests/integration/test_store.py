@@ -136,8 +136,8 @@ def test_claim_is_atomic_across_concurrent_schedulers(store: Store, tmp_path: Pa
 def _run(store: Store, job_id: str) -> None:
     """The scheduler's claim, done by hand."""
     with store.jobs.sessions.begin() as session:
-        assert JobRepository(session).update(
-            job_id, expect={JobStatus.QUEUED}, status=JobStatus.RUNNING
+        assert JobRepository(session).transition(
+            job_id, JobStatus.RUNNING, source=JobStatus.QUEUED, message="Fine-tuning job started"
         )
 
 
@@ -237,12 +237,71 @@ def test_success_reported_after_cancel_registers_no_model(store: Store, tmp_path
     (src / "w").write_bytes(b"1")
     store.runtime.add_checkpoint(job_id, 1, {}, src)
     with store.jobs.sessions.begin() as session:  # the scheduler gave up on the worker
-        JobRepository(session).update(job_id, status=JobStatus.CANCELLED)
+        JobRepository(session).transition(job_id, JobStatus.CANCELLED, message="Job cancelled")
     store.runtime.finish(job_id, "succeeded", fine_tuned_step=1)
     job = store.jobs.retrieve("p1", job_id)
     assert (job.status, job.fine_tuned_model) == (JobStatus.CANCELLED, None)
     assert not [m for m in store.models.list("p1") if m.id.endswith(job_id)]
     assert not store.blobs.exists(f"models/{job_id}")
+
+
+def _events(store: Store, job_id: str) -> list[str]:
+    events, _ = store.jobs.events("p1", job_id, after=None, limit=100)
+    return [event.message for event in events]
+
+
+def test_transition_changes_status_and_records_its_event_together(store: Store) -> None:
+    job_id = _job(store)
+    with store.jobs.sessions.begin() as session:
+        jobs = JobRepository(session)
+        assert jobs.transition(job_id, JobStatus.RUNNING, message="started", worker="w")
+    assert store.jobs.retrieve("p1", job_id).status == JobStatus.RUNNING
+    assert _events(store, job_id)[0] == "started"
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [(JobStatus.QUEUED, JobStatus.SUCCEEDED), (JobStatus.SUCCEEDED, JobStatus.RUNNING)],
+)
+def test_illegal_transition_is_refused_and_writes_nothing(
+    store: Store, source: JobStatus, target: JobStatus
+) -> None:
+    job_id = _job(store)
+    before = _events(store, job_id)
+    with (
+        pytest.raises(ValueError, match="illegal job transition"),
+        store.jobs.sessions.begin() as session,
+    ):
+        JobRepository(session).transition(job_id, target, source=source, message="no")
+    assert store.jobs.retrieve("p1", job_id).status == JobStatus.QUEUED
+    assert _events(store, job_id) == before
+
+
+def test_transition_from_a_status_the_job_is_not_in_changes_nothing(store: Store) -> None:
+    job_id = _job(store)  # queued
+    before = _events(store, job_id)
+    with store.jobs.sessions.begin() as session:
+        moved = JobRepository(session).transition(
+            job_id, JobStatus.SUCCEEDED, source=JobStatus.RUNNING, message="done"
+        )
+    assert not moved
+    assert store.jobs.retrieve("p1", job_id).status == JobStatus.QUEUED
+    assert _events(store, job_id) == before
+
+
+def test_a_terminal_job_never_changes_status_again(store: Store) -> None:
+    job_id = _job(store)
+    store.jobs.cancel("p1", job_id)
+    with store.jobs.sessions.begin() as session:
+        jobs = JobRepository(session)
+        assert not any(jobs.transition(job_id, target, message="x") for target in JobStatus)
+    assert store.jobs.retrieve("p1", job_id).status == JobStatus.CANCELLED
+
+
+def test_update_cannot_change_status(store: Store) -> None:
+    job_id = _job(store)
+    with pytest.raises(ValueError, match="not updatable"), store.jobs.sessions.begin() as session:
+        JobRepository(session).update(job_id, status=JobStatus.RUNNING)
 
 
 def test_non_finite_metrics_are_stored_as_null(store: Store, tmp_path: Path) -> None:

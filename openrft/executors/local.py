@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.jobs_repo import JobRepository
 from openrft.domain.jobs import JobStatus
+from openrft.executors.fair import QUEUE_WINDOW, claim_order
 from openrft.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class LocalExecutor:
         data_dir: Path,
         worker_env: dict[str, str],
         max_concurrent_jobs: int = 1,
+        max_running_per_project: int | None = None,
         worker_command: WorkerCommand = default_worker_command,
         poll_interval_s: float = 0.5,
         cancel_grace_s: float = 30.0,
@@ -77,6 +79,7 @@ class LocalExecutor:
         self.log_dir = data_dir / "logs"
         self.worker_env = worker_env
         self.max_concurrent_jobs = max_concurrent_jobs
+        self.max_running_per_project = max_running_per_project
         self.worker_command = worker_command
         self.poll_interval_s = poll_interval_s
         self.cancel_grace_s = cancel_grace_s
@@ -102,6 +105,7 @@ class LocalExecutor:
             data_dir=settings.data_dir,
             worker_env=env,
             max_concurrent_jobs=settings.max_concurrent_jobs,
+            max_running_per_project=settings.max_running_jobs_per_project,
             worker_command=command,
         )
 
@@ -144,10 +148,16 @@ class LocalExecutor:
             self._spawn(job_id)
 
     def _claim(self) -> str | None:
-        """Compare-and-set the oldest queued job to running; None when nothing is queued."""
+        """Compare-and-set a queued job to running, fairly across projects (``claim_order``);
+        None when nothing can start."""
         with self.sessions.begin() as session:
             jobs = JobRepository(session)
-            for job_id in jobs.ids_with_status(JobStatus.QUEUED, limit=10):
+            order = claim_order(
+                jobs.queued_with_projects(QUEUE_WINDOW),
+                jobs.running_per_project(),
+                self.max_running_per_project,
+            )
+            for job_id in order:
                 if jobs.transition(
                     job_id,
                     JobStatus.RUNNING,

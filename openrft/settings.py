@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         default=50.0, ge=0, description="Requests/s per API key on /v1; 0 turns the limit off."
     )
     rate_limit_burst: int = Field(default=200, ge=1)
+    max_job_seconds: float | None = Field(
+        default=7 * 24 * 3600.0, gt=0, description="Wall time of one run of a job's worker."
+    )
     max_running_jobs_per_project: int | None = Field(
         default=None, ge=1, description="Running jobs per project; default: only the global cap."
     )

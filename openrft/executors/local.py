@@ -15,13 +15,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.jobs_repo import JobRepository
 from openrft.domain.jobs import JobStatus
+from openrft.executors.exits import classify_exit
 from openrft.executors.fair import QUEUE_WINDOW, claim_order
 from openrft.settings import Settings
 
@@ -58,6 +59,8 @@ class _Worker:
     process: subprocess.Popen[bytes]
     log_path: Path
     cancel_seen_at: float | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    killed: str | None = None  # why the scheduler killed it: "cancel" or "timeout"
 
 
 class LocalExecutor:
@@ -71,6 +74,7 @@ class LocalExecutor:
         worker_env: dict[str, str],
         max_concurrent_jobs: int = 1,
         max_running_per_project: int | None = None,
+        max_job_seconds: float | None = None,
         worker_command: WorkerCommand = default_worker_command,
         poll_interval_s: float = 0.5,
         cancel_grace_s: float = 30.0,
@@ -80,6 +84,7 @@ class LocalExecutor:
         self.worker_env = worker_env
         self.max_concurrent_jobs = max_concurrent_jobs
         self.max_running_per_project = max_running_per_project
+        self.max_job_seconds = max_job_seconds
         self.worker_command = worker_command
         self.poll_interval_s = poll_interval_s
         self.cancel_grace_s = cancel_grace_s
@@ -106,6 +111,7 @@ class LocalExecutor:
             worker_env=env,
             max_concurrent_jobs=settings.max_concurrent_jobs,
             max_running_per_project=settings.max_running_jobs_per_project,
+            max_job_seconds=settings.max_job_seconds,
             worker_command=command,
         )
 
@@ -141,6 +147,7 @@ class LocalExecutor:
         self._reap()
         self._sweep_orphans()
         self._enforce_cancel_grace()
+        self._enforce_wall_time()
         while len(self.workers) < self.max_concurrent_jobs and not self._stop.is_set():
             job_id = self._claim()
             if job_id is None:
@@ -219,17 +226,37 @@ class LocalExecutor:
             if job.control == "cancel":
                 self._end(job_id, JobStatus.CANCELLED, "Job cancelled", error=None)
                 continue
-            reason = (
-                "the server stopped it while shutting down"
-                if self._stop.is_set()
-                else (f"it exited with code {code}")
+            self._fail_exited(job_id, worker, code)
+
+    def _fail_exited(self, job_id: str, worker: _Worker, code: int) -> None:
+        tail = log_tail(worker.log_path)
+        if worker.killed == "timeout":
+            error_code, reason = (
+                "job_timeout",
+                (
+                    f"it ran longer than the maximum job time of {self.max_job_seconds} s "
+                    "(OPENRFT_MAX_JOB_SECONDS)"
+                ),
             )
-            tail = log_tail(worker.log_path)
-            self._fail(
-                job_id,
-                f"The training worker did not finish the job: {reason}. "
-                f"Last lines of its log:\n{tail}",
-            )
+        elif self._stop.is_set():
+            error_code, reason = "worker_died", "the server stopped it while shutting down"
+        else:
+            error_code, reason = classify_exit(code, tail, killed_by_us=worker.killed is not None)
+        self._fail(
+            job_id,
+            f"The training worker did not finish the job: {reason}. Last lines of its log:\n{tail}",
+            code=error_code,
+        )
+
+    def _enforce_wall_time(self) -> None:
+        if self.max_job_seconds is None:
+            return
+        now = time.monotonic()
+        for job_id, worker in self.workers.items():
+            if worker.killed is None and now - worker.started_at > self.max_job_seconds:
+                log.warning("killing worker of %s: over the maximum job time", job_id)
+                worker.killed = "timeout"
+                worker.process.kill()
 
     def _enforce_cancel_grace(self) -> None:
         now = time.monotonic()
@@ -241,10 +268,11 @@ class LocalExecutor:
             worker.cancel_seen_at = worker.cancel_seen_at or now
             if now - worker.cancel_seen_at > self.cancel_grace_s:
                 log.warning("killing worker of %s: it ignored cancel", job_id)
+                worker.killed = "cancel"
                 worker.process.kill()
 
-    def _fail(self, job_id: str, message: str) -> None:
-        error = {"code": "worker_died", "message": message, "param": None}
+    def _fail(self, job_id: str, message: str, code: str = "worker_died") -> None:
+        error = {"code": code, "message": message, "param": None}
         self._end(job_id, JobStatus.FAILED, message, error=error)
 
     def _end(self, job_id: str, status: JobStatus, message: str, error: dict | None) -> None:

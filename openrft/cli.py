@@ -120,7 +120,7 @@ def export(
 ) -> None:
     """Write MODEL_ID as a Hugging Face model dir (safetensors + tokenizer) in OUT_DIR."""
     from openrft.errors import OpenRFTError
-    from openrft.inference.export import export_model
+    from openrft.services.export import export_model
 
     settings = build_settings(data_dir=data_dir, database_url=database_url)
     try:

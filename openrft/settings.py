@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     worker_command: list[str] | None = Field(
         default=None,
         description="Training worker argv prefix (the job id is appended); "
-        "default: python -m openrft.training.worker. JSON list in OPENRFT_WORKER_COMMAND.",
+        "default: python -m openrft.worker. JSON list in OPENRFT_WORKER_COMMAND.",
     )
 
     # Limits (issue 12). Each one refused with a 4xx naming the setting.

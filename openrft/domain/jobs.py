@@ -143,3 +143,31 @@ class JobSpec:
     grader: dict[str, Any]
     resume_from: Any | None
     status: JobStatus
+
+
+@dataclass(frozen=True)
+class CreateJob:
+    """A create request after wire parsing, before validation."""
+
+    model: Any
+    training_file: str
+    validation_file: str | None = None
+    suffix: str | None = None
+    seed: int | None = None
+    metadata: dict[str, str] | None = None
+    method: dict[str, Any] | None = None
+    hyperparameters: dict[str, Any] | None = None
+    integrations: list[dict[str, Any]] | None = None
+
+
+def public_grader(grader: dict[str, Any]) -> dict[str, Any]:
+    """The grader echo: internal keys (leading ``_``) removed at every depth."""
+    return _strip_private(grader)
+
+
+def _strip_private(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_private(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [_strip_private(v) for v in value]
+    return value

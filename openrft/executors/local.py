@@ -33,7 +33,7 @@ LOG_TAIL_LINES = 20
 
 
 def default_worker_command(job_id: str) -> list[str]:
-    return [sys.executable, "-m", "openrft.training.worker", job_id]
+    return [sys.executable, "-m", "openrft.worker", job_id]
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

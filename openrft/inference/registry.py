@@ -21,13 +21,13 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from openrft.errors import InvalidRequestError
-from openrft.inference.names import (
+from openrft.domain.base_models import (
     SMOLLM2,
     TINY_RANDOM_LLAMA,
     base_model_names,
     canonical_base_name,
 )
+from openrft.errors import InvalidRequestError
 from openrft.inference.tiny_llama import write_tiny_llama
 
 __all__ = [

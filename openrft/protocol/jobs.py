@@ -6,10 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from openrft.domain.jobs import Checkpoint, Job, JobEvent
+from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, public_grader
 from openrft.protocol.common import ErrorObject
-from openrft.services.job_requests import public_grader
-from openrft.services.jobs import CreateJob
 
 ORGANIZATION_PREFIX = "org-"
 

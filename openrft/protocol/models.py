@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from openrft.services.models import ModelInfo
+from openrft.domain.models import ModelInfo
 
 
 class Model(BaseModel):

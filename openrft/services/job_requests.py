@@ -148,16 +148,3 @@ def check_response_format(value: Any) -> dict[str, Any] | None:
 
 def resolve_section_hyperparameters(section: dict[str, Any], n_train_rows: int) -> dict[str, Any]:
     return resolve_hyperparameters(section.get("hyperparameters"), n_train_rows=n_train_rows)
-
-
-def public_grader(grader: dict[str, Any]) -> dict[str, Any]:
-    """The grader echo: internal keys (leading ``_``) removed at every depth."""
-    return _strip_private(grader)
-
-
-def _strip_private(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_private(v) for k, v in value.items() if not str(k).startswith("_")}
-    if isinstance(value, list):
-        return [_strip_private(v) for v in value]
-    return value

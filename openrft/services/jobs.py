@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.files_repo import FileRepository
 from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
-from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus, ensure_action
+from openrft.domain.base_models import canonical_base_model
+from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, JobStatus, ensure_action
 from openrft.errors import InvalidRequestError, NotFoundError
 from openrft.ids import new_id
 from openrft.services import job_requests as req
-from openrft.services.base_models import canonical_base_model
 from openrft.services.files import file_key
 from openrft.storage.blobs import BlobStore
-
-
-@dataclass(frozen=True)
-class CreateJob:
-    """A create request after wire parsing, before validation."""
-
-    model: Any
-    training_file: str
-    validation_file: str | None = None
-    suffix: str | None = None
-    seed: int | None = None
-    metadata: dict[str, str] | None = None
-    method: dict[str, Any] | None = None
-    hyperparameters: dict[str, Any] | None = None
-    integrations: list[dict[str, Any]] | None = None
 
 
 def check_limit(limit: int, maximum: int = 1000) -> int:

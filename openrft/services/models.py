@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.jobs_repo import CheckpointRepository
 from openrft.db.models_repo import ModelRepository
+from openrft.domain.base_models import base_model_names, canonical_base_model
+from openrft.domain.models import ModelInfo, ResolvedModel
 from openrft.domain.records import ModelRecord
 from openrft.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
-from openrft.services.base_models import base_model_names, canonical_base_model
 from openrft.storage.blobs import BlobStore
 
 BASE_OWNER = "openrft"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One entry of ``GET /v1/models``; ``created`` in Unix seconds (0 for built-in bases)."""
-
-    id: str
-    created: int
-    owned_by: str
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """What inference needs: the base model (canonical) and the adapter / weights dir, if any."""
-
-    id: str
-    base_model: str
-    adapter_dir: Path | None
 
 
 def _not_found(model_id: str) -> NotFoundError:

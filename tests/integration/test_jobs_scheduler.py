@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from openrft.db.jobs_repo import JobRepository
-from openrft.domain.jobs import JobStatus
+from openrft.domain.jobs import CreateJob, JobStatus
 from openrft.executors.local import LocalExecutor
-from openrft.services.jobs import CreateJob
 from tests.integration.store_fixtures import Store
 
 pytestmark = pytest.mark.parametrize("store", ["sqlite"], indirect=True)

@@ -10,7 +10,7 @@ import pytest
 
 from openrft.db.engine import upgrade_database
 from openrft.db.jobs_repo import JobRepository
-from openrft.domain.jobs import JobStatus
+from openrft.domain.jobs import CreateJob, JobStatus
 from openrft.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -18,7 +18,6 @@ from openrft.errors import (
     PermissionDeniedError,
 )
 from openrft.executors.local import LocalExecutor
-from openrft.services.jobs import CreateJob
 from tests.integration.store_fixtures import Store
 
 ROW = {"messages": [{"role": "user", "content": "2+2?"}], "reference_answer": "4"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from openrft.domain.jobs import public_grader
 from openrft.domain.records import FileRecord
 from openrft.errors import InvalidRequestError
 from openrft.services import job_requests as req
@@ -94,7 +95,7 @@ def test_grader_echo_hides_internal_keys_at_every_depth() -> None:
         "graders": {"a": {"type": "python", "_inlined": "code", "source": "def grade(): ..."}},
         "list": [{"_x": 1, "y": 2}],
     }
-    assert req.public_grader(stored) == {
+    assert public_grader(stored) == {
         "type": "multi",
         "graders": {"a": {"type": "python", "source": "def grade(): ..."}},
         "list": [{"y": 2}],

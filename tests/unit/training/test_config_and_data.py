@@ -6,7 +6,7 @@ from openrft.graders import GradingFailedError
 from openrft.training.config import TrainConfig
 from openrft.training.data import epoch_batches, holdout_split
 from openrft.training.stopping import EarlyStopping
-from openrft.training.worker import failure_error
+from openrft.worker import failure_error
 
 
 def test_config_from_the_control_planes_resolved_hyperparameters() -> None:

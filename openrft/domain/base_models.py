@@ -1,4 +1,7 @@
-"""Accepted base model names and their canonical form; no torch, so the API starts fast."""
+"""Accepted base model names and their canonical form: the one list of built-in bases.
+
+No torch here, so the API process validates a job without importing it.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +42,18 @@ def canonical_base_name(name: str) -> str:
     if _HUB_ID.match(name) and not path.exists():
         return name
     raise InvalidRequestError(f"The model '{name}' does not exist.", param="model")
+
+
+def canonical_base_model(name: object, *, param: str = "model") -> str:
+    """Canonical id of an accepted base model name; 400 naming ``param`` otherwise."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidRequestError("'model' must be a non-empty string.", param=param)
+    try:
+        return canonical_base_name(name)
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(
+            f"The model '{name}' does not exist. Use one of {', '.join(base_model_names())}, "
+            "a local Hugging Face model directory, a .gguf file or a hub id 'org/name'.",
+            param=param,
+            code="model_not_found",
+        ) from exc

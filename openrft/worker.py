@@ -1,4 +1,4 @@
-"""Training worker entry point: ``python -m openrft.training.worker JOB_ID``.
+"""Training worker entry point: ``python -m openrft.worker JOB_ID``.
 
 Started by the scheduler with the server's ``OPENRFT_*`` environment. Talks only to the
 database and blob store (``JobRuntime``). Any failure marks the job failed with a short
@@ -16,7 +16,7 @@ from openrft.errors import OpenRFTError
 from openrft.services.job_runtime import JobRuntime
 from openrft.settings import Settings
 
-log = logging.getLogger("openrft.training.worker")
+log = logging.getLogger("openrft.worker")
 
 
 def failure_error(exc: BaseException) -> dict[str, str]:
@@ -53,6 +53,6 @@ def main(job_id: str) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        print("usage: python -m openrft.training.worker JOB_ID", file=sys.stderr)
+        print("usage: python -m openrft.worker JOB_ID", file=sys.stderr)
         sys.exit(2)
     sys.exit(main(sys.argv[1]))

@@ -216,7 +216,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=120.0, help="seconds")
     args = parser.parse_args(argv)
-    env = {"OPENRFT_MAX_UPLOAD_BYTES": str(2 * BIG_UPLOAD_BYTES)}
+    env = {"OPENRFT_MAX_UPLOAD_BYTES": str(2 * BIG_UPLOAD_BYTES), "OPENRFT_SHUTDOWN_GRACE_S": "10"}
     with running_server(Settings().resolved_model_cache_dir, env) as base_url:
         result = run(base_url, args.clients, args.duration)
     RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     max_job_seconds: float | None = Field(
         default=7 * 24 * 3600.0, gt=0, description="Wall time of one run of a job's worker."
     )
+    shutdown_grace_s: float = Field(
+        default=60.0, ge=0, description="On SIGTERM: how long running jobs get to checkpoint."
+    )
     max_running_jobs_per_project: int | None = Field(
         default=None, ge=1, description="Running jobs per project; default: only the global cap."
     )

@@ -126,7 +126,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            executor.stop()
+            executor.stop(settings.shutdown_grace_s)
             services.chat.close()
             services.engine.dispose()
 

@@ -120,12 +120,19 @@ class LocalExecutor:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop scheduling, terminate running workers and record why their jobs ended."""
+        """Stop scheduling; ask running workers to checkpoint and pause (up to ``timeout_s``),
+        then requeue those jobs so they resume when a server starts again. A worker that has
+        not paused by then is terminated and its job failed."""
         self._stop.set()
         if self._thread:
             self._thread.join()
+        asked = self._request_pause()
+        deadline = time.monotonic() + timeout_s
         for worker in self.workers.values():
-            worker.process.terminate()
+            try:
+                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.terminate()
         for worker in self.workers.values():
             try:
                 worker.process.wait(timeout=timeout_s)
@@ -133,6 +140,31 @@ class LocalExecutor:
                 worker.process.kill()
                 worker.process.wait()
         self._reap()
+        self._requeue(asked)
+
+    def _request_pause(self) -> list[str]:
+        """Set ``control = pause`` on running jobs that have no other request pending."""
+        asked = []
+        with self.sessions.begin() as session:
+            jobs = JobRepository(session)
+            for job_id in self.workers:
+                job = jobs.get(job_id)
+                if job is not None and job.control is None:
+                    jobs.update(job_id, expect={JobStatus.RUNNING}, control="pause")
+                    asked.append(job_id)
+        return asked
+
+    def _requeue(self, job_ids: list[str]) -> None:
+        with self.sessions.begin() as session:
+            jobs = JobRepository(session)
+            for job_id in job_ids:
+                jobs.transition(
+                    job_id,
+                    JobStatus.QUEUED,
+                    source=JobStatus.PAUSED,
+                    message="The server is shutting down: job checkpointed and requeued; it "
+                    "resumes from its latest checkpoint when the server starts again",
+                )
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -84,6 +84,8 @@ def start_server(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRFT_")}
     # Suites fire requests back to back; test_limits.py turns the rate limit on for itself.
     full_env["OPENRFT_RATE_LIMIT_PER_SECOND"] = "0"
+    # Teardown kills the server after 15 s: its workers must be paused or stopped before that.
+    full_env["OPENRFT_SHUTDOWN_GRACE_S"] = "5"
     full_env.update(env or {})
     log_path = data_dir / "server.log"
     with log_path.open("ab") as log:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from openrft.domain.messages import ROLES, normalize_messages
 from openrft.errors import InvalidRequestError
-
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
 
 def _bad_line(number: int, why: str) -> InvalidRequestError:
@@ -33,12 +33,14 @@ def row_problem(row: Any) -> str | None:
             return f"messages[{index}] is not an object"
         role = message.get("role")
         if role not in ROLES:
-            return f"messages[{index}].role must be one of {', '.join(sorted(ROLES))}, got {role!r}"
-        content = message.get("content")
-        if not isinstance(content, str | list) and not (
-            content is None and message.get("tool_calls")
-        ):
-            return f'messages[{index}] has no "content" (a string or a list of parts)'
+            return f"messages[{index}].role must be one of {', '.join(ROLES)}, got {role!r}"
+        if not isinstance(message.get("content"), str | list):
+            return f'messages[{index}] has no "content" (a string or a list of text parts)'
+    try:  # the rendering rules of training and serving (openrft.domain.messages)
+        normalize_messages(messages)
+    except InvalidRequestError as exc:
+        where = re.sub(r"\.(\d+)", r"[\1]", exc.param or "messages")
+        return f"{where}: {exc.message.rstrip('.')}"
     return None
 
 

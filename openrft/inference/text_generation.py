@@ -114,6 +114,7 @@ class TextGeneration:
     ) -> None:
         self._pool, self._loaded, self._weights_dir = pool, loaded, weights_dir
         self.request = request
+        self.prompt_ids = prompt
         self.prompt_tokens = len(prompt)
         tokenizer = loaded.tokenizer
         self._texts = [IncrementalText(tokenizer, request.stop) for _ in range(request.n)]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from openrft.domain.messages import normalize_messages
 
 # Tokens that end an assistant turn in common chat templates (ChatML, Llama 3, Phi, Gemma).
 _END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
@@ -24,15 +26,22 @@ def default_stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
 
 
 def encode_chat(
-    tokenizer: Any, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True
+    tokenizer: Any, messages: Sequence[Mapping[str, Any]], *, add_generation_prompt: bool = True
 ) -> list[int]:
-    """Render ``messages`` (``{"role", "content"}`` dicts) with the chat template, to ids."""
+    """Ids of ``messages`` (normalized by ``normalize_messages``) rendered for ``tokenizer``.
+
+    With a chat template: the template's text, encoded without extra special tokens. Without
+    one: the plain fallback ``"<role>: <content>\n"`` per message, then ``"assistant: "``,
+    encoded with the tokenizer's own special tokens (e.g. BOS). Training, evaluation and
+    serving all call this, so a prompt has the same ids everywhere.
+    """
+    plain = normalize_messages(messages)
     if not getattr(tokenizer, "chat_template", None):
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages)
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in plain)
         if add_generation_prompt:
             text += "assistant: "
         return list(tokenizer.encode(text))
     text = tokenizer.apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+        plain, tokenize=False, add_generation_prompt=add_generation_prompt
     )
     return list(tokenizer.encode(text, add_special_tokens=False))

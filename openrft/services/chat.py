@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
+from openrft.domain.messages import normalize_messages
 from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
 from openrft.ids import new_id
 from openrft.inference.text_generation import (
@@ -23,7 +24,6 @@ from openrft.protocol.chat import (
     ChatCompletionChunk,
     ChatCompletionMessage,
     ChatCompletionRequest,
-    ChatMessageIn,
     Choice,
     ChoiceDelta,
     ChoiceLogprobs,
@@ -163,7 +163,7 @@ def to_text_request(body: ChatCompletionRequest) -> TextRequest:
     if body.top_logprobs and not body.logprobs:
         raise InvalidRequestError("'top_logprobs' needs 'logprobs': true.", param="top_logprobs")
     return TextRequest(
-        messages=[_plain_message(i, m) for i, m in enumerate(body.messages)],
+        messages=normalize_messages([m.model_dump() for m in body.messages]),
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=1.0 if body.temperature is None else body.temperature,
         top_p=1.0 if body.top_p is None else body.top_p,
@@ -190,27 +190,6 @@ def _reject_unsupported(body: ChatCompletionRequest) -> None:
             raise InvalidRequestError(f"'{field}' is not supported (use 0).", param=field)
     if body.logit_bias:
         raise InvalidRequestError("'logit_bias' is not supported.", param="logit_bias")
-
-
-def _plain_message(index: int, message: ChatMessageIn) -> dict[str, str]:
-    """``{"role", "content"}`` with text parts joined; images, audio, files and tools → 400."""
-    param = f"messages.{index}"
-    if message.role in ("tool", "function"):
-        raise InvalidRequestError("Tool messages are not supported.", param=f"{param}.role")
-    if message.model_extra and message.model_extra.get("tool_calls"):
-        raise InvalidRequestError("Tool calls are not supported.", param=f"{param}.tool_calls")
-    role = "system" if message.role == "developer" else message.role
-    if message.content is None or isinstance(message.content, str):
-        return {"role": role, "content": message.content or ""}
-    texts = []
-    for j, part in enumerate(message.content):
-        if part.get("type") != "text" or not isinstance(part.get("text"), str):
-            raise InvalidRequestError(
-                f"Content part type '{part.get('type')}' is not supported; only text parts are.",
-                param=f"{param}.content.{j}",
-            )
-        texts.append(part["text"])
-    return {"role": role, "content": "".join(texts)}
 
 
 def _choice(index: int, result: SampleResult) -> Choice:

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from openrft.domain.messages import normalize_message
 from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
 from openrft.ids import new_id
 from openrft.inference.text_generation import TextGeneration, TextRequest
@@ -128,30 +129,13 @@ def to_text_request(body: ResponseRequest) -> TextRequest:
 
 
 def _input_message(index: int, item: dict[str, Any]) -> dict[str, str]:
+    """A message input item as a chat message, under the rules of ``normalize_message``."""
     param = f"input.{index}"
-    role = item.get("role")
-    if item.get("type", "message") != "message" or role not in (
-        "user",
-        "assistant",
-        "system",
-        "developer",
-    ):
+    if item.get("type", "message") != "message":
         raise InvalidRequestError("Only message items with a text role are supported.", param=param)
-    content = item.get("content")
-    if isinstance(content, str):
-        text = content
-    elif isinstance(content, list):
-        text = ""
-        for j, part in enumerate(content):
-            if part.get("type") not in _TEXT_PART_TYPES or not isinstance(part.get("text"), str):
-                raise InvalidRequestError(
-                    f"Content part type '{part.get('type')}' is not supported; only text is.",
-                    param=f"{param}.content.{j}",
-                )
-            text += part["text"]
-    else:
+    if not isinstance(item.get("content"), str | list):
         raise InvalidRequestError("Message content must be a string or text parts.", param=param)
-    return {"role": "system" if role == "developer" else str(role), "content": text}
+    return normalize_message(item, param=param, text_types=_TEXT_PART_TYPES)
 
 
 def _response(

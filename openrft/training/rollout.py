@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from openrft.inference.tokens import encode_chat
 from openrft.training.data import Row
 
 
@@ -58,27 +59,15 @@ class Codec(Protocol):
     def decode(self, token_ids: list[int]) -> str: ...
 
 
-def message_text(content: Any) -> str:
-    """A message's text: the string itself, or the text parts of a content-part list joined."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict)]
-        return "".join(str(p) for p in parts)
-    return "" if content is None else str(content)
-
-
 class TokenizerCodec:
-    """``Codec`` over a Hugging Face tokenizer and its chat template."""
+    """``Codec`` over a Hugging Face tokenizer; prompts render as served (``encode_chat``)."""
 
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
 
     def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]:
-        """Ids of ``messages`` rendered by the chat template, ending with the assistant cue."""
-        plain = [{"role": m["role"], "content": message_text(m.get("content"))} for m in messages]
-        text = self.tokenizer.apply_chat_template(plain, add_generation_prompt=True, tokenize=False)
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Ids of ``messages`` rendered for the model, ending with the assistant cue."""
+        return encode_chat(self.tokenizer, messages)
 
     def decode(self, token_ids: list[int]) -> str:
         return str(self.tokenizer.decode(token_ids, skip_special_tokens=True))

@@ -36,6 +36,15 @@ def test_openai_and_bedrock_row_shapes_are_valid() -> None:
         ({"messages": ["hi"]}, "messages[0] is not an object"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({"messages": [{"role": "user"}]}, '"content"'),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role must be one of"),
+        (
+            {"messages": [{"role": "assistant", "content": "", "tool_calls": [{"id": "c"}]}]},
+            "messages[0].tool_calls: Tool calls are not supported",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+            "messages[0].content[0]: Content part type 'image_url' is not supported",
+        ),
     ],
 )
 def test_first_bad_line_is_named(line: object, why: str) -> None:

@@ -78,7 +78,12 @@ def build_services(settings: Settings) -> Services:
             settings.max_upload_bytes,
             JsonlLimits(settings.max_jsonl_line_bytes, settings.max_jsonl_rows),
         ),
-        jobs=JobService(sessions, blobs, grader_base_dir=Path.cwd()),
+        jobs=JobService(
+            sessions,
+            blobs,
+            grader_base_dir=Path.cwd(),
+            max_queued_per_project=settings.max_queued_jobs_per_project,
+        ),
         models=models,
         chat=chat,
         responses=ResponsesService(chat),

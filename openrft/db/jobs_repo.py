@@ -220,6 +220,14 @@ class JobRepository:
         )
         return [(job_id, project) for job_id, project in self.session.execute(query).all()]
 
+    def waiting_count(self, project: str) -> int:
+        """Jobs of ``project`` not yet started: validating_files or queued."""
+        waiting = [JobStatus.VALIDATING_FILES.value, JobStatus.QUEUED.value]
+        query = sa.select(sa.func.count()).where(
+            jobs.c.project == project, jobs.c.status.in_(waiting)
+        )
+        return int(self.session.execute(query).scalar_one())
+
     def running_per_project(self) -> dict[str, int]:
         query = (
             sa.select(jobs.c.project, sa.func.count())

@@ -13,7 +13,7 @@ from openrft.db.files_repo import FileRepository
 from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
 from openrft.domain.base_models import canonical_base_model
 from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, JobStatus, ensure_action
-from openrft.errors import InvalidRequestError, NotFoundError
+from openrft.errors import InvalidRequestError, NotFoundError, RateLimitError
 from openrft.ids import new_id
 from openrft.services import job_requests as req
 from openrft.services.files import file_key
@@ -33,8 +33,11 @@ class JobService:
         blobs: BlobStore,
         grader_base_dir: Path,
         resolve_model: Callable[[Any], str] = canonical_base_model,
+        max_queued_per_project: int | None = None,
     ):
-        """``resolve_model``: accepted base model name → canonical id (400 param "model")."""
+        """``resolve_model``: accepted base model name → canonical id (400 param "model");
+        ``max_queued_per_project``: waiting jobs one project may have (429 past it)."""
+        self.max_queued_per_project = max_queued_per_project
         self.sessions = sessions
         self.blobs = blobs
         self.grader_base_dir = grader_base_dir
@@ -44,6 +47,7 @@ class JobService:
         """Validate everything, store the job (validating_files), check its files, queue it."""
         model = self.resolve_model(request.model)
         with self.sessions() as session:
+            self._check_queue_room(JobRepository(session), project)
             files = FileRepository(session)
             training = req.check_training_file(
                 files.get(project, request.training_file), request.training_file, "training_file"
@@ -80,6 +84,15 @@ class JobService:
             names = " and ".join(f for f in (job.training_file, job.validation_file) if f)
             jobs.record_event(job.id, f"Validating training files: {names}")
         return self._finish_validation(job)
+
+    def _check_queue_room(self, jobs: JobRepository, project: str) -> None:
+        cap = self.max_queued_per_project
+        if cap is not None and jobs.waiting_count(project) >= cap:
+            raise RateLimitError(
+                f"Project {project!r} already has {cap} jobs waiting to run, the limit "
+                "(OPENRFT_MAX_QUEUED_JOBS_PER_PROJECT); wait for one to start or cancel one.",
+                code="too_many_queued_jobs",
+            )
 
     def _finish_validation(self, job: Job) -> Job:
         """validating_files → queued when every file's bytes are present, else failed."""

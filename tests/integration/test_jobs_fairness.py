@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from openrft.domain.jobs import JobStatus
+from openrft.errors import RateLimitError
 from openrft.executors.local import LocalExecutor
 from openrft.graders.lambda_spec import MAX_RETRIES, MAX_TIMEOUT_S
 from openrft.services.jobs import CreateJob
@@ -66,3 +67,16 @@ def test_other_projects_job_starts_in_the_first_pass(store: Store, tmp_path: Pat
         ]
     finally:
         executor.stop(timeout_s=5)
+
+
+def test_queued_jobs_per_project_are_capped(store: Store) -> None:
+    plain = {"type": "string_check", "name": "g", "input": "a", "reference": "a", "operation": "eq"}
+    store.jobs.max_queued_per_project = 2
+    kept = [_job(store, "greedy", plain) for _ in range(2)]
+    with pytest.raises(RateLimitError, match="OPENRFT_MAX_QUEUED_JOBS_PER_PROJECT") as info:
+        _job(store, "greedy", plain)
+    assert info.value.code == "too_many_queued_jobs"
+    assert [job.id for job in store.jobs.list("greedy", after=None, limit=10, metadata={})[0]] == (
+        kept[::-1]
+    )
+    _job(store, "victim", plain)  # another project is not affected

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=60.0, ge=0, description="On SIGTERM: how long running jobs get to checkpoint."
     )
+    project_disk_quota_bytes: int | None = Field(
+        default=100 * 1024**3, ge=0, description="Bytes of uploaded files per project."
+    )
     max_queued_jobs_per_project: int | None = Field(
         default=100, ge=1, description="Jobs one project may have waiting (429 past it)."
     )

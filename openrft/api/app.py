@@ -77,6 +77,7 @@ def build_services(settings: Settings) -> Services:
             blobs,
             settings.max_upload_bytes,
             JsonlLimits(settings.max_jsonl_line_bytes, settings.max_jsonl_rows),
+            project_quota_bytes=settings.project_disk_quota_bytes,
         ),
         jobs=JobService(
             sessions,

@@ -76,6 +76,10 @@ class FileRepository:
         )
         return [_file(row) for row in page.rows], page.has_more
 
+    def total_bytes(self, project: str) -> int:
+        query = sa.select(sa.func.coalesce(sa.func.sum(files.c.bytes), 0))
+        return int(self.session.execute(query.where(files.c.project == project)).scalar_one())
+
     def delete(self, project: str, file_id: str) -> bool:
         result = self.session.execute(
             files.delete().where(files.c.project == project, files.c.id == file_id)

@@ -52,11 +52,13 @@ class FileService:
         blobs: BlobStore,
         max_upload_bytes: int,
         jsonl_limits: JsonlLimits | None = None,
+        project_quota_bytes: int | None = None,
     ):
         self.sessions = sessions
         self.blobs = blobs
         self.max_upload_bytes = max_upload_bytes
         self.jsonl_limits = jsonl_limits or JsonlLimits()
+        self.project_quota_bytes = project_quota_bytes
 
     def too_large(self, what: str) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -75,7 +77,7 @@ class FileService:
         A rejected upload leaves no blob and no row. Blocking: call it off the event loop.
         """
         self.check_purpose(filename, purpose)
-        staged = self.stage(src)
+        staged = self.stage(src, *self.room(project))
         try:
             rows = 0
             if purpose == FINE_TUNE_PURPOSE:
@@ -97,8 +99,25 @@ class FileService:
                 param="file",
             )
 
-    def stage(self, src: BinaryIO) -> Path:
-        """``src`` copied to a temp file in the blob store, at most ``max_upload_bytes``."""
+    def room(self, project: str) -> tuple[int, PayloadTooLargeError]:
+        """Bytes this upload may have (the upload cap or what is left of the project's quota)
+        and the error for one that is longer."""
+        if self.project_quota_bytes is not None:
+            with self.sessions() as session:
+                used = FileRepository(session).total_bytes(project)
+            left = self.project_quota_bytes - used
+            if left < self.max_upload_bytes:
+                return max(0, left), PayloadTooLargeError(
+                    f"Project {project!r} already stores {used} bytes of files; this upload "
+                    f"does not fit its quota of {self.project_quota_bytes} bytes "
+                    "(OPENRFT_PROJECT_DISK_QUOTA_BYTES). Delete files or raise the quota.",
+                    param="file",
+                    code="quota_exceeded",
+                )
+        return self.max_upload_bytes, self.too_large("File is over")
+
+    def stage(self, src: BinaryIO, cap: int, too_large: PayloadTooLargeError) -> Path:
+        """``src`` copied to a temp file in the blob store; ``too_large`` past ``cap`` bytes."""
         incoming = self.blobs.root / ".incoming"
         incoming.mkdir(exist_ok=True)
         fd, name = tempfile.mkstemp(dir=incoming, suffix=".part")
@@ -107,8 +126,8 @@ class FileService:
             with os.fdopen(fd, "wb") as out:
                 while chunk := src.read(COPY_CHUNK_BYTES):
                     total += len(chunk)
-                    if total > self.max_upload_bytes:
-                        raise self.too_large("File is over")
+                    if total > cap:
+                        raise too_large
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())

@@ -18,6 +18,7 @@ LIMITS = {
     "OPENRFT_MAX_REQUEST_BYTES": "2048",
     "OPENRFT_MAX_JSONL_LINE_BYTES": "256",
     "OPENRFT_MAX_JSONL_ROWS": "3",
+    "OPENRFT_PROJECT_DISK_QUOTA_BYTES": "6000",
 }
 
 
@@ -121,3 +122,18 @@ def test_hostile_template_is_a_prompt_400(server: ServerHandle) -> None:
         "/fine_tuning/alpha/graders/validate", json={"grader": grader | {"input": "y" * 70_000}}
     )
     assert huge.status_code == 400 and "templates are limited" in huge.json()["error"]["message"]
+
+
+def test_project_quota_is_413_and_frees_up_on_delete(limited: ServerHandle) -> None:
+    client = limited.client()
+    kept = client.files.create(file=("a.jsonl", ROW * 3), purpose="fine-tune")
+    filler = client.files.create(file=("b.bin", b"x" * 4000), purpose="assistants")
+    with pytest.raises(openai.APIStatusError) as info:  # 156 + 4000 + 2000 > 6000
+        client.files.create(file=("c.bin", b"y" * 2000), purpose="assistants")
+    assert info.value.status_code == 413
+    assert "OPENRFT_PROJECT_DISK_QUOTA_BYTES" in info.value.message
+    assert {f.id for f in client.files.list().data} == {kept.id, filler.id}
+    client.files.delete(filler.id)
+    client.files.create(file=("c.bin", b"y" * 2000), purpose="assistants")
+    for stored in client.files.list().data:
+        client.files.delete(stored.id)

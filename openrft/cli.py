@@ -50,6 +50,10 @@ def serve(
     executor: Annotated[str | None, typer.Option(help="local | ray.")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     max_concurrent_jobs: Annotated[int | None, typer.Option(help="Parallel jobs [1].")] = None,
+    grader_base_dir: Annotated[
+        Path | None,
+        typer.Option(help="Lambda 'file.py:handler' files are read from here, nothing outside."),
+    ] = None,
 ) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
@@ -65,6 +69,7 @@ def serve(
         executor=executor,
         ray_address=ray_address,
         max_concurrent_jobs=max_concurrent_jobs,
+        grader_base_dir=grader_base_dir,
     )
     try:  # fail before binding, with a plain message (keyless off loopback, no executor)
         build_services(settings).engine.dispose()

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         "default: python -m openrft.worker. JSON list in OPENRFT_WORKER_COMMAND.",
     )
 
+    grader_base_dir: Path | None = Field(
+        default=None,
+        description="Directory that Lambda 'file.py:handler' paths are read from (relative to "
+        "it; nothing outside it). Default: the working directory on a keyless loopback server, "
+        "none (file handlers refused) once API keys exist.",
+    )
+
     # Limits (issue 12). Each one refused with a 4xx naming the setting.
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1, description="Request body cap outside file uploads."

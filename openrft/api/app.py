@@ -54,6 +54,14 @@ def check_executor(settings: Settings) -> None:
         )
 
 
+def grader_base_dir(settings: Settings, *, keyed: bool) -> Path | None:
+    """Where Lambda ``file.py:handler`` files are read: the setting; without it the working
+    directory of a keyless (loopback-only, single-user) server, and nowhere once keys exist."""
+    if settings.grader_base_dir is not None:
+        return settings.grader_base_dir
+    return None if keyed else Path.cwd()
+
+
 def build_services(settings: Settings) -> Services:
     """Engine (migrated to head), blob store and every service; registers ``--api-key``.
 
@@ -68,10 +76,14 @@ def build_services(settings: Settings) -> Services:
     blobs = BlobStore(settings.data_dir / "blobs")
     models = ModelService(sessions, blobs)
     chat = build_chat_service(settings, models)
+    keys = KeyService(sessions)
+    if settings.api_key:
+        keys.register(DEFAULT_PROJECT, settings.api_key)
+    grader_dir = grader_base_dir(settings, keyed=keys.auth_required())
     services = Services(
         settings=settings,
         engine=engine,
-        keys=KeyService(sessions),
+        keys=keys,
         files=FileService(
             sessions,
             blobs,
@@ -82,16 +94,14 @@ def build_services(settings: Settings) -> Services:
         jobs=JobService(
             sessions,
             blobs,
-            grader_base_dir=Path.cwd(),
+            grader_base_dir=grader_dir,
             max_queued_per_project=settings.max_queued_jobs_per_project,
         ),
         models=models,
         chat=chat,
         responses=ResponsesService(chat),
-        graders=GraderService.from_settings(settings),
+        graders=GraderService.from_settings(settings, grader_dir),
     )
-    if settings.api_key:
-        services.keys.register(DEFAULT_PROJECT, settings.api_key)
     if not settings.is_loopback and not services.keys.auth_required():
         engine.dispose()
         raise UnsafeBindError(

@@ -62,15 +62,17 @@ def _exit_on_sigterm() -> Iterator[None]:
 
 
 @contextmanager
-def local_server(data_dir: Path, log_path: Path) -> Iterator[str]:
+def local_server(data_dir: Path, log_path: Path, grader_dir: Path) -> Iterator[str]:
     """Run ``openrft serve --data-dir data_dir`` on a free port; yields its ``/v1`` base URL.
 
+    Lambda handler files are read from ``grader_dir`` (``--grader-base-dir``).
     The server's output goes to ``log_path``; the process is terminated on exit.
     """
     port = free_loopback_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-c", "from openrft.cli import app; app()", "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
+    command += ["--grader-base-dir", str(grader_dir.resolve())]
     env = {k: v for k, v in os.environ.items() if k not in _SERVER_OWNED_ENV}
     root_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log, _exit_on_sigterm():

@@ -138,7 +138,8 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> dict[str, An
         if base_url is None:
             log_path = config.out_dir / "server.log"
             console.print(f"[bold]Starting openrft serve[/] (log: {log_path})")
-            base_url = stack.enter_context(local_server(config.out_dir / "server-data", log_path))
+            server = local_server(config.out_dir / "server-data", log_path, config.out_dir)
+            base_url = stack.enter_context(server)
         client = OpenAI(base_url=base_url, api_key=config.api_key, max_retries=0, timeout=600)
         results = _walkthrough(client, base_url, config, console, started, data)
     (config.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")

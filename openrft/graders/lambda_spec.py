@@ -90,22 +90,46 @@ def check_arn(arn: str, param: str) -> None:
         )
 
 
+# One answer for every refusal, so a tenant learns nothing of the server's file system.
+_HANDLER_REFUSED = (
+    "{param}: no handler file is available at that path. A 'file.py:handler' function must name "
+    "a readable UTF-8 '.py' file of at most 256 kB inside the server's grader directory "
+    "(--grader-base-dir), given relative to it."
+)
+
+
 def load_handler(function: str, base_dir: Path | None, param: str) -> dict[str, Any]:
-    """``"dir/reward.py:handler"`` → ``{"_source", "_handler", "_filename"}``."""
+    """``"dir/reward.py:handler"`` → ``{"_source", "_handler", "_filename"}``.
+
+    The file must lie inside ``base_dir`` once symlinks are resolved; ``base_dir`` None refuses
+    every file handler."""
     path_text, _, handler = function.rpartition(":")
     if not path_text.endswith(".py") or not handler.isidentifier():
         raise InvalidRequestError(
             f"{param} must be an http(s) URL, an AWS Lambda ARN or 'path/to/file.py:handler'",
             param=param,
         )
-    path = Path(path_text).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    try:
-        source = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(f"{param}: cannot read {path}: {exc}", param=param) from exc
-    if len(source.encode()) > MAX_SOURCE_BYTES:
-        raise InvalidRequestError(f"{param}: {path} is larger than 256 kB", param=param)
+    found = _read_inside(path_text, base_dir)
+    if found is None:
+        raise InvalidRequestError(_HANDLER_REFUSED.format(param=param), param=param)
+    name, source = found
     check_function(source, handler, 2, param)
-    return {"_source": source, "_handler": handler, "_filename": path.name}
+    return {"_source": source, "_handler": handler, "_filename": name}
+
+
+def _read_inside(path_text: str, base_dir: Path | None) -> tuple[str, str] | None:
+    """(file name, source) of ``path_text`` under ``base_dir``; None for any refusal."""
+    if base_dir is None or "\x00" in path_text:
+        return None
+    try:
+        root = base_dir.resolve(strict=True)
+        path = (root / path_text).resolve(strict=True)
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+        if len(data) > MAX_SOURCE_BYTES:
+            return None
+        return path.name, data.decode()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None

@@ -27,13 +27,13 @@ class GraderService:
     """``base_dir`` resolves Lambda ``file.py:handler`` paths; ``ctx`` configures the graders."""
 
     ctx: GraderContext
-    base_dir: Path
+    base_dir: Path | None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GraderService:
+    def from_settings(cls, settings: Settings, base_dir: Path | None) -> GraderService:
         """Model graders call this server's own ``/v1`` (with ``--api-key`` unless the caller's)."""
         ctx = GraderContext(chat_base_url=settings.self_base_url, api_key=settings.api_key)
-        return cls(ctx=ctx, base_dir=Path.cwd())
+        return cls(ctx=ctx, base_dir=base_dir)
 
     def validate(self, grader: dict[str, Any]) -> dict[str, Any]:
         """Raise InvalidRequestError (param ``grader.<field>``) or return the grader as given."""

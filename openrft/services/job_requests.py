@@ -123,7 +123,7 @@ def reinforcement_section(
     return {**section, "hyperparameters": section.get("hyperparameters") or legacy_hyperparameters}
 
 
-def validate_grader_spec(section: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+def validate_grader_spec(section: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
     """The normalized grader to store (may carry internal ``_`` keys)."""
     grader = section.get("grader")
     if grader is None:

@@ -31,7 +31,7 @@ class JobService:
         self,
         sessions: sessionmaker[Session],
         blobs: BlobStore,
-        grader_base_dir: Path,
+        grader_base_dir: Path | None,
         resolve_model: Callable[[Any], str] = canonical_base_model,
         max_queued_per_project: int | None = None,
     ):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,12 @@ def _upload(client, split: str, n: int) -> str:
 
 
 @pytest.mark.slow
-def test_smollm2_gsm8k_job_with_checkpoints_and_before_after_eval(server: ServerHandle) -> None:
+def test_smollm2_gsm8k_job_with_checkpoints_and_before_after_eval(
+    server: ServerHandle, tmp_path: Path
+) -> None:
     client = server.client()
+    reward = tmp_path / "gsm8k_reward.py"  # handler files come from the grader base dir
+    shutil.copyfile(REWARD_FILE, reward)
     job = client.fine_tuning.jobs.create(
         model="SmolLM2-135M-Instruct",
         training_file=_upload(client, "train", 6),
@@ -44,7 +49,7 @@ def test_smollm2_gsm8k_job_with_checkpoints_and_before_after_eval(server: Server
             "reinforcement": {
                 "grader": {
                     "type": "lambda",
-                    "lambda": {"function": f"{REWARD_FILE}:lambda_handler"},
+                    "lambda": {"function": f"{reward}:lambda_handler"},
                 },
                 "hyperparameters": {
                     "batch_size": 2,

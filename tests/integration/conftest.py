@@ -86,7 +86,10 @@ def start_server(
     full_env["OPENRFT_RATE_LIMIT_PER_SECOND"] = "0"
     # Teardown kills the server after 15 s: its workers must be paused or stopped before that.
     full_env["OPENRFT_SHUTDOWN_GRACE_S"] = "5"
+    # Handler files that tests write live in pytest's base temp dir, beside the data dir.
+    full_env["OPENRFT_GRADER_BASE_DIR"] = str(data_dir.parent)
     full_env.update(env or {})
+    full_env = {k: v for k, v in full_env.items() if v != ""}  # "" unsets a variable
     log_path = data_dir / "server.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(

@@ -139,7 +139,7 @@ def test_file_handler_is_inlined(tmp_path: Path) -> None:
         validate_grader(
             {"type": "lambda", "lambda": {"function": "reward.py:other"}}, base_dir=tmp_path
         )
-    with pytest.raises(InvalidRequestError, match="cannot read"):
+    with pytest.raises(InvalidRequestError, match="no handler file is available"):
         validate_grader({"type": "lambda", "lambda": {"function": "nope.py:h"}}, base_dir=tmp_path)
 
 

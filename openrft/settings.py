@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         "default: python -m openrft.worker. JSON list in OPENRFT_WORKER_COMMAND.",
     )
 
+    model_roots: list[Path] | None = Field(
+        default=None,
+        description="Directories under which a local model dir or .gguf may be named as "
+        "'model'. Default: any path on a keyless loopback server, none once API keys exist. "
+        "Never a path inside the data dir. JSON list in OPENRFT_MODEL_ROOTS.",
+    )
     grader_base_dir: Path | None = Field(
         default=None,
         description="Directory that Lambda 'file.py:handler' paths are read from (relative to "

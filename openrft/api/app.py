@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,6 +25,7 @@ from openrft.api.routes import (
 )
 from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
+from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
 from openrft.services.chat import build_chat_service
@@ -62,6 +64,14 @@ def grader_base_dir(settings: Settings, *, keyed: bool) -> Path | None:
     return None if keyed else Path.cwd()
 
 
+def local_model_policy(settings: Settings, *, keyed: bool) -> LocalModelPolicy:
+    """Local model paths: under ``--model-root`` dirs; without them any path on a keyless
+    server and none on a keyed one; never inside the data dir (other projects' weights)."""
+    roots = settings.model_roots
+    allowed = tuple(roots) if roots is not None else (() if keyed else None)
+    return LocalModelPolicy(allowed, denied=(settings.data_dir,))
+
+
 def build_services(settings: Settings) -> Services:
     """Engine (migrated to head), blob store and every service; registers ``--api-key``.
 
@@ -74,12 +84,14 @@ def build_services(settings: Settings) -> Services:
     upgrade_database(engine)
     sessions = make_session_factory(engine)
     blobs = BlobStore(settings.data_dir / "blobs")
-    models = ModelService(sessions, blobs)
-    chat = build_chat_service(settings, models)
     keys = KeyService(sessions)
     if settings.api_key:
         keys.register(DEFAULT_PROJECT, settings.api_key)
-    grader_dir = grader_base_dir(settings, keyed=keys.auth_required())
+    keyed = keys.auth_required()
+    grader_dir = grader_base_dir(settings, keyed=keyed)
+    resolve_base = partial(canonical_base_model, policy=local_model_policy(settings, keyed=keyed))
+    models = ModelService(sessions, blobs, resolve_base=resolve_base)
+    chat = build_chat_service(settings, models)
     services = Services(
         settings=settings,
         engine=engine,
@@ -95,6 +107,7 @@ def build_services(settings: Settings) -> Services:
             sessions,
             blobs,
             grader_base_dir=grader_dir,
+            resolve_model=resolve_base,
             max_queued_per_project=settings.max_queued_jobs_per_project,
         ),
         models=models,

@@ -6,6 +6,7 @@ No torch here, so the API process validates a job without importing it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from openrft.errors import InvalidRequestError
@@ -44,12 +45,38 @@ def canonical_base_name(name: str) -> str:
     raise InvalidRequestError(f"The model '{name}' does not exist.", param="model")
 
 
-def canonical_base_model(name: object, *, param: str = "model") -> str:
-    """Canonical id of an accepted base model name; 400 naming ``param`` otherwise."""
+@dataclass(frozen=True)
+class LocalModelPolicy:
+    """Which local directories and ``.gguf`` files may be named as a base model.
+
+    ``roots`` None allows any path (a single-user, keyless server); otherwise only paths under
+    one of ``roots``. Paths under ``denied`` (the data dir: other projects' weights) never."""
+
+    roots: tuple[Path, ...] | None
+    denied: tuple[Path, ...] = ()
+
+    def allows(self, path: Path) -> bool:
+        if any(path.is_relative_to(d.resolve()) for d in self.denied):
+            return False
+        return self.roots is None or any(path.is_relative_to(r.resolve()) for r in self.roots)
+
+
+def canonical_base_model(
+    name: object, *, param: str = "model", policy: LocalModelPolicy | None = None
+) -> str:
+    """Canonical id of an accepted base model name; 400 naming ``param`` otherwise (also for a
+    local path ``policy`` does not allow: the same answer as for one that does not exist)."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequestError("'model' must be a non-empty string.", param=param)
     try:
-        return canonical_base_name(name)
+        canonical = canonical_base_name(name)
+        if (
+            policy is not None
+            and Path(canonical).is_absolute()
+            and not policy.allows(Path(canonical))
+        ):
+            raise InvalidRequestError(f"The model '{name}' does not exist.", param=param)
+        return canonical
     except InvalidRequestError as exc:
         raise InvalidRequestError(
             f"The model '{name}' does not exist. Use one of {', '.join(base_model_names())}, "

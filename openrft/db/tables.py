@@ -102,3 +102,16 @@ models = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
 )
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("endpoint", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("object_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("project", "endpoint", "key", name="uq_idempotency_keys_scope"),
+)

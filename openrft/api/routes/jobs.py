@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 
 from openrft.api.deps import JobServiceDep, ProjectDep
 from openrft.protocol.jobs import (
@@ -16,6 +17,7 @@ from openrft.protocol.jobs import (
     FineTuningJobEventList,
     FineTuningJobList,
 )
+from openrft.services.idempotency import IdempotencyStore, request_hash
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine_tuning"])
 
@@ -34,9 +36,22 @@ def metadata_filter(request: Request) -> dict[str, str]:
 
 @router.post("")
 def create_job(
-    body: CreateFineTuningJobRequest, project: ProjectDep, jobs: JobServiceDep
+    body: CreateFineTuningJobRequest,
+    project: ProjectDep,
+    jobs: JobServiceDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
 ) -> FineTuningJob:
-    return FineTuningJob.of(jobs.create(project, body.to_service()))
+    """With ``Idempotency-Key``, a retry of the same request returns the first job."""
+    request = body.to_service()
+    if idempotency_key is None:
+        return FineTuningJob.of(jobs.create(project, request))
+    store = IdempotencyStore(jobs.sessions)
+    digest = request_hash(request)
+    earlier = store.earlier(project, "jobs", idempotency_key, digest)
+    if earlier is None:
+        made = jobs.create(project, request).id
+        earlier = store.remember(project, "jobs", idempotency_key, digest, made)
+    return FineTuningJob.of(jobs.retrieve(project, earlier))
 
 
 @router.get("")

@@ -28,5 +28,5 @@ def test_migrations_create_every_table_and_are_idempotent(tmp_path: Path) -> Non
         migrated = {c["name"] for c in inspector.get_columns(name)}
         assert migrated == {c.name for c in table.columns}, name
     with engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0002"
     engine.dispose()

@@ -1,0 +1,32 @@
+"""``Idempotency-Key`` on job creation: a retry returns the first job; a new body is a 400."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from tests.integration.conftest import ServerHandle, rft_method, upload_jsonl
+
+
+def test_same_key_same_body_returns_the_first_job(rft_server: ServerHandle) -> None:
+    client = rft_server.client()
+    file_id = upload_jsonl(client)
+    headers = {"Idempotency-Key": "create-once-1"}
+
+    def create(**extra: object) -> object:
+        return client.fine_tuning.jobs.create(
+            model="tiny-random-llama",
+            training_file=file_id,
+            method=rft_method(),
+            extra_headers=headers,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    before = len(client.fine_tuning.jobs.list(limit=100).data)
+    first, again = create(), create()
+    assert first.id == again.id  # type: ignore[attr-defined]
+    assert len(client.fine_tuning.jobs.list(limit=100).data) == before + 1
+    with pytest.raises(openai.BadRequestError) as info:
+        create(suffix="other")
+    assert info.value.code == "idempotency_key_reused"
+    assert len(client.fine_tuning.jobs.list(limit=100).data) == before + 1

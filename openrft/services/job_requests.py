@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from openrft.domain.hyperparameters import resolve_hyperparameters
+from openrft.domain.hyperparameters import no_effect_warnings, resolve_hyperparameters
 from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
 
@@ -148,3 +148,8 @@ def check_response_format(value: Any) -> dict[str, Any] | None:
 
 def resolve_section_hyperparameters(section: dict[str, Any], n_train_rows: int) -> dict[str, Any]:
     return resolve_hyperparameters(section.get("hyperparameters"), n_train_rows=n_train_rows)
+
+
+def hyperparameter_warnings(section: dict[str, Any]) -> list[str]:
+    """A ``warn`` event's message for each hyperparameter the request sets that does nothing."""
+    return no_effect_warnings(section.get("hyperparameters"))

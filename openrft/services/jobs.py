@@ -81,6 +81,8 @@ class JobService:
             jobs = JobRepository(session)
             jobs.add(job)
             jobs.record_event(job.id, f"Created fine-tuning job: {job.id}")
+            for warning in req.hyperparameter_warnings(section):
+                jobs.record_event(job.id, warning, level="warn")
             names = " and ".join(f for f in (job.training_file, job.validation_file) if f)
             jobs.record_event(job.id, f"Validating training files: {names}")
         return self._finish_validation(job)

@@ -1,13 +1,22 @@
-"""``TrainConfig``: the resolved hyperparameters of one job, typed, as the trainer uses them."""
+"""``TrainConfig``: the resolved hyperparameters of one job, typed, as the trainer uses them.
+
+Every field named after a hyperparameter takes its default from the schema
+(``openrft.domain.hyperparameters``); a unit test checks the two stay the same set of names.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from openrft.domain.hyperparameters import HYPERPARAMETERS, trainer_default
+from openrft.domain.hyperparameters.schema import EARLY_STOPPING_FIELDS
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+_STOPPING = {f.name: f.default for f in EARLY_STOPPING_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -15,9 +24,9 @@ class EarlyStoppingConfig:
     """Stop when the validation reward has not improved by ``min_delta`` for ``patience``
     evaluations, or has reached ``target_reward`` (None: no target)."""
 
-    patience: int = 3
-    min_delta: float = 0.01
-    target_reward: float | None = None
+    patience: int = _STOPPING["patience"]
+    min_delta: float = _STOPPING["min_delta"]
+    target_reward: float | None = _STOPPING["target_reward"]
 
 
 @dataclass(frozen=True)
@@ -28,29 +37,29 @@ class TrainConfig:
     are in tokens of the model's tokenizer; learning_rate is absolute.
     """
 
-    batch_size: int = 8
-    group_size: int = 8
-    n_epochs: int = 1
-    learning_rate: float = 1e-4
-    max_completion_tokens: int = 256
-    max_prompt_tokens: int = 1024
-    temperature: float = 1.0
-    top_p: float = 1.0
-    beta: float = 0.0
-    epsilon: float = 0.2
-    epsilon_high: float = 0.2
-    loss_type: str = "dapo"
-    scale_rewards: str = "group"
-    num_iterations: int = 1
-    lora_rank: int = 16
-    lora_alpha: float = 32.0
-    max_steps: int | None = None
+    batch_size: int = trainer_default("batch_size")
+    group_size: int = trainer_default("group_size")
+    n_epochs: int = trainer_default("n_epochs")
+    learning_rate: float = trainer_default("learning_rate")
+    max_completion_tokens: int = trainer_default("max_completion_tokens")
+    max_prompt_tokens: int = trainer_default("max_prompt_tokens")
+    temperature: float = trainer_default("temperature")
+    top_p: float = trainer_default("top_p")
+    beta: float = trainer_default("beta")
+    epsilon: float = trainer_default("epsilon")
+    epsilon_high: float = trainer_default("epsilon_high")
+    loss_type: str = trainer_default("loss_type")
+    scale_rewards: str = trainer_default("scale_rewards")
+    num_iterations: int = trainer_default("num_iterations")
+    lora_rank: int = trainer_default("lora_rank")
+    lora_alpha: float = trainer_default("lora_alpha")
+    max_steps: int | None = trainer_default("max_steps")
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
-    dtype: str = "float32"
-    eval_interval: int = 10
-    eval_samples: int = 1
-    warmup_ratio: float = 0.0
-    max_grad_norm: float | None = 1.0
+    dtype: str = trainer_default("dtype")
+    eval_interval: int = trainer_default("eval_interval")
+    eval_samples: int = trainer_default("eval_samples")
+    warmup_ratio: float = trainer_default("warmup_ratio")
+    max_grad_norm: float | None = trainer_default("max_grad_norm")
     seed: int = 0
     # Not user-facing: truncated importance sampling cap (TRL's clip_max) and the token budget of
     # one training micro-batch (prompt + completions), which bounds activation memory.
@@ -66,23 +75,30 @@ class TrainConfig:
 
     @classmethod
     def from_hyperparameters(cls, hp: dict[str, Any], *, seed: int) -> TrainConfig:
-        """Build from the job's resolved hyperparameters (no "auto" left); unknown keys
-        (OpenAI fields the trainer does not use, e.g. ``reasoning_effort``) are ignored."""
-        fields = set(cls.__dataclass_fields__) - {"early_stopping", "seed"}
-        nullable = {"max_steps", "max_grad_norm"}
-        values = {k: v for k, v in hp.items() if k in fields and (v is not None or k in nullable)}
+        """Build from the job's resolved hyperparameters (no "auto" left).
+
+        A key that is not a hyperparameter is an error; hyperparameters the trainer does not
+        read (``trains=False`` in the schema, e.g. ``reasoning_effort``) are skipped. Missing
+        keys take the defaults.
+        """
+        unknown = sorted(set(hp) - set(HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(f"unknown hyperparameters {unknown}; known: {sorted(HYPERPARAMETERS)}")
+        # null where the schema derives the value (learning_rate, epsilon_high): the default.
+        values = {
+            k: v
+            for k, v in hp.items()
+            if HYPERPARAMETERS[k].trains and (v is not None or HYPERPARAMETERS[k].auto is None)
+        }
         for key, value in values.items():
             if value == "auto":
                 raise ValueError(f"hyperparameter {key} is unresolved ('auto')")
-        stopping = hp.get("early_stopping") or {}
-        epsilon = float(values.get("epsilon", cls.epsilon))
-        values.setdefault("epsilon_high", epsilon)
-        return cls(
-            **values,
-            seed=seed,
-            early_stopping=EarlyStoppingConfig(
-                patience=int(stopping.get("patience", EarlyStoppingConfig.patience)),
-                min_delta=float(stopping.get("min_delta", EarlyStoppingConfig.min_delta)),
-                target_reward=stopping.get("target_reward"),
-            ),
-        )
+        values.setdefault("epsilon_high", values.get("epsilon", cls.epsilon))
+        values["early_stopping"] = EarlyStoppingConfig(**(values.get("early_stopping") or {}))
+        return cls(**values, seed=seed)
+
+
+def hyperparameter_fields() -> set[str]:
+    """The ``TrainConfig`` fields that come from a request's hyperparameters."""
+    internal = {"seed", "is_cap", "micro_batch_tokens", "activation_checkpointing"}
+    return {f.name for f in dataclasses.fields(TrainConfig)} - internal

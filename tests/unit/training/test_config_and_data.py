@@ -65,3 +65,20 @@ def test_failure_error_is_short_and_keeps_typed_codes() -> None:
     assert bad["code"] == "invalid_model"
     generic = failure_error(RuntimeError("boom\nTraceback (most recent call last): ..."))
     assert generic == {"code": "training_failed", "message": "RuntimeError: boom"}
+
+
+def test_config_fields_are_the_schemas_trained_hyperparameters() -> None:
+    from openrft.domain.hyperparameters import HYPERPARAMETERS
+    from openrft.training.config import hyperparameter_fields
+
+    assert hyperparameter_fields() == {h.name for h in HYPERPARAMETERS.values() if h.trains}
+
+
+def test_config_defaults_are_what_an_empty_request_resolves_to_on_a_large_file() -> None:
+    resolved = resolve_hyperparameters({}, n_train_rows=1000)
+    assert TrainConfig.from_hyperparameters(resolved, seed=0) == TrainConfig()
+
+
+def test_config_refuses_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="warp_speed"):
+        TrainConfig.from_hyperparameters({"warp_speed": 9}, seed=0)

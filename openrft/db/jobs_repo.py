@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from openrft.db.pagination import fetch_page
 from openrft.db.tables import checkpoints, job_events, jobs
-from openrft.domain.jobs import Checkpoint, Job, JobEvent, JobStatus, legal_sources
+from openrft.domain.jobs import (
+    Checkpoint,
+    IllegalTransition,
+    Job,
+    JobEvent,
+    JobStatus,
+    legal_sources,
+)
 from openrft.errors import InvalidRequestError
 from openrft.ids import new_id
 
@@ -163,11 +170,11 @@ class JobRepository:
         """The only way a job's status changes: ``source → target`` (any legal source of
         ``target`` when ``source`` is None), with ``values`` set and ``message`` recorded as an
         event in the same transaction. False when the job was not in an allowed source status
-        (a concurrent change); an illegal ``source → target`` raises ``ValueError``."""
+        (a concurrent change); an illegal ``source → target`` raises ``IllegalTransition``."""
         sources = legal_sources(target)
         if source is not None:
             if source not in sources:
-                raise ValueError(f"illegal job transition {source.value} → {target.value}")
+                raise IllegalTransition(source, target)
             sources = frozenset({source})
         unknown = set(values) - _MUTABLE
         if unknown:

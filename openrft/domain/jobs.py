@@ -41,6 +41,15 @@ _LEGAL: dict[JobStatus, frozenset[JobStatus]] = {
 ControlRequest = Literal["cancel", "pause"]
 
 
+class IllegalTransition(ValueError):
+    """A status change the lifecycle table does not allow (a programming error, not a race)."""
+
+    def __init__(self, source: JobStatus, target: JobStatus):
+        super().__init__(f"illegal job transition {source.value} → {target.value}")
+        self.source = source
+        self.target = target
+
+
 def can_transition(current: JobStatus, target: JobStatus) -> bool:
     """True when ``current → target`` is a legal lifecycle step."""
     return target in _LEGAL.get(current, frozenset())

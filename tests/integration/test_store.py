@@ -10,7 +10,7 @@ import pytest
 
 from openrft.db.engine import upgrade_database
 from openrft.db.jobs_repo import JobRepository
-from openrft.domain.jobs import CreateJob, JobStatus
+from openrft.domain.jobs import CreateJob, IllegalTransition, JobStatus
 from openrft.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -268,7 +268,7 @@ def test_illegal_transition_is_refused_and_writes_nothing(
     job_id = _job(store)
     before = _events(store, job_id)
     with (
-        pytest.raises(ValueError, match="illegal job transition"),
+        pytest.raises(IllegalTransition, match="illegal job transition"),
         store.jobs.sessions.begin() as session,
     ):
         JobRepository(session).transition(job_id, target, source=source, message="no")

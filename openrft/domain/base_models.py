@@ -35,7 +35,10 @@ def canonical_base_name(name: str) -> str:
     """
     if name in _ALIASES:
         return _ALIASES[name]
-    path = Path(name).expanduser()
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError:  # "~user" of no known user: no such path
+        raise InvalidRequestError(f"The model '{name}' does not exist.", param="model") from None
     if path.is_dir() and (path / "config.json").is_file():
         return str(path.resolve())
     if path.suffix == ".gguf" and path.is_file():

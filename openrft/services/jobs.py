@@ -13,11 +13,20 @@ from openrft.db.files_repo import FileRepository
 from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
 from openrft.domain.base_models import canonical_base_model
 from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, JobStatus, ensure_action
-from openrft.errors import InvalidRequestError, NotFoundError, RateLimitError
+from openrft.errors import ConflictError, InvalidRequestError, NotFoundError, RateLimitError
 from openrft.ids import new_id
 from openrft.services import job_requests as req
 from openrft.services.files import file_key
 from openrft.storage.blobs import BlobStore
+
+# How often an action re-reads a job whose status changed under it before giving up.
+_ACTION_ATTEMPTS = 5
+
+_ACTION_MOVES: dict[str, tuple[JobStatus, str, Callable[[], dict[str, Any]]]] = {
+    "cancel": (JobStatus.CANCELLED, "Job cancelled", lambda: {"finished_at": int(time.time())}),
+    "pause": (JobStatus.PAUSED, "Job paused", dict),
+    "resume": (JobStatus.QUEUED, "Job resumed, moving job to queued state", dict),
+}
 
 
 def check_limit(limit: int, maximum: int = 1000) -> int:
@@ -164,51 +173,59 @@ class JobService:
 
     def cancel(self, project: str, job_id: str) -> Job:
         """Not yet running → cancelled now; running → ask the worker to stop."""
-        job = self.retrieve(project, job_id)
-        if job.status == JobStatus.RUNNING:
-            return self._request_control(job, "cancel", "Cancellation requested")
-        ensure_action(job.status, "cancel", job_id=job_id)
-        self._move(job, JobStatus.CANCELLED, "Job cancelled", finished_at=int(time.time()))
-        return self.retrieve(project, job_id)
+        return self._act(project, job_id, "cancel")
 
     def pause(self, project: str, job_id: str) -> Job:
         """Queued → paused now; running → the worker checkpoints, then pauses."""
-        job = self.retrieve(project, job_id)
-        if job.status == JobStatus.RUNNING:
-            return self._request_control(job, "pause", "Pause requested")
-        ensure_action(job.status, "pause", job_id=job_id)
-        self._move(job, JobStatus.PAUSED, "Job paused")
-        return self.retrieve(project, job_id)
+        return self._act(project, job_id, "pause")
 
     def resume(self, project: str, job_id: str) -> Job:
         """Paused → queued; the worker continues from the latest checkpoint."""
-        job = self.retrieve(project, job_id)
-        ensure_action(job.status, "resume", job_id=job_id)
-        self._move(job, JobStatus.QUEUED, "Job resumed, moving job to queued state")
-        return self.retrieve(project, job_id)
+        return self._act(project, job_id, "resume")
 
-    def _request_control(self, job: Job, request: str, message: str) -> Job:
+    def _act(self, project: str, job_id: str, action: str) -> Job:
+        """Apply a user action to the job's current status.
+
+        The scheduler or a worker may change the status between our read and our write (a queued
+        job is claimed, a running one finishes); the action is then decided again on the fresh
+        status, so a race never surfaces as an error the caller has to retry."""
+        for _ in range(_ACTION_ATTEMPTS):
+            job = self.retrieve(project, job_id)
+            if job.status == JobStatus.RUNNING and action in ("cancel", "pause"):
+                if self._request_control(job, action):
+                    return self.retrieve(project, job_id)
+                continue
+            ensure_action(job.status, action, job_id=job_id)
+            target, message, values = _ACTION_MOVES[action]
+            if self._move(job, target, message, **values()):
+                return self.retrieve(project, job_id)
+        raise ConflictError(
+            f"Job {job_id} kept changing state while handling this request; retry.",
+            code="invalid_job_status",
+        )
+
+    def _request_control(self, job: Job, request: str) -> bool:
+        """Ask the running worker to cancel or pause; False when the job is no longer running."""
         if job.control is not None and job.control != request:
             raise InvalidRequestError(
                 f"Cannot {request} job {job.id}: a '{job.control}' request is already pending.",
                 code="invalid_job_status",
             )
+        message = "Cancellation requested" if request == "cancel" else "Pause requested"
         with self.sessions.begin() as session:
             jobs = JobRepository(session)
-            if jobs.update(job.id, expect={JobStatus.RUNNING}, control=request):
+            if not jobs.update(job.id, expect={JobStatus.RUNNING}, control=request):
+                return False
+            if job.control is None:
                 jobs.record_event(job.id, f"{message}; the worker stops after this step")
-        return self.retrieve(job.project, job.id)
+        return True
 
-    def _move(self, job: Job, target: JobStatus, message: str, **values: Any) -> None:
-        """Compare-and-set ``job.status → target``; a concurrent change is a clear 400."""
+    def _move(self, job: Job, target: JobStatus, message: str, **values: Any) -> bool:
+        """Compare-and-set ``job.status → target``; False when the status changed meanwhile."""
         with self.sessions.begin() as session:
-            if not JobRepository(session).transition(
+            return JobRepository(session).transition(
                 job.id, target, source=job.status, message=message, control=None, **values
-            ):
-                raise InvalidRequestError(
-                    f"Job {job.id} changed state while handling this request; retry.",
-                    code="invalid_job_status",
-                )
+            )
 
     def list(
         self, project: str, *, after: str | None, limit: int, metadata: dict[str, str]

@@ -228,6 +228,30 @@ def test_lifecycle_through_service_and_runtime(store: Store, tmp_path: Path) -> 
     assert store.runtime.control_request(job_id) == "cancel"  # not running: stop
 
 
+@pytest.mark.parametrize("action", ["cancel", "pause"])
+def test_action_racing_the_scheduler_acts_on_the_fresh_status(
+    store: Store, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """The scheduler claims the job between the service's read and its write: the action is
+    decided again on 'running' (a control request) instead of failing the caller's request."""
+    job_id = _job(store)
+    real_retrieve = store.jobs.retrieve
+    reads = []
+
+    def retrieve_then_claim(project: str, jid: str):  # type: ignore[no-untyped-def]
+        job = real_retrieve(project, jid)
+        reads.append(job.status)
+        if len(reads) == 1:
+            _run(store, jid)
+        return job
+
+    monkeypatch.setattr(store.jobs, "retrieve", retrieve_then_claim)
+    job = store.jobs.__getattribute__(action)("p1", job_id)
+    assert reads[:2] == [JobStatus.QUEUED, JobStatus.RUNNING]
+    assert (job.status, job.control) == (JobStatus.RUNNING, action)
+    assert store.runtime.control_request(job_id) == action
+
+
 def test_success_reported_after_cancel_registers_no_model(store: Store, tmp_path: Path) -> None:
     job_id = _job(store)
     _run(store, job_id)

@@ -53,6 +53,7 @@ def _job(row: Any) -> Job:
         metadata=row.metadata,
         response_format=row.response_format,
         integrations=row.integrations,
+        tools=row.tools,
         fine_tuned_model=row.fine_tuned_model,
         finished_at=row.finished_at,
         estimated_finish=row.estimated_finish,
@@ -110,6 +111,7 @@ class JobRepository:
                 grader=job.grader,
                 response_format=job.response_format,
                 integrations=job.integrations,
+                tools=job.tools,
                 result_files=job.result_files,
             )
         )

@@ -52,6 +52,7 @@ jobs = sa.Table(
     sa.Column("grader", sa.JSON, nullable=False),
     sa.Column("response_format", sa.JSON),
     sa.Column("integrations", sa.JSON),
+    sa.Column("tools", sa.JSON),
     sa.Column("fine_tuned_model", sa.String(1200)),
     sa.Column("finished_at", sa.BigInteger),
     sa.Column("estimated_finish", sa.BigInteger),

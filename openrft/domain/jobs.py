@@ -103,6 +103,7 @@ class Job:
     metadata: dict[str, str] | None = None
     response_format: dict[str, Any] | None = None
     integrations: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None  # method.reinforcement.tools (providers)
     fine_tuned_model: str | None = None
     finished_at: int | None = None
     estimated_finish: int | None = None
@@ -152,6 +153,7 @@ class JobSpec:
     grader: dict[str, Any]
     resume_from: Any | None
     status: JobStatus
+    tools: list[dict[str, Any]] | None = None  # tool providers of multi-turn rollouts
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from openrft.graders.templating import MissingVariableError, namespaces_for
+from openrft.graders.templating import MissingVariableError, request_namespaces
 from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
 
@@ -32,9 +32,7 @@ class PerItemGrader:
         """Score one request; a missing template variable → ``invalid_variable_error``."""
         start = time.perf_counter()
         try:
-            result = GradeResult(
-                reward=self.score(namespaces_for(request.output_text, request.item))
-            )
+            result = GradeResult(reward=self.score(request_namespaces(request)))
         except MissingVariableError:
             result = GradeResult.failed("invalid_variable_error")
         result.execution_time = time.perf_counter() - start

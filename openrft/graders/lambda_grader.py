@@ -1,7 +1,9 @@
 """``lambda``: a Bedrock reward function called with batches of Bedrock events.
 
 Event item: ``{"id", "messages": [...prompt..., {"role": "assistant", "content": output}],
-"metadata": {"reference_answer": ..., <other row fields except messages>}, "reference_answer"}``.
+"metadata": {"reference_answer": ..., <other row fields except messages>}, "reference_answer"}``;
+for a multi-turn tool rollout ``messages`` is the whole conversation: the prompt, each assistant
+turn with its ``tool_calls``, each ``tool`` result, the final answer.
 Answer: ``[{"id", "aggregate_reward_score": float, "metrics_list": [{"name", "value", "type"}]}]``.
 Batches run ``concurrency`` at a time; each is retried ``max_retries`` times with exponential
 backoff on 5xx, timeouts and garbage. An item missing from the answer or with a non-numeric
@@ -36,7 +38,8 @@ def build_event(request: GradingRequest) -> dict[str, Any]:
     reference = item.get("reference_answer")
     metadata = {"reference_answer": reference}
     metadata |= {key: value for key, value in item.items() if key != "messages"}
-    messages = [*request.messages, {"role": "assistant", "content": request.output_text}]
+    output = request.output_messages or [{"role": "assistant", "content": request.output_text}]
+    messages = [*request.messages, *output]
     return {
         "id": request.id,
         "messages": messages,

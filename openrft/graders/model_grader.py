@@ -19,7 +19,7 @@ import openai
 
 from openrft.graders.model_spec import render_messages, validate_label_model, validate_score_model
 from openrft.graders.registry import register_grader
-from openrft.graders.templating import MissingVariableError, namespaces_for
+from openrft.graders.templating import MissingVariableError, request_namespaces
 from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
 STEPS_SCHEMA = {
@@ -62,9 +62,7 @@ class ModelGrader:
     async def _grade_one(self, request: GradingRequest) -> GradeResult:
         start = time.perf_counter()
         try:
-            messages = render_messages(
-                self.spec["input"], namespaces_for(request.output_text, request.item)
-            )
+            messages = render_messages(self.spec["input"], request_namespaces(request))
         except MissingVariableError:
             return GradeResult.failed("invalid_variable_error")
         async with self.semaphore:

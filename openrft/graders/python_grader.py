@@ -11,7 +11,7 @@ from typing import Any
 from openrft.errors import InvalidRequestError
 from openrft.graders.registry import register_grader
 from openrft.graders.sandbox.pool import SandboxPool
-from openrft.graders.templating import build_sample
+from openrft.graders.templating import request_namespaces
 from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -74,7 +74,7 @@ class PythonGrader:
 
     async def grade(self, requests: Sequence[GradingRequest]) -> list[GradeResult]:
         start = time.perf_counter()
-        calls = [[build_sample(r.output_text), r.item] for r in requests]
+        calls = [[request_namespaces(r)["sample"], r.item] for r in requests]
         outcomes = await self.pool.run(calls)
         per_item = (time.perf_counter() - start) / max(1, len(requests))
         results = []

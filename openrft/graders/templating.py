@@ -1,7 +1,8 @@
 """``{{ item.x }}`` / ``{{sample.output_json.a[0].b}}`` substitution in grader strings.
 
 Namespaces are ``item`` (the dataset row) and ``sample`` (``output_text``, ``output_json`` when
-the output is a JSON object or array, ``output_tools``, ``choices``). A missing variable raises
+the output is a JSON object or array, ``output_tools``, ``choices``, and ``messages`` for
+multi-turn tool rollouts). A missing variable raises
 ``MissingVariableError``; the grader turns it into ``invalid_variable_error`` with score 0.
 
 Tags are found by a single left-to-right scan (``str.find``), linear in the template's length
@@ -135,19 +136,37 @@ def render_template(template: str, namespaces: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def build_sample(output_text: str) -> dict[str, Any]:
-    """The ``sample`` namespace for a plain-text completion."""
+def build_sample(
+    output_text: str,
+    *,
+    prompt: list[dict[str, Any]] | None = None,
+    output_messages: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``sample`` namespace of a completion.
+
+    With ``output_messages`` (a multi-turn tool rollout): ``output_tools`` lists every tool
+    call of every turn (chat shape), ``choices[0].message`` is the last assistant turn (with
+    its ``tool_calls`` when it ended on calls), and ``messages`` the whole conversation
+    (``prompt`` + ``output_messages``).
+    """
+    turns = [m for m in output_messages or [] if m.get("role") == "assistant"]
+    last_calls = turns[-1].get("tool_calls", []) if turns else []
+    message: dict[str, Any] = {"role": "assistant", "content": output_text}
+    if last_calls:
+        message["tool_calls"] = last_calls
     sample: dict[str, Any] = {
         "output_text": output_text,
-        "output_tools": [],
+        "output_tools": [call for turn in turns for call in turn.get("tool_calls", [])],
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": output_text},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": "tool_calls" if last_calls else "stop",
             }
         ],
     }
+    if output_messages is not None:
+        sample["messages"] = [*(prompt or []), *output_messages]
     # Only a JSON object or array is structured output; skip the parse for plain text.
     if output_text.lstrip()[:1] in ("{", "["):
         with contextlib.suppress(ValueError):
@@ -155,6 +174,23 @@ def build_sample(output_text: str) -> dict[str, Any]:
     return sample
 
 
-def namespaces_for(output_text: str, item: dict[str, Any]) -> dict[str, Any]:
-    """``{"item": item, "sample": build_sample(output_text)}``."""
-    return {"item": item, "sample": build_sample(output_text)}
+def namespaces_for(
+    output_text: str,
+    item: dict[str, Any],
+    *,
+    prompt: list[dict[str, Any]] | None = None,
+    output_messages: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``{"item": item, "sample": build_sample(...)}``."""
+    sample = build_sample(output_text, prompt=prompt, output_messages=output_messages)
+    return {"item": item, "sample": sample}
+
+
+def request_namespaces(request: Any) -> dict[str, Any]:
+    """The namespaces of a ``GradingRequest`` (its trajectory included)."""
+    return namespaces_for(
+        request.output_text,
+        request.item,
+        prompt=request.messages,
+        output_messages=request.output_messages,
+    )

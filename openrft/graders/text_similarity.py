@@ -11,7 +11,7 @@ from openrft.graders.base import PerItemGrader
 from openrft.graders.fields import require_choice, require_template
 from openrft.graders.registry import register_grader
 from openrft.graders.similarity_metrics import METRICS, cosine_batch
-from openrft.graders.templating import MissingVariableError, namespaces_for, render_template
+from openrft.graders.templating import MissingVariableError, render_template, request_namespaces
 from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
 EVALUATION_METRICS = (
@@ -64,7 +64,7 @@ class TextSimilarityGrader(PerItemGrader):
         pairs: list[tuple[str, str] | None] = []
         for request in requests:
             try:
-                pairs.append(self.render(namespaces_for(request.output_text, request.item)))
+                pairs.append(self.render(request_namespaces(request)))
             except MissingVariableError:
                 pairs.append(None)
         scores = iter(cosine_batch([pair for pair in pairs if pair is not None]))

@@ -59,14 +59,18 @@ def merge_errors(target: dict[str, Any], other: dict[str, Any]) -> None:
 class GradingRequest:
     """One rollout to grade.
 
-    ``messages`` are the prompt messages, ``output_text`` the model's completion and ``item``
-    the whole dataset row (``messages``, ``reference_answer``, ... any other keys).
+    ``messages`` are the prompt messages, ``output_text`` the model's completion (its final
+    answer in a multi-turn rollout) and ``item`` the whole dataset row (``messages``,
+    ``reference_answer``, ... any other keys). ``output_messages``: in a multi-turn (tool)
+    rollout, every message after the prompt (assistant turns with ``tool_calls``, ``tool``
+    results, the final answer); None for a single completion.
     """
 
     id: str
     messages: list[dict[str, Any]]
     output_text: str
     item: dict[str, Any]
+    output_messages: list[dict[str, Any]] | None = None
 
 
 @dataclass

@@ -68,6 +68,8 @@ class FineTuningJob(BaseModel):
         }
         if job.response_format is not None:
             reinforcement["response_format"] = job.response_format
+        if job.tools is not None:
+            reinforcement["tools"] = job.tools
         return cls(
             id=job.id,
             created_at=job.created_at,

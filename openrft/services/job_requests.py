@@ -12,7 +12,7 @@ from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
 
 METHOD_TYPES = ("supervised", "dpo", "reinforcement")
-REINFORCEMENT_KEYS = frozenset({"grader", "hyperparameters", "response_format"})
+REINFORCEMENT_KEYS = frozenset({"grader", "hyperparameters", "response_format", "tools"})
 MAX_SEED = 2_147_483_647
 _SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 GRADER_PARAM = "method.reinforcement.grader"
@@ -144,6 +144,16 @@ def check_response_format(value: Any) -> dict[str, Any] | None:
             param="method.reinforcement.response_format",
         )
     return value
+
+
+def check_tools(value: Any) -> list[dict[str, Any]] | None:
+    """``method.reinforcement.tools`` normalized (None when absent): the tool providers of
+    multi-turn rollouts."""
+    if value is None:
+        return None
+    from openrft.tools import validate_tool_providers
+
+    return validate_tool_providers(value, param="method.reinforcement.tools")
 
 
 def resolve_section_hyperparameters(section: dict[str, Any], n_train_rows: int) -> dict[str, Any]:

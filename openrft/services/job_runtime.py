@@ -79,6 +79,7 @@ class JobRuntime:
             grader=job.grader,
             resume_from=self.blobs.path(latest.blob_dir) if latest else None,
             status=job.status,
+            tools=job.tools,
         )
 
     def add_event(

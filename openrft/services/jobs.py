@@ -84,6 +84,7 @@ class JobService:
             metadata=req.check_metadata(request.metadata),
             response_format=req.check_response_format(section.get("response_format")),
             integrations=request.integrations,
+            tools=req.check_tools(section.get("tools")),
             training_rows=training.rows,
         )
         with self.sessions.begin() as session:

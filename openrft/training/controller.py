@@ -32,9 +32,17 @@ from openrft.training.data import Row, step_batches, steps_per_epoch
 from openrft.training.evaluation import EvalResult, evaluate
 from openrft.training.grading import AsyncGrader, grade_groups
 from openrft.training.results import results_csv
-from openrft.training.rollout import Codec, GroupRollout, Sampler, SamplingConfig, rollout
+from openrft.training.rollout import (
+    Codec,
+    GroupRollout,
+    Rollouts,
+    Sampler,
+    SamplingConfig,
+    SingleTurn,
+)
 from openrft.training.samples import train_samples
 from openrft.training.stopping import EarlyStopping
+from openrft.training.tool_rollout import tool_metrics
 
 RESULTS_FILENAME = "step_metrics.csv"
 EVAL_SEED_OFFSET = 7_777_777  # evaluations share one seed: common random numbers across evals
@@ -110,6 +118,7 @@ class Roles:
     make_learner: Callable[[int], LearnerRole]  # total_steps -> learner (sizes the LR schedule)
     weights: WeightsRole
     observers: Sequence[StepObserver] = ()
+    rollouts: Rollouts | None = None  # multi-turn (tools); None: single-turn on the sampler
 
 
 @dataclass
@@ -140,6 +149,7 @@ class TrainingController:
         self.state = LoopState(results=[])
         self.stopping = EarlyStopping(config.early_stopping)
         self.keeper = CheckpointKeeper(roles.runtime, job_id, scratch_dir)
+        self.rollouts = roles.rollouts or SingleTurn(roles.sampler, roles.codec)
         self.train = self._encode(train_rows, "training")
         self.valid = self._encode(valid_rows, "validation")
         for kind, kept in (("training", self.train), ("validation", self.valid)):
@@ -197,13 +207,8 @@ class TrainingController:
         items = [self.train[i] for i in self.plan[step - 1]]
         started = time.monotonic()
         sampling = self._sampling(seed=cfg.seed * 1_000_003 + step)
-        groups = rollout(
-            self.roles.sampler,
-            self.roles.codec,
-            [r for r, _ in items],
-            [p for _, p in items],
-            sampling,
-            cfg.group_size,
+        groups = await self.rollouts.run(
+            [r for r, _ in items], [p for _, p in items], sampling, cfg.group_size
         )
         generated = time.monotonic()
         graded = await grade_groups(self.roles.grader, groups, tag=f"step{step}")
@@ -238,6 +243,7 @@ class TrainingController:
             "grader_error_rate": graded.error_rate,
             "step_time_s": finished - started,
             "rollout_tokens_per_s": completion_tokens / max(generated - started, 1e-9),
+            **tool_metrics(groups),
             "timing/generate_s": generated - started,
             "timing/grade_s": graded_at - generated,
             "timing/update_s": finished - graded_at,
@@ -258,6 +264,7 @@ class TrainingController:
             sampling,
             self.config.eval_samples,
             step=step,
+            rollouts=self.rollouts,
         )
         self._keep_samples(result.samples)
         return result
@@ -378,7 +385,7 @@ class TrainingController:
         limit = self.config.max_prompt_tokens
         kept, skipped = [], []
         for index, row in enumerate(rows):
-            ids = self.roles.codec.encode_prompt(row["messages"])
+            ids = self.roles.codec.encode_prompt(row["messages"], tools=row.get("tools"))
             if len(ids) > limit:
                 skipped.append(index)
             else:

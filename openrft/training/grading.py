@@ -34,9 +34,14 @@ def grading_requests(groups: Sequence[GroupRollout], tag: str) -> list[GradingRe
     for g, group in enumerate(groups):
         messages: list[dict[str, Any]] = list(group.row["messages"])
         for s, text in enumerate(group.texts):
+            trajectory = group.trajectories[s] if group.trajectories is not None else None
             requests.append(
                 GradingRequest(
-                    id=f"{tag}-{g}-{s}", messages=messages, output_text=text, item=group.row
+                    id=f"{tag}-{g}-{s}",
+                    messages=messages,
+                    output_text=text,
+                    item=group.row,
+                    output_messages=trajectory.messages if trajectory is not None else None,
                 )
             )
     return requests

@@ -12,11 +12,13 @@ from openrft.graders import GraderContext, build_grader
 from openrft.inference.engine import GenerationEngine
 from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
+from openrft.tools import Toolbox
 from openrft.training.config import TrainConfig
 from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.rollout import EngineSampler, TokenizerCodec
+from openrft.training.tool_setup import job_tools, tool_rollouts
 from openrft.training.update import Learner
 
 
@@ -72,12 +74,15 @@ async def run_job(spec: JobSpec, settings: Settings, runtime: TrainingRuntime) -
             else "(full fine-tune)."
         ),
     )
-    grader = build_grader(spec.grader, grader_context(settings, scratch))
+    context = grader_context(settings, scratch)
+    grader = build_grader(spec.grader, context)
     try:
-        controller = _controller(
-            spec, config, runtime, policy, grader, tokenizer, (train_rows, valid_rows), scratch
-        )
-        return await controller.run(resume_from=_resume_dir(spec))
+        rows = (train_rows, valid_rows)
+        async with job_tools(spec, [*train_rows, *valid_rows], runtime, context.sandbox) as tools:
+            controller = _controller(
+                spec, config, runtime, policy, grader, tokenizer, rows, scratch, tools
+            )
+            return await controller.run(resume_from=_resume_dir(spec))
     finally:
         await grader.aclose()
 
@@ -91,14 +96,17 @@ def _controller(
     tokenizer: Any,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
+    tools: Toolbox | None,
 ) -> TrainingController:
+    sampler = EngineSampler(GenerationEngine(policy.model, tokenizer))
     roles = Roles(
         runtime=runtime,
         codec=TokenizerCodec(tokenizer),
-        sampler=EngineSampler(GenerationEngine(policy.model, tokenizer)),
+        sampler=sampler,
         grader=grader,
         make_learner=lambda total_steps: Learner(policy, config, total_steps),
         weights=policy,
+        rollouts=tool_rollouts(sampler, tokenizer, tools, [*rows[0], *rows[1]], config.max_turns),
     )
     return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
 

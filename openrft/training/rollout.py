@@ -38,17 +38,46 @@ class Sampler(Protocol):
 
 
 @dataclass(frozen=True)
+class Trajectory:
+    """What a multi-turn (tool-using) rollout adds to its completion.
+
+    The completion's ``token_ids`` are everything after the prompt: the model's turns and,
+    between them, the tool results and template tokens (with log-prob 0). ``loss_mask`` is 1
+    exactly at the tokens the model sampled. ``messages`` are the messages after the prompt
+    (assistant turns with ``tool_calls``, ``tool`` results, the final answer), in the chat
+    shape graders and Lambdas read.
+    """
+
+    loss_mask: list[int]
+    messages: list[dict[str, Any]]
+    tool_calls: int
+    tool_errors: int
+    turns: int
+
+
+@dataclass(frozen=True)
 class GroupRollout:
-    """A prompt row and the ``G`` completions sampled for it, with decoded texts."""
+    """A prompt row and the ``G`` completions sampled for it, with decoded texts (the final
+    answers); ``trajectories`` per completion for multi-turn rollouts, else None."""
 
     row: Row
     prompt_ids: list[int]
     completions: list[Completion]
     texts: list[str]
+    trajectories: list[Trajectory] | None = None
 
     @property
     def completion_tokens(self) -> int:
+        """Tokens the model sampled (tool results between its turns are not counted)."""
+        if self.trajectories is not None:
+            return sum(sum(t.loss_mask) for t in self.trajectories)
         return sum(len(c.token_ids) for c in self.completions)
+
+    def loss_mask(self, index: int) -> list[int]:
+        """1 at each token of completion ``index`` the model sampled (all, when single-turn)."""
+        if self.trajectories is not None:
+            return self.trajectories[index].loss_mask
+        return [1] * len(self.completions[index].token_ids)
 
 
 class Codec(Protocol):
@@ -76,6 +105,27 @@ class TokenizerCodec:
 
     def decode(self, token_ids: list[int]) -> str:
         return str(self.tokenizer.decode(token_ids, skip_special_tokens=True))
+
+
+class Rollouts(Protocol):
+    """Turns prompt rows into rollout groups (single-turn sampling or a multi-turn loop)."""
+
+    async def run(
+        self, rows: Sequence[Row], prompts: Sequence[list[int]], config: SamplingConfig, n: int
+    ) -> list[GroupRollout]: ...
+
+
+class SingleTurn:
+    """``Rollouts`` of one sampled completion per sample (``rollout``)."""
+
+    def __init__(self, sampler: Sampler, codec: Codec) -> None:
+        self.sampler = sampler
+        self.codec = codec
+
+    async def run(
+        self, rows: Sequence[Row], prompts: Sequence[list[int]], config: SamplingConfig, n: int
+    ) -> list[GroupRollout]:
+        return rollout(self.sampler, self.codec, rows, prompts, config, n)
 
 
 def rollout(

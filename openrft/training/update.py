@@ -35,7 +35,10 @@ class MicroBatch:
 
 
 def group_tensors(group: GroupRollout) -> tuple[GroupTokens, torch.Tensor]:
-    """Right-padded (G, C) completion ids, mask and sampling log-probs of one rollout group."""
+    """Right-padded (G, C) completion ids, mask and sampling log-probs of one rollout group.
+
+    The mask is 1 at the tokens the model sampled: in a multi-turn rollout the tool results
+    and template tokens between its turns are fed to the model but never trained on."""
     width = max(1, max(len(c.token_ids) for c in group.completions))
     n = len(group.completions)
     ids = torch.zeros(n, width, dtype=torch.long)
@@ -44,7 +47,7 @@ def group_tensors(group: GroupRollout) -> tuple[GroupTokens, torch.Tensor]:
     for i, c in enumerate(group.completions):
         length = len(c.token_ids)
         ids[i, :length] = torch.tensor(c.token_ids, dtype=torch.long)
-        mask[i, :length] = 1.0
+        mask[i, :length] = torch.tensor(group.loss_mask(i), dtype=torch.float32)
         logp[i, :length] = torch.tensor(c.logprobs[:length], dtype=torch.float32)
     prompt = torch.tensor(group.prompt_ids, dtype=torch.long)
     return GroupTokens(prompt, ids, mask), logp

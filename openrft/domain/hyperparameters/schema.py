@@ -183,6 +183,13 @@ _EXTENSIONS = (
     Hyperparameter(
         "max_grad_norm", Number(0.0, lo_open=True, null=True), 1.0, "gradient clipping; null = off"
     ),
+    Hyperparameter(
+        "max_turns",
+        Integer(1, 64),
+        4,
+        "assistant turns per rollout when tools run (`method.reinforcement.tools`); each turn "
+        "samples up to `max_completion_tokens`",
+    ),
 )
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {h.name: h for h in _OPENAI + _EXTENSIONS}

@@ -14,8 +14,9 @@ from openrft.graders.types import SandboxLimits
 class SandboxPool:
     """``run(calls)`` spreads calls over up to ``limits.workers`` processes, in order.
 
-    ``kind`` is ``"grade"`` (``entry(sample, item) -> float``) or ``"lambda"``
-    (``entry(event, context) -> JSON``). Processes start lazily and stay warm until ``aclose``.
+    ``kind`` is ``"grade"`` (``entry(sample, item) -> float``), ``"lambda"``
+    (``entry(event, context) -> JSON``) or ``"tool"`` (``entry(name, arguments) -> JSON``, the
+    python tools of multi-turn rollouts). Processes start lazily and stay warm until ``aclose``.
     """
 
     def __init__(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import socket
 import textwrap
 from collections.abc import Iterator
@@ -52,6 +53,18 @@ def test_event_has_bedrock_shape() -> None:
         "metadata": {"reference_answer": "4", "k": 0},
         "reference_answer": "4",
     }
+
+
+def test_a_tool_trajectory_is_the_whole_conversation_in_messages() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    trajectory = [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "2+2=4"},
+        {"role": "assistant", "content": "4"},
+    ]
+    [request] = _requests(1)
+    request = dataclasses.replace(request, output_messages=trajectory)
+    assert build_event(request)["messages"] == [*PROMPT, *trajectory]
 
 
 async def test_batches_and_metrics(server: RewardServer) -> None:

@@ -48,6 +48,25 @@ def test_sample_output_json_only_when_parsable() -> None:
     assert build_sample("hi")["choices"][0]["message"]["content"] == "hi"
 
 
+def test_sample_of_a_tool_trajectory_has_every_call_and_the_conversation() -> None:
+    first = {"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+    second = {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}
+    prompt = [{"role": "user", "content": "q"}]
+    trajectory = [
+        {"role": "assistant", "content": "", "tool_calls": [first]},
+        {"role": "tool", "tool_call_id": "a", "content": "1"},
+        {"role": "assistant", "content": "so", "tool_calls": [second]},
+    ]
+    ns = namespaces_for("so", {}, prompt=prompt, output_messages=trajectory)
+    assert render_template("{{sample.output_tools[0].function.name}}", ns) == "f"
+    assert render_template("{{sample.output_tools[1].function.name}}", ns) == "g"
+    assert render_template("{{sample.messages[2].content}}", ns) == "1"
+    choice = ns["sample"]["choices"][0]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["tool_calls"] == [second]
+    plain = namespaces_for("so", {})["sample"]
+    assert plain["output_tools"] == [] and "messages" not in plain
+
+
 def test_validate_template_names_field() -> None:
     validate_template("{{item.a}} and {{ sample.output_text }}", "g.input")
     for bad in ("{{foo.a}}", "{{item.a", "{{item.a[}}"):

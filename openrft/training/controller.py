@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
+from openrft.domain.samples import RolloutSample
 from openrft.rl import compute_advantages
 from openrft.training.checkpoints import (
     CheckpointKeeper,
@@ -37,6 +38,7 @@ from openrft.training.grader_errors import (
 from openrft.training.grading import AsyncGrader, grade_groups, graded_groups
 from openrft.training.results import results_csv
 from openrft.training.rollout import Codec, GroupRollout, Sampler, SamplingConfig, rollout
+from openrft.training.samples import train_samples
 from openrft.training.stopping import EarlyStopping
 
 RESULTS_FILENAME = "step_metrics.csv"
@@ -66,6 +68,8 @@ class TrainingRuntime(CheckpointStore, Protocol):
 
     def add_result_file(self, job_id: str, filename: str, data: bytes) -> str: ...
 
+    def add_samples(self, job_id: str, samples: Sequence[RolloutSample]) -> None: ...
+
     def finish(
         self,
         job_id: str,
@@ -92,6 +96,16 @@ class WeightsRole(Protocol):
     def load_weights(self, src_dir: Path) -> None: ...
 
 
+class StepObserver(Protocol):
+    """Sees what the loop records (experiment trackers): samples, step metrics, the end."""
+
+    def on_samples(self, samples: Sequence[RolloutSample]) -> None: ...
+
+    def on_step(self, step: int, metrics: dict[str, Any]) -> None: ...
+
+    def on_finish(self, outcome: str) -> None: ...
+
+
 @dataclass
 class Roles:
     runtime: TrainingRuntime
@@ -100,6 +114,7 @@ class Roles:
     grader: AsyncGrader
     make_learner: Callable[[int], LearnerRole]  # total_steps -> learner (sizes the LR schedule)
     weights: WeightsRole
+    observers: Sequence[StepObserver] = ()
 
 
 @dataclass
@@ -174,7 +189,7 @@ class TrainingController:
             stop_reason = None
             evaluated = step % cfg.eval_interval == 0 or step == self.total_steps
             if evaluated:
-                result = await self._evaluate(f"Validation after step {step}")
+                result = await self._evaluate(step)
                 metrics["valid_grader_error_rate"] = result.error_rate
                 if result.reward_mean is not None:
                     metrics["valid_reward_mean"] = result.reward_mean
@@ -213,6 +228,11 @@ class TrainingController:
             cfg.scale_rewards,  # type: ignore[arg-type]
             graded.graded,
         )
+        self._keep_samples(
+            train_samples(
+                step, groups, self.plan[step - 1], graded.results, advantages.tolist(), cfg.seed
+            )
+        )
         actor = self.learner.step(*graded_groups(groups, advantages, graded.graded))
         finished = time.monotonic()
         completion_tokens = sum(g.completion_tokens for g in groups)
@@ -228,6 +248,7 @@ class TrainingController:
             "critic_rewards_mean": adv_metrics["reward_mean"],
             **actor,
             "response_length_mean": completion_tokens / max(graded.rewards.numel(), 1),
+            "completions/clipped_ratio": clipped_ratio(groups),
             "frac_reward_zero_std": adv_metrics["frac_reward_zero_std"],
             "grader_error_rate": graded.error_rate,
             "grader_retried_samples": graded.retried,
@@ -243,7 +264,7 @@ class TrainingController:
         cfg = self.config
         return SamplingConfig(cfg.max_completion_tokens, cfg.temperature, cfg.top_p, seed)
 
-    async def _evaluate(self, phase: str) -> EvalResult:
+    async def _evaluate(self, step: int) -> EvalResult:
         sampling = self._sampling(seed=self.config.seed * 1_000_003 + EVAL_SEED_OFFSET)
         result = await evaluate(
             self.roles.sampler,
@@ -252,15 +273,23 @@ class TrainingController:
             self.valid,
             sampling,
             self.config.eval_samples,
+            step=step,
         )
+        self._keep_samples(result.samples)
+        phase = f"Validation after step {step}" if step else "Baseline evaluation"
         limit = self.config.max_grader_error_rate
         warning = eval_error_warning(phase, result.error_rate, result.quoted_errors(), limit)
         if warning is not None:
             self._event(warning, level="warn")
         return result
 
+    def _keep_samples(self, samples: Sequence[RolloutSample]) -> None:
+        self.roles.runtime.add_samples(self.job_id, samples)
+        for observer in self.roles.observers:
+            observer.on_samples(samples)
+
     async def _baseline(self) -> None:
-        result = await self._evaluate("Baseline evaluation")
+        result = await self._evaluate(0)
         assert self.state.results is not None
         if result.reward_mean is None:
             self.state.results.append({"step": 0, "valid_grader_error_rate": 1.0})
@@ -297,6 +326,8 @@ class TrainingController:
         assert self.state.results is not None
         self.state.results.append(dict(metrics))
         self.roles.runtime.add_event(self.job_id, message, type="metrics", data=dict(metrics))
+        for observer in self.roles.observers:
+            observer.on_step(step, dict(metrics))
         mean_step = sum(self.step_times) / len(self.step_times)
         remaining = (self.total_steps - step) * mean_step
         self.roles.runtime.update_progress(
@@ -352,6 +383,8 @@ class TrainingController:
         runtime = self.roles.runtime
         csv_bytes = results_csv(self.state.results or [])
         runtime.add_result_file(self.job_id, RESULTS_FILENAME, csv_bytes)
+        for observer in self.roles.observers:
+            observer.on_finish(outcome)
         if outcome != "succeeded":
             runtime.finish(self.job_id, outcome)
             return
@@ -390,3 +423,10 @@ class TrainingController:
         self, message: str, *, level: str = "info", data: dict[str, Any] | None = None
     ) -> None:
         self.roles.runtime.add_event(self.job_id, message, level=level, data=data)
+
+
+def clipped_ratio(groups: Sequence[GroupRollout]) -> float:
+    """Fraction of completions cut at ``max_completion_tokens`` (TRL's
+    ``completions/clipped_ratio``): the truncation rate."""
+    finishes = [c.finish_reason for g in groups for c in g.completions]
+    return sum(f == "length" for f in finishes) / max(len(finishes), 1)

@@ -9,9 +9,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from openrft.domain.samples import RolloutSample
 from openrft.training.data import Row
 from openrft.training.grading import QUOTED_ERRORS, AsyncGrader, grade_groups
 from openrft.training.rollout import Codec, Sampler, SamplingConfig, rollout
+from openrft.training.samples import eval_samples
 
 EVAL_PROMPTS_PER_CALL = 16  # bounds the generation batch (prompts x eval_samples rows)
 
@@ -27,6 +29,7 @@ class EvalResult:
     n_samples: int
     n_graded: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    samples: list[RolloutSample] = field(default_factory=list)  # every sample, errored too
 
     @property
     def error_rate(self) -> float:
@@ -44,11 +47,15 @@ async def evaluate(
     items: Sequence[tuple[Row, list[int]]],
     config: SamplingConfig,
     samples: int,
+    *,
+    step: int = 0,
 ) -> EvalResult:
-    """Mean reward over every graded (item, sample); ``items`` pairs rows with prompt ids."""
+    """Mean reward over every graded (item, sample); ``items`` pairs rows with prompt ids.
+    ``step`` is the training step the evaluation follows (0 = baseline), kept on the samples."""
     rewards: list[float] = []
     lengths: list[int] = []
     errors: Counter[str] = Counter()
+    kept: list[RolloutSample] = []
     for start in range(0, len(items), EVAL_PROMPTS_PER_CALL):
         chunk = items[start : start + EVAL_PROMPTS_PER_CALL]
         groups = rollout(
@@ -57,9 +64,10 @@ async def evaluate(
         graded = await grade_groups(grader, groups, tag=f"eval-{start}")
         rewards.extend(graded.graded_rewards)
         errors.update(graded.errors)
+        kept += eval_samples(step, groups, start, graded.results)
         lengths.extend(len(c.token_ids) for g in groups for c in g.completions)
     n = len(rewards)
     mean = sum(rewards) / n if n else None
     std = (sum((r - (mean or 0.0)) ** 2 for r in rewards) / max(n - 1, 1)) ** 0.5
     length = sum(lengths) / max(len(lengths), 1)
-    return EvalResult(mean, std, length, len(items), samples, n, errors)
+    return EvalResult(mean, std, length, len(items), samples, n, errors, kept)

@@ -26,7 +26,9 @@ class FakeCompletion:
 class FakeCodec:
     """Prompt ids: one per character of the last message; text: letters of the ids."""
 
-    def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+    def encode_prompt(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
+    ) -> list[int]:
         return [ord(ch) % 50 for ch in messages[-1]["content"]]
 
     def decode(self, token_ids: list[int]) -> str:

@@ -98,6 +98,22 @@ class GradeResult:
         return any(v is True for k, v in self.errors.items() if k not in _DETAIL_KEYS)
 
 
+MAX_ERROR_TEXT = 300  # characters of a detail string quoted in an error description
+
+
+def describe_errors(result: GradeResult) -> str:
+    """The error flags of ``result`` with their details, e.g.
+    ``"python_grader_runtime_error: ZeroDivisionError: division by zero"``."""
+    parts = []
+    for flag, value in result.errors.items():
+        if flag in _DETAIL_KEYS or value is not True:
+            continue
+        detail = result.errors.get(_DETAIL_KEY_FOR.get(flag, ""))
+        text = " ".join(str(detail).split())[:MAX_ERROR_TEXT] if detail else ""
+        parts.append(f"{flag}: {text}" if text else flag)
+    return ", ".join(parts) or "no error"
+
+
 _DETAIL_KEY_FOR = {
     "python_grader_runtime_error": "python_grader_runtime_error_details",
     "python_grader_server_error": "python_grader_server_error_type",

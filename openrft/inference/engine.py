@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from openrft.inference.backends import Backend, backend_for
+from openrft.inference.constraints import mask_logits
 from openrft.inference.decode_batch import DecodeBatch, DecodeRow, merge_batches
 from openrft.inference.requests import (
     BASE_ADAPTER,
@@ -57,6 +58,11 @@ class GenerationEngine:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the model's logits (may exceed the tokenizer's vocabulary)."""
+        return int(self.model.get_output_embeddings().weight.shape[0])
 
     def generate(
         self, prompts: Sequence[Sequence[int]], params: SamplingParams, n: int = 1
@@ -114,7 +120,12 @@ class GenerationEngine:
             max(r.params.max_new_tokens for r in requests),
         )
         rows = [
-            DecodeRow(r, s, frozenset(r.params.stop_token_ids) or self.default_stop_ids)
+            DecodeRow(
+                r,
+                s,
+                frozenset(r.params.stop_token_ids) or self.default_stop_ids,
+                constraint=r.constraint() if r.constraint is not None else None,
+            )
             for r in requests
             for s in range(r.n)
         ]
@@ -134,6 +145,7 @@ class GenerationEngine:
     def _sample_step(self, batch: DecodeBatch) -> None:
         """Sample a token for every live row, record it, decide which rows finish."""
         top_k = max((row.request.params.top_logprobs for row in batch.rows), default=0)
+        _apply_constraints(batch)
         sampled = sample_tokens(
             batch.logits, batch.temperature, batch.top_p, _generator_groups(batch), top_k
         )
@@ -157,6 +169,8 @@ class GenerationEngine:
             )
             row.token_ids.append(tokens[i])
             row.logprobs.append(logprobs[i])
+            if row.constraint is not None:
+                row.constraint.accept(tokens[i])
             if tops is not None and k:
                 row.top_logprobs.append(tops)
             row.finish_reason = _finish_reason(row, tokens[i])
@@ -180,6 +194,15 @@ def _adapter_names(requests: Sequence[GenerationRequest]) -> list[str] | None:
     if all(r.adapter_name is None for r in requests):
         return None
     return [r.adapter_name or BASE_ADAPTER for r in requests]
+
+
+def _apply_constraints(batch: DecodeBatch) -> None:
+    """Mask the logits of live constrained rows to the tokens their grammar allows."""
+    rows = [
+        i for i, r in enumerate(batch.rows) if r.constraint is not None and r.finish_reason is None
+    ]
+    if rows:
+        mask_logits(batch.logits, rows, [batch.rows[i].constraint for i in rows])
 
 
 def _finish_reason(row: DecodeRow, token: int) -> FinishReason | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openrft.domain.hyperparameters import no_effect_warnings, resolve_hyperparameters
 from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from openrft.graders.types import ValidationContext
 
 METHOD_TYPES = ("supervised", "dpo", "reinforcement")
 REINFORCEMENT_KEYS = frozenset({"grader", "hyperparameters", "response_format", "tools"})
@@ -123,7 +125,7 @@ def reinforcement_section(
     return {**section, "hyperparameters": section.get("hyperparameters") or legacy_hyperparameters}
 
 
-def validate_grader_spec(section: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+def validate_grader_spec(section: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
     """The normalized grader to store (may carry internal ``_`` keys)."""
     grader = section.get("grader")
     if grader is None:
@@ -134,7 +136,7 @@ def validate_grader_spec(section: dict[str, Any], base_dir: Path | None) -> dict
         )
     from openrft.graders import validate_grader
 
-    return validate_grader(grader, param=GRADER_PARAM, base_dir=base_dir)
+    return validate_grader(grader, param=GRADER_PARAM, ctx=ctx)
 
 
 def check_response_format(value: Any) -> dict[str, Any] | None:
@@ -146,14 +148,14 @@ def check_response_format(value: Any) -> dict[str, Any] | None:
     return value
 
 
-def check_tools(value: Any) -> list[dict[str, Any]] | None:
+def check_tools(value: Any, ctx: ValidationContext) -> list[dict[str, Any]] | None:
     """``method.reinforcement.tools`` normalized (None when absent): the tool providers of
-    multi-turn rollouts."""
+    multi-turn rollouts; their URLs must pass the egress policy, as Lambda URLs do."""
     if value is None:
         return None
     from openrft.tools import validate_tool_providers
 
-    return validate_tool_providers(value, param="method.reinforcement.tools")
+    return validate_tool_providers(value, egress=ctx.egress, param="method.reinforcement.tools")
 
 
 def resolve_section_hyperparameters(section: dict[str, Any], n_train_rows: int) -> dict[str, Any]:

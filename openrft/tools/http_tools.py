@@ -7,14 +7,8 @@ from typing import Any
 
 import httpx
 
-from openrft.tools.toolbox import HttpClientFactory, ToolResult
-
-_SNIPPET = 200
-
-
-def default_http_client(timeout_s: float) -> httpx.AsyncClient:
-    """No proxies from the environment: the request goes where the URL says."""
-    return httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False)
+from openrft.net.egress import EgressPolicy, body_snippet, unreachable_message
+from openrft.tools.toolbox import ToolResult
 
 
 class HttpTools:
@@ -22,27 +16,28 @@ class HttpTools:
     its JSON text. A status >= 400, a body that is not JSON or a failed connection is a tool
     error the model reads."""
 
-    def __init__(self, url: str, timeout_s: float, make_client: HttpClientFactory) -> None:
+    def __init__(self, url: str, timeout_s: float, egress: EgressPolicy) -> None:
         self.url = url
         self.timeout_s = timeout_s
-        self._make_client = make_client
-        self._client: Any = None
+        self._egress = egress
+        self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> list[dict[str, Any]]:
-        self._client = self._make_client(self.timeout_s)
+        self._client = self._egress.async_client(timeout=self.timeout_s)
         return []
 
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        assert self._client is not None, "start() first"
         try:
             response = await self._client.post(
                 self.url, json={"name": name, "arguments": arguments}
             )
         except httpx.HTTPError:
-            return ToolResult(f"Error: the tool server at {self.url} did not answer.", True)
+            return ToolResult(f"Error: {unreachable_message(self.url)}", True)
         if response.status_code >= 400:
             return ToolResult(
                 f"Error: the tool server answered HTTP {response.status_code}: "
-                f"{response.text[:_SNIPPET]}",
+                f"{body_snippet(response.text)}",
                 True,
             )
         try:

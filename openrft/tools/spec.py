@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from openrft.errors import InvalidRequestError
+from openrft.graders.lambda_spec import check_reachable
+from openrft.net.egress import EgressPolicy
 
 PROVIDER_TYPES = ("python", "http", "mcp")
 MAX_PROVIDERS = 8
@@ -32,8 +34,13 @@ _JSON_TYPES = {
 }
 
 
-def validate_tool_providers(providers: Any, *, param: str = PARAM) -> list[dict[str, Any]]:
-    """The normalized provider list to store, or InvalidRequestError naming ``param.<i>.<key>``."""
+def validate_tool_providers(
+    providers: Any, *, egress: EgressPolicy | None = None, param: str = PARAM
+) -> list[dict[str, Any]]:
+    """The normalized provider list to store, or InvalidRequestError naming ``param.<i>.<key>``.
+
+    With ``egress``, an HTTP or MCP URL must be reachable through it now (the Lambda URL rule:
+    one message for refused, timed out and not allowed)."""
     if not isinstance(providers, list) or not providers:
         raise InvalidRequestError(
             f"'{param}' must be a non-empty list of tool providers "
@@ -44,7 +51,12 @@ def validate_tool_providers(providers: Any, *, param: str = PARAM) -> list[dict[
         raise InvalidRequestError(
             f"'{param}' takes at most {MAX_PROVIDERS} providers.", param=param
         )
-    return [_provider(p, f"{param}.{i}") for i, p in enumerate(providers)]
+    normalized = [_provider(p, f"{param}.{i}") for i, p in enumerate(providers)]
+    if egress is not None:
+        for i, provider in enumerate(normalized):
+            if "url" in provider:
+                check_reachable(provider["url"], egress, f"{param}.{i}.url")
+    return normalized
 
 
 def _provider(spec: Any, param: str) -> dict[str, Any]:

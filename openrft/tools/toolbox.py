@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from openrft.errors import OpenRFTError
 from openrft.graders.types import SandboxLimits
+from openrft.net.egress import EgressPolicy
 
 # Longest tool result the model sees (characters); the rest is cut with a marker.
 MAX_RESULT_CHARS = 4000
+
+
+class ToolProviderError(OpenRFTError):
+    """A provider could not start (e.g. its MCP server does not answer): the job fails."""
+
+    default_code = "tool_provider_failed"
 
 
 @dataclass(frozen=True)
@@ -93,22 +101,15 @@ def _bounded(result: ToolResult) -> ToolResult:
     )
 
 
-HttpClientFactory = Callable[[float], Any]  # timeout_s -> an httpx.AsyncClient
-
-
 def build_toolbox(
-    providers: Sequence[dict[str, Any]],
-    *,
-    sandbox: SandboxLimits,
-    http_client: HttpClientFactory | None = None,
+    providers: Sequence[dict[str, Any]], *, sandbox: SandboxLimits, egress: EgressPolicy
 ) -> Toolbox:
-    """Providers of a validated ``method.reinforcement.tools`` list. ``http_client(timeout_s)``
-    makes the HTTP client of HTTP and MCP providers (the server's egress policy)."""
-    from openrft.tools.http_tools import HttpTools, default_http_client
+    """Providers of a validated ``method.reinforcement.tools`` list; HTTP and MCP providers
+    connect only where the server's ``egress`` policy allows."""
+    from openrft.tools.http_tools import HttpTools
     from openrft.tools.mcp_tools import McpTools
     from openrft.tools.python_tools import PythonTools
 
-    make_client = http_client or default_http_client
     built: list[ToolProvider] = []
     catch_all: ToolProvider | None = None
     for spec in providers:
@@ -116,9 +117,9 @@ def build_toolbox(
         if spec["type"] == "python":
             built.append(PythonTools(spec["source"], timeout, sandbox))
         elif spec["type"] == "mcp":
-            built.append(McpTools(spec["url"], timeout))
+            built.append(McpTools(spec["url"], timeout, egress))
         else:
-            http = HttpTools(spec["url"], timeout, make_client)
+            http = HttpTools(spec["url"], timeout, egress)
             catch_all = catch_all or http
             built.append(http)
     return Toolbox(built, catch_all)

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from openrft.domain.jobs import JobSpec
-from openrft.graders.types import SandboxLimits
+from openrft.graders.types import GraderContext
 from openrft.tools import Toolbox, build_toolbox
 from openrft.training.data import Row
 from openrft.training.rollout import Sampler
@@ -16,9 +16,10 @@ from openrft.training.tool_rollout import ToolRollouts
 
 @asynccontextmanager
 async def job_tools(
-    spec: JobSpec, rows: Sequence[Row], runtime: Any, sandbox: SandboxLimits
+    spec: JobSpec, rows: Sequence[Row], runtime: Any, ctx: GraderContext
 ) -> AsyncIterator[Toolbox | None]:
-    """The started toolbox of ``spec.tools`` (None without providers), closed on exit.
+    """The started toolbox of ``spec.tools`` (None without providers), closed on exit: python
+    tools in the graders' sandbox, HTTP and MCP through the graders' egress policy.
 
     Rows that define no ``tools`` get the providers' (python functions, MCP ``tools/list``),
     so every prompt lists the tools its rollouts can call.
@@ -26,7 +27,7 @@ async def job_tools(
     if not spec.tools:
         yield None
         return
-    toolbox = build_toolbox(spec.tools, sandbox=sandbox)
+    toolbox = build_toolbox(spec.tools, sandbox=ctx.sandbox, egress=ctx.egress)
     try:
         await toolbox.start()
         for row in rows:

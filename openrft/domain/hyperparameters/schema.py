@@ -184,6 +184,14 @@ _EXTENSIONS = (
         "max_grad_norm", Number(0.0, lo_open=True, null=True), 1.0, "gradient clipping; null = off"
     ),
     Hyperparameter(
+        "max_grader_error_rate",
+        Number(0.0, 1.0),
+        0.2,
+        "a training step whose fraction of samples the grader could not grade (after retries) "
+        "is above this pauses the job instead of training; errored samples never count as "
+        "rewards; 1 = never pause",
+    ),
+    Hyperparameter(
         "max_turns",
         Integer(1, 64),
         4,

@@ -48,7 +48,16 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     ),
     **{
         adapter: frozenset({"api", "services", "demo"})
-        for adapter in ("db", "storage", "inference", "training", "graders", "executors", "tools")
+        for adapter in (
+            "db",
+            "storage",
+            "inference",
+            "training",
+            "graders",
+            "executors",
+            "net",
+            "tools",
+        )
     },
     "services": frozenset({"api", "demo"}),
 }

@@ -10,9 +10,13 @@ import pytest
 
 from openrft.errors import InvalidRequestError
 from openrft.graders.types import SandboxLimits
+from openrft.net.egress import EgressPolicy
 from openrft.tools import build_toolbox, python_function_tools, validate_tool_providers
+from openrft.tools.toolbox import ToolProviderError
 from tests.tool_servers import http_tool_server, mcp_server
 
+# The tool servers of these tests listen on loopback: allow-listed, as an operator would.
+LOOPBACK = EgressPolicy.parse(["127.0.0.1"])
 SOURCE = '''
 import time
 
@@ -50,7 +54,7 @@ def test_python_tools_are_the_public_top_level_functions() -> None:
 
 async def test_python_calls_run_in_the_sandbox_with_errors_and_timeouts_as_text() -> None:
     providers = [{"type": "python", "source": SOURCE, "timeout_s": 3.0}]
-    box = build_toolbox(providers, sandbox=SandboxLimits(workers=2))
+    box = build_toolbox(providers, sandbox=SandboxLimits(workers=2), egress=LOOPBACK)
     await box.start()
     try:
         assert (await box.call("lookup", '{"city": "oslo", "upper": true}')).content == "NO-0301"
@@ -70,7 +74,9 @@ async def test_python_calls_run_in_the_sandbox_with_errors_and_timeouts_as_text(
 async def test_mcp_tools_are_listed_and_called_over_streamable_http() -> None:
     with mcp_server() as (url, calls):
         box = build_toolbox(
-            [{"type": "mcp", "url": url, "timeout_s": 20.0}], sandbox=SandboxLimits()
+            [{"type": "mcp", "url": url, "timeout_s": 20.0}],
+            sandbox=SandboxLimits(),
+            egress=LOOPBACK,
         )
         await box.start()
         try:
@@ -94,7 +100,7 @@ async def test_http_tools_serve_every_call_no_other_provider_declares() -> None:
             {"type": "python", "source": "def echo(x: str):\n    return x\n", "timeout_s": 20.0},
             {"type": "http", "url": url, "timeout_s": 20.0},
         ]
-        box = build_toolbox(providers, sandbox=SandboxLimits(workers=1))
+        box = build_toolbox(providers, sandbox=SandboxLimits(workers=1), egress=LOOPBACK)
         await box.start()
         try:
             assert [t["function"]["name"] for t in box.tools] == ["echo"]
@@ -135,3 +141,33 @@ def test_bad_providers_are_refused_naming_the_field(providers: Any, param: str) 
 def test_valid_providers_are_normalized_with_a_default_timeout() -> None:
     providers = validate_tool_providers([{"type": "mcp", "url": "http://127.0.0.1:9/mcp"}])
     assert providers == [{"type": "mcp", "timeout_s": 30.0, "url": "http://127.0.0.1:9/mcp"}]
+
+
+async def test_tool_servers_outside_the_egress_policy_are_never_reached() -> None:
+    with mcp_server() as (mcp_url, calls), http_tool_server() as (http_url, received):
+        param = "method.reinforcement.tools.0.url"
+        for url in (mcp_url, http_url):
+            with pytest.raises(InvalidRequestError) as info:
+                validate_tool_providers([{"type": "mcp", "url": url}], egress=EgressPolicy())
+            assert info.value.param == param and "egress policy" in info.value.message
+        box = build_toolbox(
+            [{"type": "http", "url": http_url, "timeout_s": 5.0}],
+            sandbox=SandboxLimits(),
+            egress=EgressPolicy(),  # public addresses only
+        )
+        await box.start()
+        try:
+            denied = await box.call("lookup", '{"city": "oslo"}')
+        finally:
+            await box.aclose()
+        assert denied.error and "egress policy" in denied.content
+        mcp_box = build_toolbox(
+            [{"type": "mcp", "url": mcp_url, "timeout_s": 5.0}],
+            sandbox=SandboxLimits(),
+            egress=EgressPolicy(),
+        )
+        with pytest.raises(ToolProviderError) as failed:  # the job cannot list the tools
+            await mcp_box.start()
+        assert "egress policy" in failed.value.message
+        await mcp_box.aclose()
+    assert calls == [] and received == []

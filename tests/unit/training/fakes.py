@@ -84,10 +84,12 @@ class FakeLearner:
         self.lr = lr
         self.steps = 0
         self.advantages: list[torch.Tensor] = []
+        self.groups: list[list[GroupRollout]] = []
 
     def step(self, groups: Sequence[GroupRollout], advantages: torch.Tensor) -> dict[str, float]:
         self.steps += 1
         self.advantages.append(advantages)
+        self.groups.append(list(groups))
         self.sampler.bias = min(1.0, self.sampler.bias + self.lr)
         return {
             "actor_pg_loss": 0.5,

@@ -18,6 +18,7 @@ import torch
 from openrft.graders.templating import build_sample
 from openrft.graders.types import SandboxLimits
 from openrft.inference.tokens import encode_chat
+from openrft.net.egress import EgressPolicy
 from openrft.tools import build_toolbox
 from openrft.training.grading import grading_requests
 from openrft.training.rollout import SamplingConfig
@@ -74,6 +75,7 @@ async def toolbox() -> Any:
     box = build_toolbox(
         [{"type": "python", "source": SOURCE, "timeout_s": 20.0}],
         sandbox=SandboxLimits(workers=1),
+        egress=EgressPolicy(),
     )
     await box.start()
     yield box

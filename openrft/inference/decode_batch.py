@@ -26,6 +26,7 @@ class DecodeRow:
     logprobs: list[float] = field(default_factory=list)
     top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     finish_reason: FinishReason | None = None
+    matcher: Any = None  # the sample's grammar state when its request has an output grammar
 
     def completion(self) -> Completion:
         return Completion(

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from openrft.inference import constraints
 from openrft.inference.backends import Backend, backend_for
 from openrft.inference.decode_batch import DecodeBatch, DecodeRow, merge_batches
 from openrft.inference.requests import (
@@ -114,7 +115,12 @@ class GenerationEngine:
             max(r.params.max_new_tokens for r in requests),
         )
         rows = [
-            DecodeRow(r, s, frozenset(r.params.stop_token_ids) or self.default_stop_ids)
+            DecodeRow(
+                r,
+                s,
+                frozenset(r.params.stop_token_ids) or self.default_stop_ids,
+                matcher=constraints.new_matcher(r.grammar),
+            )
             for r in requests
             for s in range(r.n)
         ]
@@ -134,9 +140,14 @@ class GenerationEngine:
     def _sample_step(self, batch: DecodeBatch) -> None:
         """Sample a token for every live row, record it, decide which rows finish."""
         top_k = max((row.request.params.top_logprobs for row in batch.rows), default=0)
+        constrained = constraints.constrained_rows(batch.rows)
+        if constrained:
+            batch.logits = constraints.mask_logits(batch.logits, batch.rows, constrained)
         sampled = sample_tokens(
             batch.logits, batch.temperature, batch.top_p, _generator_groups(batch), top_k
         )
+        if constrained:
+            constraints.accept_tokens(batch.rows, constrained, sampled.tokens, batch.logits)
         batch.tokens = sampled.tokens
         tokens, logprobs = sampled.tokens.tolist(), sampled.logprobs.tolist()
         top_ids = sampled.top_ids.tolist() if sampled.top_ids is not None else None
@@ -184,7 +195,7 @@ def _adapter_names(requests: Sequence[GenerationRequest]) -> list[str] | None:
 
 def _finish_reason(row: DecodeRow, token: int) -> FinishReason | None:
     request = row.request
-    if token in row.stop_ids:
+    if token in row.stop_ids or constraints.grammar_finished(row):
         return "stop"
     if request.stop_check is not None and request.stop_check(row.sample, token):
         return "stop"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # torch is imported lazily: the API process imports this module at startup
     import torch
@@ -73,6 +73,7 @@ class GenerationRequest:
     all its samples at the next step; ``on_done()`` is called (engine thread) once
     ``completions`` is filled. ``adapter_name``: the peft adapter for this request's
     rows (peft mixed-adapter batches; ``"__base__"`` = none); None everywhere = the model as is.
+    ``grammar``: a compiled xgrammar grammar every sample must follow (structured output).
     """
 
     prompt: list[int]
@@ -84,6 +85,7 @@ class GenerationRequest:
     cancelled: bool = False
     on_done: Callable[[], None] | None = None
     adapter_name: str | None = None
+    grammar: Any = None
     completions: list[Completion] = field(default_factory=list)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openrft.domain.response_format import TEXT, OutputFormat
 from openrft.errors import InvalidRequestError
 from openrft.inference.detokenize import IncrementalText
 from openrft.inference.requests import (
@@ -34,7 +35,8 @@ DEFAULT_MAX_TOKENS = 1024
 @dataclass(frozen=True)
 class TextRequest:
     """What to generate. ``messages``: ``{"role", "content"}`` with plain-text content;
-    ``max_tokens`` None → up to ``DEFAULT_MAX_TOKENS`` within the context window."""
+    ``max_tokens`` None → up to ``DEFAULT_MAX_TOKENS`` within the context window;
+    ``output_format``: free text, or JSON the decoder enforces."""
 
     messages: list[dict[str, str]]
     max_tokens: int | None = None
@@ -45,6 +47,7 @@ class TextRequest:
     seed: int | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+    output_format: OutputFormat = TEXT
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ class SampleResult:
 async def prepare_generation(
     pool: ModelPool, base_model: str, weights_dir: Path | None, request: TextRequest
 ) -> TextGeneration:
-    """Load the model (once), render the prompt, check it fits; nothing is decoded yet."""
+    """Load the model (once), render the prompt, check it fits, compile the output grammar;
+    nothing is decoded yet."""
     loaded = await pool.get(base_model, weights_dir)
     prompt = encode_chat(loaded.tokenizer, request.messages)
     room = loaded.max_positions - len(prompt)
@@ -97,7 +101,10 @@ async def prepare_generation(
             param="max_completion_tokens",
             code="context_length_exceeded",
         )
-    return TextGeneration(pool, loaded, weights_dir, request, prompt, max_new)
+    grammar = None
+    if request.output_format.constrained:
+        grammar = await asyncio.to_thread(loaded.grammars.compile, request.output_format)
+    return TextGeneration(pool, loaded, weights_dir, request, prompt, max_new, grammar)
 
 
 class TextGeneration:
@@ -111,6 +118,7 @@ class TextGeneration:
         request: TextRequest,
         prompt: list[int],
         max_new_tokens: int,
+        grammar: Any = None,
     ) -> None:
         self._pool, self._loaded, self._weights_dir = pool, loaded, weights_dir
         self.request = request
@@ -132,6 +140,7 @@ class TextGeneration:
             n=request.n,
             generator=seeded_generator(request.seed, loaded.engine.device),
             stop_check=lambda sample, token: self._texts[sample].push(token),
+            grammar=grammar,
         )
 
     async def run(self) -> list[SampleResult]:

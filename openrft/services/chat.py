@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from openrft.domain.messages import normalize_messages
+from openrft.domain.response_format import chat_output_format
 from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
 from openrft.ids import new_id
 from openrft.inference.text_generation import (
@@ -172,6 +173,7 @@ def to_text_request(body: ChatCompletionRequest) -> TextRequest:
         seed=body.seed,
         logprobs=bool(body.logprobs),
         top_logprobs=body.top_logprobs or 0,
+        output_format=chat_output_format(body.response_format),
     )
 
 
@@ -181,10 +183,6 @@ def _reject_unsupported(body: ChatCompletionRequest) -> None:
             raise InvalidRequestError(f"{feature} is not supported by this server.", param=field)
     if body.modalities not in (None, ["text"]):
         raise InvalidRequestError("Only the 'text' modality is supported.", param="modalities")
-    if body.response_format and body.response_format.get("type") != "text":
-        raise InvalidRequestError(
-            "Only response_format {'type': 'text'} is supported.", param="response_format"
-        )
     for field in ("presence_penalty", "frequency_penalty"):
         if getattr(body, field):
             raise InvalidRequestError(f"'{field}' is not supported (use 0).", param=field)

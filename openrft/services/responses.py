@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from openrft.domain.messages import normalize_message
+from openrft.domain.response_format import responses_output_format
 from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
 from openrft.ids import new_id
 from openrft.inference.text_generation import TextGeneration, TextRequest
@@ -110,9 +111,7 @@ def to_text_request(body: ResponseRequest) -> TextRequest:
     for field, feature in _UNSUPPORTED.items():
         if getattr(body, field) not in (None, [], {}, False):
             raise InvalidRequestError(f"{feature} is not supported by this server.", param=field)
-    text_format = (body.text or {}).get("format") or {"type": "text"}
-    if text_format.get("type") != "text":
-        raise InvalidRequestError("Only text output is supported.", param="text.format")
+    output_format = responses_output_format((body.text or {}).get("format"))
     messages = [{"role": "system", "content": body.instructions}] if body.instructions else []
     if isinstance(body.input, str):
         messages.append({"role": "user", "content": body.input})
@@ -125,6 +124,7 @@ def to_text_request(body: ResponseRequest) -> TextRequest:
         max_tokens=body.max_output_tokens,
         temperature=1.0 if body.temperature is None else body.temperature,
         top_p=1.0 if body.top_p is None else body.top_p,
+        output_format=output_format,
     )
 
 
@@ -169,5 +169,6 @@ def _response(
         )
         if message is not None
         else None,
+        text={"format": (body.text or {}).get("format") or {"type": "text"}},
         metadata=body.metadata or {},
     )

@@ -22,6 +22,7 @@ from openrft.api.routes import (
     metrics,
     models,
     responses,
+    samples,
 )
 from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
@@ -169,6 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(files.router)
     app.include_router(jobs.router)
+    app.include_router(samples.router)
     app.include_router(models.router)
     app.include_router(graders.router)
     app.include_router(chat.router)

@@ -19,7 +19,9 @@ from openrft.services.graders import GraderService
 from openrft.services.jobs import JobService
 from openrft.services.keys import KeyService, bearer_key
 from openrft.services.models import ModelService
+from openrft.services.reports import ReportService
 from openrft.services.responses import ResponsesService
+from openrft.services.samples import SampleService
 from openrft.settings import Settings
 
 
@@ -82,3 +84,15 @@ ModelServiceDep = Annotated[ModelService, Depends(_service("models"))]
 ChatServiceDep = Annotated[ChatService, Depends(_service("chat"))]
 ResponsesServiceDep = Annotated[ResponsesService, Depends(_service("responses"))]
 GraderServiceDep = Annotated[GraderService, Depends(_service("graders"))]
+
+
+def get_sample_service(services: ServicesDep) -> SampleService:
+    return SampleService(services.jobs.sessions)
+
+
+def get_report_service(services: ServicesDep) -> ReportService:
+    return ReportService(services.jobs.sessions)
+
+
+SampleServiceDep = Annotated[SampleService, Depends(get_sample_service)]
+ReportServiceDep = Annotated[ReportService, Depends(get_report_service)]

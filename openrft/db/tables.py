@@ -115,3 +115,35 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("project", "endpoint", "key", name="uq_idempotency_keys_scope"),
 )
+
+job_samples = sa.Table(
+    "job_samples",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("job_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("split", sa.String(8), nullable=False),
+    sa.Column("item", sa.Integer, nullable=False),
+    sa.Column("sample_index", sa.Integer, nullable=False),
+    sa.Column("prompt", sa.JSON, nullable=False),
+    sa.Column("completion", sa.Text, nullable=False),
+    sa.Column("reward", sa.Float, nullable=False),
+    sa.Column("scores", sa.JSON, nullable=False),
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("advantage", sa.Float),
+    sa.Column("finish_reason", sa.String(16), nullable=False),
+    sa.Column("completion_tokens", sa.Integer, nullable=False),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False),
+    sa.Index("ix_job_samples_job_split_step", "job_id", "split", "step"),
+)
+
+job_reports = sa.Table(
+    "job_reports",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+)

@@ -13,7 +13,7 @@ from typing import Any
 from openai import AsyncOpenAI
 
 from openrft.demo.gsm8k_reward import score_completion
-from openrft.demo.stats import Estimate, paired_difference_interval, wilson_interval
+from openrft.domain.stats import Estimate, paired_difference_interval, wilson_interval
 
 
 @dataclass(frozen=True)

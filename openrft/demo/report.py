@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openrft.demo.evaluation import Comparison
-from openrft.demo.stats import Estimate
+from openrft.domain.stats import Estimate
 
 
 def _pct(estimate: Estimate) -> str:

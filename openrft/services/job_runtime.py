@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from openrft.db.engine import make_engine, make_session_factory
 from openrft.db.jobs_repo import CheckpointRepository, JobRepository
 from openrft.db.models_repo import ModelRepository
+from openrft.db.samples_repo import SampleRepository
 from openrft.domain.jobs import Checkpoint, Job, JobSpec, JobStatus
 from openrft.domain.records import (
     RESULTS_PURPOSE,
@@ -22,8 +25,11 @@ from openrft.domain.records import (
     checkpoint_model_id,
     fine_tuned_model_id,
 )
+from openrft.domain.samples import RolloutSample
 from openrft.ids import new_id
 from openrft.services.files import FileService, file_key
+from openrft.services.reports import REPORT_FILENAME, ReportService
+from openrft.services.samples import SAMPLES_FILENAME, SampleService
 from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
 
@@ -147,6 +153,14 @@ class JobRuntime:
             JobRepository(session).update(job_id, result_files=[*job.result_files, record.id])
         return record.id
 
+    def add_samples(self, job_id: str, samples: Sequence[RolloutSample]) -> None:
+        """Keep rollout samples (a step's, or an evaluation's); they replace earlier samples
+        of the same split and step."""
+        # Graders return finite rewards; a Lambda's metrics may not be (JSON has no NaN).
+        safe = [replace(s, scores=json_safe(s.scores)) for s in samples]
+        with self.sessions.begin() as session:
+            SampleRepository(session).replace_step(job_id, safe)
+
     def finish(
         self,
         job_id: str,
@@ -156,14 +170,18 @@ class JobRuntime:
         error: dict[str, Any] | None = None,
     ) -> None:
         """End the worker's run: succeeded registers ``ft:…:{job_id}`` at ``fine_tuned_step``
-        (default: the latest checkpoint). A job that is no longer running is left as it is."""
+        (default: the latest checkpoint) and writes the before/after report; every run that
+        kept samples gets them as a results file. A job that is no longer running is left as
+        it is."""
         target = JobStatus(status)
         job = self._job(job_id)
         values: dict[str, Any] = {"control": None}
         if target.is_terminal:
             values["finished_at"] = int(time.time())
+        chosen = None
         if target == JobStatus.SUCCEEDED:
-            values["fine_tuned_model"] = self._register_fine_tuned(job, fine_tuned_step)
+            values["fine_tuned_model"], chosen = self._register_fine_tuned(job, fine_tuned_step)
+        self._store_results(job, chosen)
         if target == JobStatus.FAILED:
             values["error"] = _error_object(error)
         with self.sessions.begin() as session:
@@ -184,7 +202,37 @@ class JobRuntime:
             ModelRepository(session).delete(model_id)
         self.blobs.delete(model_key(job_id))
 
-    def _register_fine_tuned(self, job: Job, step: int | None) -> str:
+    def _store_results(self, job: Job, chosen: Checkpoint | None) -> None:
+        """``samples.jsonl`` when samples were kept; ``report.json`` for a chosen checkpoint."""
+        samples = SampleService(self.sessions).jsonl(job.id)
+        if samples:
+            self.add_result_file(job.id, SAMPLES_FILENAME, samples)
+        if chosen is None:
+            return
+        made = ReportService(self.sessions).create(
+            job, chosen.step_number, chosen.fine_tuned_model_checkpoint
+        )
+        if made is None:
+            self.add_event(
+                job.id,
+                f"No before/after report: no validation samples of both the baseline and "
+                f"step {chosen.step_number} were kept.",
+                level="warn",
+            )
+            return
+        report, data = made
+        self.add_result_file(job.id, REPORT_FILENAME, data)
+        difference = report["difference"]
+        self.add_event(
+            job.id,
+            f"Before/after report on {report['n_items']} validation items: mean reward "
+            f"{report['base']['reward_mean']:.4f} (base) -> {report['tuned']['reward_mean']:.4f} "
+            f"(step {chosen.step_number}), difference {difference['reward_mean']:+.4f}; "
+            f"{report['wins']} wins, {report['losses']} losses, {report['ties']} ties.",
+            data={"phase": "report", "step": chosen.step_number},
+        )
+
+    def _register_fine_tuned(self, job: Job, step: int | None) -> tuple[str, Checkpoint]:
         """Hard-link the chosen checkpoint to ``models/{job_id}`` and register the model id."""
         with self.sessions() as session:
             repo = CheckpointRepository(session)
@@ -209,7 +257,7 @@ class JobRuntime:
                     "fine_tuned",
                 )
             )
-        return model_id
+        return model_id, checkpoint
 
 
 def _finite_number(value: Any) -> bool:

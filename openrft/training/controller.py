@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
+from openrft.domain.samples import RolloutSample
 from openrft.rl import compute_advantages
 from openrft.training.checkpoints import (
     CheckpointKeeper,
@@ -32,6 +33,7 @@ from openrft.training.evaluation import EvalResult, evaluate
 from openrft.training.grading import AsyncGrader, grade_groups
 from openrft.training.results import results_csv
 from openrft.training.rollout import Codec, GroupRollout, Sampler, SamplingConfig, rollout
+from openrft.training.samples import train_samples
 from openrft.training.stopping import EarlyStopping
 
 RESULTS_FILENAME = "step_metrics.csv"
@@ -61,6 +63,8 @@ class TrainingRuntime(CheckpointStore, Protocol):
 
     def add_result_file(self, job_id: str, filename: str, data: bytes) -> str: ...
 
+    def add_samples(self, job_id: str, samples: Sequence[RolloutSample]) -> None: ...
+
     def finish(
         self,
         job_id: str,
@@ -87,6 +91,16 @@ class WeightsRole(Protocol):
     def load_weights(self, src_dir: Path) -> None: ...
 
 
+class StepObserver(Protocol):
+    """Sees what the loop records (experiment trackers): samples, step metrics, the end."""
+
+    def on_samples(self, samples: Sequence[RolloutSample]) -> None: ...
+
+    def on_step(self, step: int, metrics: dict[str, Any]) -> None: ...
+
+    def on_finish(self, outcome: str) -> None: ...
+
+
 @dataclass
 class Roles:
     runtime: TrainingRuntime
@@ -95,6 +109,7 @@ class Roles:
     grader: AsyncGrader
     make_learner: Callable[[int], LearnerRole]  # total_steps -> learner (sizes the LR schedule)
     weights: WeightsRole
+    observers: Sequence[StepObserver] = ()
 
 
 @dataclass
@@ -163,7 +178,7 @@ class TrainingController:
             metrics = await self._train_step(step)
             stop_reason = None
             if step % cfg.eval_interval == 0 or step == self.total_steps:
-                result = await self._evaluate()
+                result = await self._evaluate(step)
                 metrics["valid_reward_mean"] = result.reward_mean
                 metrics["valid_reward_std"] = result.reward_std
                 stop_reason = self.stopping.update(result.reward_mean)
@@ -198,6 +213,11 @@ class TrainingController:
             cfg.group_size,
             cfg.scale_rewards,  # type: ignore[arg-type]
         )
+        self._keep_samples(
+            train_samples(
+                step, groups, self.plan[step - 1], graded.results, advantages.tolist(), cfg.seed
+            )
+        )
         actor = self.learner.step(groups, advantages)
         finished = time.monotonic()
         completion_tokens = sum(g.completion_tokens for g in groups)
@@ -213,6 +233,7 @@ class TrainingController:
             "critic_rewards_mean": adv_metrics["reward_mean"],
             **actor,
             "response_length_mean": completion_tokens / max(graded.rewards.numel(), 1),
+            "completions/clipped_ratio": clipped_ratio(groups),
             "frac_reward_zero_std": adv_metrics["frac_reward_zero_std"],
             "grader_error_rate": graded.error_rate,
             "step_time_s": finished - started,
@@ -227,19 +248,27 @@ class TrainingController:
         cfg = self.config
         return SamplingConfig(cfg.max_completion_tokens, cfg.temperature, cfg.top_p, seed)
 
-    async def _evaluate(self) -> EvalResult:
+    async def _evaluate(self, step: int) -> EvalResult:
         sampling = self._sampling(seed=self.config.seed * 1_000_003 + EVAL_SEED_OFFSET)
-        return await evaluate(
+        result = await evaluate(
             self.roles.sampler,
             self.roles.codec,
             self.roles.grader,
             self.valid,
             sampling,
             self.config.eval_samples,
+            step=step,
         )
+        self._keep_samples(result.samples)
+        return result
+
+    def _keep_samples(self, samples: Sequence[RolloutSample]) -> None:
+        self.roles.runtime.add_samples(self.job_id, samples)
+        for observer in self.roles.observers:
+            observer.on_samples(samples)
 
     async def _baseline(self) -> None:
-        result = await self._evaluate()
+        result = await self._evaluate(0)
         self.state.baseline_reward = result.reward_mean
         self.stopping.update(result.reward_mean)
         assert self.state.results is not None
@@ -271,6 +300,8 @@ class TrainingController:
         assert self.state.results is not None
         self.state.results.append(dict(metrics))
         self.roles.runtime.add_event(self.job_id, message, type="metrics", data=dict(metrics))
+        for observer in self.roles.observers:
+            observer.on_step(step, dict(metrics))
         mean_step = sum(self.step_times) / len(self.step_times)
         remaining = (self.total_steps - step) * mean_step
         self.roles.runtime.update_progress(
@@ -326,6 +357,8 @@ class TrainingController:
         runtime = self.roles.runtime
         csv_bytes = results_csv(self.state.results or [])
         runtime.add_result_file(self.job_id, RESULTS_FILENAME, csv_bytes)
+        for observer in self.roles.observers:
+            observer.on_finish(outcome)
         if outcome != "succeeded":
             runtime.finish(self.job_id, outcome)
             return
@@ -364,3 +397,10 @@ class TrainingController:
         self, message: str, *, level: str = "info", data: dict[str, Any] | None = None
     ) -> None:
         self.roles.runtime.add_event(self.job_id, message, level=level, data=data)
+
+
+def clipped_ratio(groups: Sequence[GroupRollout]) -> float:
+    """Fraction of completions cut at ``max_completion_tokens`` (TRL's
+    ``completions/clipped_ratio``): the truncation rate."""
+    finishes = [c.finish_reason for g in groups for c in g.completions]
+    return sum(f == "length" for f in finishes) / max(len(finishes), 1)

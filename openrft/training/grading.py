@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -25,6 +25,7 @@ class GradedBatch:
     rewards: torch.Tensor
     error_rate: float
     metrics: dict[str, float]  # "grader/<name>" -> mean over the batch
+    results: list[GradeResult] = field(default_factory=list)  # one per completion, same order
 
 
 def grading_requests(groups: Sequence[GroupRollout], tag: str) -> list[GradingRequest]:
@@ -50,4 +51,6 @@ async def grade_groups(
     if len(results) != len(requests):
         raise RuntimeError(f"grader returned {len(results)} results for {len(requests)} requests")
     rewards = torch.tensor([float(r.reward) for r in results], dtype=torch.float32)
-    return GradedBatch(rewards, error_rate=error_rate(results), metrics=mean_metrics(results))
+    return GradedBatch(
+        rewards, error_rate=error_rate(results), metrics=mean_metrics(results), results=results
+    )

@@ -102,8 +102,11 @@ def test_tiny_job_runs_end_to_end_and_changes_every_trainable_parameter(
         )
         assert reply.model == model_id and reply.choices[0].message.content is not None
 
-    (result_id,) = done.result_files
-    table = list(csv.DictReader(io.StringIO(client.files.content(result_id).text)))
+    results = {client.files.retrieve(f).filename: f for f in done.result_files}
+    assert set(results) == {"step_metrics.csv", "samples.jsonl", "report.json"}
+    table = list(
+        csv.DictReader(io.StringIO(client.files.content(results["step_metrics.csv"]).text))
+    )
     assert [row["step"] for row in table] == ["0", "1", "2"]
 
     trained = load_file(

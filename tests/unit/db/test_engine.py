@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
-from openrft.db.engine import make_engine, upgrade_database
+from openrft.db.engine import MIGRATIONS_DIR, make_engine, upgrade_database
 from openrft.db.tables import metadata
 
 
@@ -27,6 +29,11 @@ def test_migrations_create_every_table_and_are_idempotent(tmp_path: Path) -> Non
     for name, table in metadata.tables.items():
         migrated = {c["name"] for c in inspector.get_columns(name)}
         assert migrated == {c.name for c in table.columns}, name
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"migrations must form one chain, found heads {heads}"
     with engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar() == "0002"
+        version = conn.execute(sa.text("select version_num from alembic_version")).scalar()
+    assert version == heads[0]
     engine.dispose()

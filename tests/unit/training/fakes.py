@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from openrft.domain.samples import RolloutSample
 from openrft.graders import GradeResult, GradingRequest
 from openrft.training.rollout import GroupRollout, SamplingConfig
 
@@ -126,6 +127,7 @@ class FakeRuntime:
     results: dict[str, bytes] = field(default_factory=dict)
     finished: dict[str, Any] | None = None
     progress: list[tuple[int, int | None]] = field(default_factory=list)
+    samples: list[RolloutSample] = field(default_factory=list)
     _polls: int = 0
 
     def add_event(
@@ -165,6 +167,9 @@ class FakeRuntime:
     def add_result_file(self, job_id: str, filename: str, data: bytes) -> str:
         self.results[filename] = data
         return "file-results"
+
+    def add_samples(self, job_id: str, samples: Sequence[RolloutSample]) -> None:
+        self.samples.extend(samples)
 
     def finish(
         self,

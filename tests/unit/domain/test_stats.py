@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from openrft.demo.stats import paired_difference_interval, wilson_interval
+from openrft.domain.stats import paired_difference_interval, wilson_interval
 
 
 def test_wilson_interval_matches_published_values() -> None:

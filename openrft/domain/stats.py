@@ -1,14 +1,17 @@
-"""95% confidence intervals for the base-vs-tuned comparison.
+"""95% confidence intervals for before/after comparisons (the job report and the demo).
 
-One proportion: the Wilson score interval. Difference of two proportions measured on the same
-questions (tuned − base): Newcombe's hybrid score interval for paired data (Newcombe 1998,
-method 10, with its correction of the correlation phi), which combines both Wilson intervals
-with the correlation between the paired outcomes.
+Pass/fail outcomes, one per item: the Wilson score interval for one proportion and, for the
+difference of two proportions measured on the same items (tuned − base), Newcombe's hybrid score
+interval for paired data (Newcombe 1998, method 10, with its correction of the correlation phi),
+which combines both Wilson intervals with the correlation between the paired outcomes.
+Any other reward: Student's t interval of the mean of per-item values, and of the mean of the
+per-item differences (the paired t interval).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,3 +80,22 @@ def paired_difference_interval(
         max(-1.0, difference - math.sqrt(max(0.0, below))),
         min(1.0, difference + math.sqrt(max(0.0, above))),
     )
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> Estimate | None:
+    """Student's t interval of the mean of ``values``; None for fewer than two values."""
+    n = len(values)
+    if n < 2:
+        return None
+    from scipy.stats import t  # scipy is imported only by the code that needs a quantile
+
+    mean = statistics.fmean(values)
+    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
+    return Estimate(mean, mean - half, mean + half)
+
+
+def paired_t_interval(tuned: Sequence[float], base: Sequence[float]) -> Estimate | None:
+    """t interval of ``mean(tuned − base)`` for values paired by item (same length)."""
+    if len(tuned) != len(base):
+        raise ValueError(f"paired values differ in length: {len(tuned)} vs {len(base)}")
+    return t_interval([t - b for t, b in zip(tuned, base, strict=True)])

@@ -19,12 +19,13 @@ import json
 import re
 import threading
 from collections.abc import Iterable
-from typing import Any
-
-import xgrammar as xgr
+from typing import TYPE_CHECKING, Any
 
 from openrft.domain.response_format import OutputFormat
 from openrft.errors import InvalidRequestError
+
+if TYPE_CHECKING:  # imported on first compile: serving without structured output never needs it
+    import xgrammar as xgr
 
 # The longest {m,n} repetition xgrammar 0.2.8's regex path compiles (checked: 129+ fails).
 MAX_PATTERN_REPEAT = 128
@@ -61,6 +62,8 @@ class JsonGrammars:
     def _get_compiler(self) -> xgr.GrammarCompiler:
         with self._lock:
             if self._compiler is None:
+                import xgrammar as xgr
+
                 info = tokenizer_info(self._tokenizer, self.vocab_size, self._stop_ids)
                 self._compiler = xgr.GrammarCompiler(info, max_threads=1)
             return self._compiler
@@ -70,6 +73,8 @@ def tokenizer_info(tokenizer: Any, vocab_size: int, stop_ids: list[int]) -> xgr.
     """xgrammar's view of ``tokenizer`` with special tokens (``<|im_end|>``, ...) as control
     tokens, never text: xgrammar reads a fast tokenizer's special tokens as their literal
     strings, which would let ``<|endoftext|>`` appear inside a JSON string."""
+    import xgrammar as xgr
+
     detected = xgr.TokenizerInfo.from_huggingface(
         tokenizer, vocab_size=vocab_size, stop_token_ids=stop_ids
     )

@@ -48,6 +48,28 @@ def comparison_table(comparison: Comparison) -> Table:
     return table
 
 
+def _mean(side: dict[str, Any]) -> str:
+    ci = side.get("ci95")
+    shown = f"{side['reward_mean']:.3f}"
+    return shown + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def print_job_report(console: Console, report: dict[str, Any]) -> None:
+    """The job's own before/after report: mean validation reward, base vs chosen checkpoint."""
+    table = Table(
+        title=f"Job report: {report['n_items']} validation items x {report['samples_per_item']} "
+        "samples, same prompts and seeds; [95% interval]",
+        caption=report["note"],
+    )
+    for header in ("model", "mean reward", "wins / losses / ties"):
+        table.add_column(header)
+    table.add_row(report["base_model"], _mean(report["base"]), "")
+    table.add_row(f"step {report['step']}", _mean(report["tuned"]), "")
+    wlt = f"{report['wins']} / {report['losses']} / {report['ties']}"
+    table.add_row("difference", _mean(report["difference"]), wlt)
+    console.print(table)
+
+
 def print_comparison(console: Console, comparison: Comparison) -> None:
     console.print(comparison_table(comparison))
 

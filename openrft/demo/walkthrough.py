@@ -28,7 +28,7 @@ from openrft.demo.dataset import load_gsm8k, sample, split_train_valid, to_row, 
 from openrft.demo.evaluation import Comparison, compare_models
 from openrft.demo.plot import plot_reward_curve
 from openrft.demo.progress import JobHistory, follow_job
-from openrft.demo.report import print_checkpoints, print_comparison
+from openrft.demo.report import print_checkpoints, print_comparison, print_job_report
 from openrft.demo.server import local_server
 
 
@@ -95,6 +95,12 @@ def chat_once(client: OpenAI, model: str, row: dict[str, Any], config: DemoConfi
     return response.choices[0].message.content or ""
 
 
+def fetch_job_report(client: OpenAI, job_id: str) -> dict[str, Any]:
+    """The service's before/after report of the job (validation set, the job's grader)."""
+    report: dict[str, Any] = client.get(f"/fine_tuning/jobs/{job_id}/report", cast_to=dict)
+    return report
+
+
 def build_results(
     config: DemoConfig,
     job: FineTuningJob,
@@ -102,6 +108,7 @@ def build_results(
     comparison: Comparison,
     wall_time_s: float,
     dashboard_url: str,
+    job_report: dict[str, Any],
 ) -> dict[str, Any]:
     """The content of results.json."""
     return {
@@ -123,6 +130,7 @@ def build_results(
         "final_train_reward_mean": history.latest().get("train_reward_mean"),
         "wall_time_s": round(wall_time_s, 1),
         "dashboard_url": dashboard_url,
+        "job_report": job_report,
         **comparison.as_dict(),
     }
 
@@ -169,20 +177,22 @@ def _walkthrough(
     console.rule(f"3. Reinforcement fine-tuning of {config.model}")
     job, history = _train(client, config, console, train_id, valid_id, reward_path)
     tuned = str(job.fine_tuned_model)
+    job_report = fetch_job_report(client, job.id)
+    print_job_report(console, job_report)
     console.rule(f"4. Base vs tuned on {len(held_out)} held-out GSM8K test questions")
     comparison = asyncio.run(_compare(base_url, config, tuned, held_out))
     print_comparison(console, comparison)
     write_jsonl(config.out_dir / "comparison.jsonl", comparison.per_question(held_out))
     title = f"{config.model} on GSM8K ({job.id})"
     plot = plot_reward_curve(history.metrics, config.out_dir / "reward_curve.png", title)
-    dashboard_url = base_url.removesuffix("/v1") + "/"
+    dashboard_url = base_url.removesuffix("/v1") + f"/jobs/{job.id}"
     console.print(f"reward curve: {plot}   dashboard: {dashboard_url}")
     console.rule("5. Chat with the tuned model")
     console.print(f"[bold]user:[/] {escape(held_out[0]['messages'][-1]['content'])}")
     reply = chat_once(client, tuned, held_out[0], config)
     console.print(f"[bold]{escape(tuned)}:[/] {escape(reply)}")
     wall_time_s = time.monotonic() - started
-    return build_results(config, job, history, comparison, wall_time_s, dashboard_url)
+    return build_results(config, job, history, comparison, wall_time_s, dashboard_url, job_report)
 
 
 def _train(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from openrft.domain.messages import ROLES, normalize_messages
+from openrft.domain.tools import normalize_tools
 from openrft.errors import InvalidRequestError
 
 
@@ -34,10 +35,13 @@ def row_problem(row: Any) -> str | None:
         role = message.get("role")
         if role not in ROLES:
             return f"messages[{index}].role must be one of {', '.join(ROLES)}, got {role!r}"
-        if not isinstance(message.get("content"), str | list):
+        calls_only = role == "assistant" and message.get("tool_calls")
+        if not isinstance(message.get("content"), str | list) and not calls_only:
             return f'messages[{index}] has no "content" (a string or a list of text parts)'
-    try:  # the rendering rules of training and serving (openrft.domain.messages)
+    try:  # the rendering rules of training and serving (openrft.domain.messages, .tools)
         normalize_messages(messages)
+        if row.get("tools") is not None:
+            normalize_tools(row["tools"])
     except InvalidRequestError as exc:
         where = re.sub(r"\.(\d+)", r"[\1]", exc.param or "messages")
         return f"{where}: {exc.message.rstrip('.')}"

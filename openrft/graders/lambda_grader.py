@@ -6,7 +6,7 @@ Answer: ``[{"id", "aggregate_reward_score": float, "metrics_list": [{"name", "va
 Batches run ``concurrency`` at a time; each is retried ``max_retries`` times with exponential
 backoff on 5xx, timeouts and garbage. An item missing from the answer or with a non-numeric
 score is an error for that item only; a batch that fails every attempt raises
-``GradingFailedError`` so the job fails instead of training on zeros.
+``GradingFailedError``: the trainer counts every sample of it as an error, never a zero.
 """
 
 from __future__ import annotations
@@ -134,7 +134,9 @@ def make_transport(config: dict[str, Any], ctx: GraderContext) -> Transport:
     kind = function_kind(config["function"])
     timeout_s, concurrency = config["timeout_s"], config["concurrency"]
     if kind == "http":
-        return HttpTransport(config["function"], timeout_s=timeout_s, concurrency=concurrency)
+        return HttpTransport(
+            config["function"], timeout_s=timeout_s, concurrency=concurrency, egress=ctx.egress
+        )
     if kind == "arn":
         return AwsTransport(config["function"], timeout_s=timeout_s)
     return SandboxTransport(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from openrft.errors import OpenRFTError
+from openrft.net.egress import EgressPolicy
 
 # The 14 keys of ``RunGraderResponse.metadata.errors``, in the wire order.
 ERROR_KEYS: tuple[str, ...] = (
@@ -97,6 +98,22 @@ class GradeResult:
         return any(v is True for k, v in self.errors.items() if k not in _DETAIL_KEYS)
 
 
+MAX_ERROR_TEXT = 300  # characters of a detail string quoted in an error description
+
+
+def describe_errors(result: GradeResult) -> str:
+    """The error flags of ``result`` with their details, e.g.
+    ``"python_grader_runtime_error: ZeroDivisionError: division by zero"``."""
+    parts = []
+    for flag, value in result.errors.items():
+        if flag in _DETAIL_KEYS or value is not True:
+            continue
+        detail = result.errors.get(_DETAIL_KEY_FOR.get(flag, ""))
+        text = " ".join(str(detail).split())[:MAX_ERROR_TEXT] if detail else ""
+        parts.append(f"{flag}: {text}" if text else flag)
+    return ", ".join(parts) or "no error"
+
+
 _DETAIL_KEY_FOR = {
     "python_grader_runtime_error": "python_grader_runtime_error_details",
     "python_grader_server_error": "python_grader_server_error_type",
@@ -139,6 +156,23 @@ class GraderContext:
     retry_backoff_s: float = 0.5
     # Concurrent calls to a model grader's chat endpoint.
     model_concurrency: int = 8
+    # Which addresses tenant-chosen URLs (Lambda URLs) may reach; default: public ones only.
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+
+
+# ``file-abc123`` → (file name, source) of the caller's ``purpose="grader"`` upload, or None.
+UploadReader = Callable[[str], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What validating a grader may consult: Lambda ``file.py:handler`` files under
+    ``base_dir`` (None: none), the caller's uploaded handler files (``read_upload``; None: none)
+    and the egress policy a Lambda URL must pass."""
+
+    base_dir: Path | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    read_upload: UploadReader | None = None
 
 
 class Grader(Protocol):

@@ -26,7 +26,7 @@ class DecodeRow:
     logprobs: list[float] = field(default_factory=list)
     top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     finish_reason: FinishReason | None = None
-    matcher: Any = None  # the sample's grammar state when its request has an output grammar
+    constraint: Any = None  # TokenConstraint of this sample, when decoding is constrained
 
     def completion(self) -> Completion:
         return Completion(

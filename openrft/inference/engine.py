@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from openrft.inference import constraints
 from openrft.inference.backends import Backend, backend_for
+from openrft.inference.constraints import mask_logits
 from openrft.inference.decode_batch import DecodeBatch, DecodeRow, merge_batches
 from openrft.inference.requests import (
     BASE_ADAPTER,
@@ -58,6 +58,11 @@ class GenerationEngine:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def vocab_size(self) -> int:
+        """Width of the model's logits (may exceed the tokenizer's vocabulary)."""
+        return int(self.model.get_output_embeddings().weight.shape[0])
 
     def generate(
         self, prompts: Sequence[Sequence[int]], params: SamplingParams, n: int = 1
@@ -119,7 +124,7 @@ class GenerationEngine:
                 r,
                 s,
                 frozenset(r.params.stop_token_ids) or self.default_stop_ids,
-                matcher=constraints.new_matcher(r.grammar),
+                constraint=r.constraint() if r.constraint is not None else None,
             )
             for r in requests
             for s in range(r.n)
@@ -140,14 +145,10 @@ class GenerationEngine:
     def _sample_step(self, batch: DecodeBatch) -> None:
         """Sample a token for every live row, record it, decide which rows finish."""
         top_k = max((row.request.params.top_logprobs for row in batch.rows), default=0)
-        constrained = constraints.constrained_rows(batch.rows)
-        if constrained:
-            batch.logits = constraints.mask_logits(batch.logits, batch.rows, constrained)
+        _apply_constraints(batch)
         sampled = sample_tokens(
             batch.logits, batch.temperature, batch.top_p, _generator_groups(batch), top_k
         )
-        if constrained:
-            constraints.accept_tokens(batch.rows, constrained, sampled.tokens, batch.logits)
         batch.tokens = sampled.tokens
         tokens, logprobs = sampled.tokens.tolist(), sampled.logprobs.tolist()
         top_ids = sampled.top_ids.tolist() if sampled.top_ids is not None else None
@@ -168,6 +169,8 @@ class GenerationEngine:
             )
             row.token_ids.append(tokens[i])
             row.logprobs.append(logprobs[i])
+            if row.constraint is not None:
+                row.constraint.accept(tokens[i])
             if tops is not None and k:
                 row.top_logprobs.append(tops)
             row.finish_reason = _finish_reason(row, tokens[i])
@@ -193,9 +196,18 @@ def _adapter_names(requests: Sequence[GenerationRequest]) -> list[str] | None:
     return [r.adapter_name or BASE_ADAPTER for r in requests]
 
 
+def _apply_constraints(batch: DecodeBatch) -> None:
+    """Mask the logits of live constrained rows to the tokens their grammar allows."""
+    rows = [
+        i for i, r in enumerate(batch.rows) if r.constraint is not None and r.finish_reason is None
+    ]
+    if rows:
+        mask_logits(batch.logits, rows, [batch.rows[i].constraint for i in rows])
+
+
 def _finish_reason(row: DecodeRow, token: int) -> FinishReason | None:
     request = row.request
-    if token in row.stop_ids or constraints.grammar_finished(row):
+    if token in row.stop_ids:
         return "stop"
     if request.stop_check is not None and request.stop_check(row.sample, token):
         return "stop"

@@ -20,7 +20,6 @@ import torch
 from openrft.inference.adapters import BASE_ADAPTER, AdapterSet, is_lora_dir
 from openrft.inference.batcher import BatchWorker, ServeJob, Take
 from openrft.inference.engine import GenerationEngine
-from openrft.inference.grammar import JsonGrammars
 from openrft.inference.registry import (
     canonical_base_name,
     load_model_dir,
@@ -37,8 +36,7 @@ class LoadedModel:
     """A model in memory with its tokenizer, adapters, engine and batching worker.
 
     ``max_positions``: the context length (prompt + completion tokens); ``max_batch_rows``:
-    at most this many samples decode together; ``grammars``: structured-output grammars for
-    this tokenizer.
+    at most this many samples decode together.
     """
 
     key: str
@@ -47,7 +45,6 @@ class LoadedModel:
     engine: GenerationEngine
     max_positions: int
     max_batch_rows: int
-    grammars: JsonGrammars
     worker: BatchWorker | None = None
 
 
@@ -123,16 +120,13 @@ class ModelPool:
                 canonical = canonical_base_name(base_model)
                 model_dir = resolve_model_dir(canonical, cache_dir=self.cache_dir)
             model = load_model_dir(model_dir, dtype=self.dtype)
-            engine = GenerationEngine(model, tokenizer)
-            vocab_size = int(model.get_output_embeddings().weight.shape[0])
             loaded = LoadedModel(
                 key=key,
                 tokenizer=tokenizer,
                 adapters=AdapterSet(model, self.adapter_budget_bytes),
-                engine=engine,
+                engine=GenerationEngine(model, tokenizer),
                 max_positions=int(getattr(model.config, "max_position_embeddings", 2048)),
                 max_batch_rows=self.max_batch_rows,
-                grammars=JsonGrammars(tokenizer, vocab_size, engine.default_stop_ids),
             )
             loaded.worker = BatchWorker(
                 lambda jobs, take: _run_batch(loaded, jobs, take),

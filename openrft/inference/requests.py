@@ -73,7 +73,8 @@ class GenerationRequest:
     all its samples at the next step; ``on_done()`` is called (engine thread) once
     ``completions`` is filled. ``adapter_name``: the peft adapter for this request's
     rows (peft mixed-adapter batches; ``"__base__"`` = none); None everywhere = the model as is.
-    ``grammar``: a compiled xgrammar grammar every sample must follow (structured output).
+    ``constraint()`` makes each sample's ``openrft.inference.constraints.TokenConstraint``
+    (grammar-constrained decoding), or None for free sampling.
     """
 
     prompt: list[int]
@@ -85,7 +86,7 @@ class GenerationRequest:
     cancelled: bool = False
     on_done: Callable[[], None] | None = None
     adapter_name: str | None = None
-    grammar: Any = None
+    constraint: Callable[[], Any] | None = None
     completions: list[Completion] = field(default_factory=list)
 
 

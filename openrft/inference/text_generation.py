@@ -8,17 +8,18 @@ per-step text deltas as the engine produces them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from openrft.domain.response_format import TEXT, OutputFormat
+from openrft.domain.tool_format import ToolCallStream
+from openrft.domain.tools import ToolCall, ToolChoice, new_call_id
 from openrft.errors import InvalidRequestError
 from openrft.inference.detokenize import IncrementalText
 from openrft.inference.requests import (
     Completion,
-    FinishReason,
     GenerationRequest,
     SamplingParams,
     TokenEvent,
@@ -31,14 +32,21 @@ if TYPE_CHECKING:  # the pool pulls in torch, transformers and peft
 
 DEFAULT_MAX_TOKENS = 1024
 
+FinishReason = Literal["stop", "length", "tool_calls"]
+
 
 @dataclass(frozen=True)
 class TextRequest:
-    """What to generate. ``messages``: ``{"role", "content"}`` with plain-text content;
-    ``max_tokens`` None → up to ``DEFAULT_MAX_TOKENS`` within the context window;
-    ``output_format``: free text, or JSON the decoder enforces."""
+    """What to generate. ``messages``: normalized chat messages (``normalize_messages``);
+    ``max_tokens`` None → up to ``DEFAULT_MAX_TOKENS`` within the context window.
 
-    messages: list[dict[str, str]]
+    ``tools``: normalized function tools, rendered into the prompt and parsed back out of the
+    samples unless ``tool_choice`` is ``none`` (then the model sees no tools). ``required`` and
+    a named function constrain decoding to calls; ``parallel_tool_calls`` False keeps one.
+    ``output_format``: free text, or JSON that decoding enforces (when no call is forced).
+    """
+
+    messages: list[dict[str, Any]]
     max_tokens: int | None = None
     temperature: float = 1.0
     top_p: float = 1.0
@@ -47,7 +55,14 @@ class TextRequest:
     seed: int | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: ToolChoice = field(default_factory=lambda: ToolChoice("none"))
+    parallel_tool_calls: bool = True
     output_format: OutputFormat = TEXT
+
+    @property
+    def uses_tools(self) -> bool:
+        return bool(self.tools) and self.tool_choice.mode != "none"
 
 
 @dataclass(frozen=True)
@@ -62,29 +77,34 @@ class TokenInfo:
 
 @dataclass(frozen=True)
 class SampleUpdate:
-    """What sample ``index`` gained in one decode step (``finish_reason`` set on its last)."""
+    """What sample ``index`` gained in one decode step (``finish_reason`` set on its last):
+    content text and the tool calls completed in this step."""
 
     index: int
     delta: str
     tokens: list[TokenInfo]
     finish_reason: FinishReason | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class SampleResult:
+    """``text``: the content (the text outside tool calls when the request uses tools)."""
+
     text: str
     finish_reason: FinishReason
     completion_tokens: int
     tokens: list[TokenInfo] | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 async def prepare_generation(
     pool: ModelPool, base_model: str, weights_dir: Path | None, request: TextRequest
 ) -> TextGeneration:
-    """Load the model (once), render the prompt, check it fits, compile the output grammar;
-    nothing is decoded yet."""
+    """Load the model (once), render the prompt, check it fits; nothing is decoded yet."""
     loaded = await pool.get(base_model, weights_dir)
-    prompt = encode_chat(loaded.tokenizer, request.messages)
+    tools = request.tools if request.uses_tools else None
+    prompt = encode_chat(loaded.tokenizer, request.messages, tools=tools)
     room = loaded.max_positions - len(prompt)
     if room < 1:
         raise InvalidRequestError(
@@ -101,10 +121,48 @@ async def prepare_generation(
             param="max_completion_tokens",
             code="context_length_exceeded",
         )
-    grammar = None
-    if request.output_format.constrained:
-        grammar = await asyncio.to_thread(loaded.grammars.compile, request.output_format)
-    return TextGeneration(pool, loaded, weights_dir, request, prompt, max_new, grammar)
+    constraint = None
+    if request.tool_choice.forces_call:
+        constraint = await asyncio.to_thread(_forced_calls, loaded, request)
+    elif request.output_format.constrained:
+        constraint = await asyncio.to_thread(_json_output, loaded, request.output_format)
+    return TextGeneration(pool, loaded, weights_dir, request, prompt, max_new, constraint)
+
+
+def _forced_calls(loaded: LoadedModel, request: TextRequest) -> Callable[[], Any]:
+    """Per-sample constraints that allow only tool calls (``required`` / a named function)."""
+    from openrft.inference.constraints import grammars_for, tool_call_grammar
+
+    engine = loaded.engine
+    grammars = grammars_for(loaded.tokenizer, engine.vocab_size, sorted(engine.default_stop_ids))
+    grammar = tool_call_grammar(
+        request.tools, request.tool_choice, parallel=request.parallel_tool_calls
+    )
+    return grammars.constraint(grammar)
+
+
+def _json_output(loaded: LoadedModel, output_format: OutputFormat) -> Callable[[], Any]:
+    """Per-sample constraints to JSON following the format's schema; a 400 naming the schema
+    field when llguidance cannot enforce it."""
+    from openrft.inference.constraints import grammars_for, json_grammar
+
+    engine = loaded.engine
+    grammars = grammars_for(loaded.tokenizer, engine.vocab_size, sorted(engine.default_stop_ids))
+    try:
+        return grammars.constraint(json_grammar(output_format.schema or {}))
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"The JSON schema cannot be enforced: {_schema_error(str(exc))}",
+            param=output_format.param,
+        ) from exc
+
+
+def _schema_error(message: str) -> str:
+    """llguidance's reason, without the grammar source it quotes after it."""
+    reason = message.partition("failed to compile JSON schema: ")[2] or message
+    lines = [line.strip() for line in reason.splitlines()]
+    kept = [line for line in lines if line and not line[0].isdigit()]
+    return " ".join(kept)[:300]
 
 
 class TextGeneration:
@@ -118,7 +176,7 @@ class TextGeneration:
         request: TextRequest,
         prompt: list[int],
         max_new_tokens: int,
-        grammar: Any = None,
+        constraint: Callable[[], Any] | None = None,
     ) -> None:
         self._pool, self._loaded, self._weights_dir = pool, loaded, weights_dir
         self.request = request
@@ -126,6 +184,7 @@ class TextGeneration:
         self.prompt_tokens = len(prompt)
         tokenizer = loaded.tokenizer
         self._texts = [IncrementalText(tokenizer, request.stop) for _ in range(request.n)]
+        self._calls = [_CallSplitter(request) for _ in range(request.n)]
         self._special = frozenset(getattr(tokenizer, "all_special_ids", ()))
         self._engine_request = GenerationRequest(
             prompt,
@@ -140,7 +199,7 @@ class TextGeneration:
             n=request.n,
             generator=seeded_generator(request.seed, loaded.engine.device),
             stop_check=lambda sample, token: self._texts[sample].push(token),
-            grammar=grammar,
+            constraint=constraint,
         )
 
     async def run(self) -> list[SampleResult]:
@@ -175,12 +234,15 @@ class TextGeneration:
                 task.cancel()
 
     def _update(self, event: TokenEvent) -> SampleUpdate:
-        text = self._texts[event.sample]
-        delta = text.take_delta(final=event.finish_reason is not None)
+        final = event.finish_reason is not None
+        delta = self._texts[event.sample].take_delta(final=final)
+        splitter = self._calls[event.sample]
+        content, calls = splitter.feed(delta, final=final)
         tokens = []
         if self.request.logprobs and event.token_id not in self._special:
             tokens = [self._token_info(event.token_id, event.logprob, event.top_logprobs or [])]
-        return SampleUpdate(event.sample, delta, tokens, event.finish_reason)
+        finish = splitter.finish_reason(event.finish_reason) if final else None
+        return SampleUpdate(event.sample, content, tokens, finish, calls)
 
     def _result(self, index: int, completion: Completion) -> SampleResult:
         tokens = None
@@ -193,8 +255,14 @@ class TextGeneration:
                 )
                 if token not in self._special
             ]
+        splitter = self._calls[index]
+        _, calls = splitter.feed(self._texts[index].text, final=True)
         return SampleResult(
-            self._texts[index].text, completion.finish_reason, len(completion.token_ids), tokens
+            splitter.content,
+            splitter.finish_reason(completion.finish_reason),
+            len(completion.token_ids),
+            tokens,
+            calls,
         )
 
     def _token_info(
@@ -207,3 +275,36 @@ class TextGeneration:
     def _decode(self, token_id: int) -> str:
         tokenizer: Any = self._loaded.tokenizer
         return str(tokenizer.decode([token_id]))
+
+
+class _CallSplitter:
+    """One sample's text split into content and tool calls (when the request uses tools)."""
+
+    def __init__(self, request: TextRequest) -> None:
+        self._stream = ToolCallStream() if request.uses_tools else None
+        self._keep = None if request.parallel_tool_calls else 1
+        self._seen = 0
+        self.calls: list[ToolCall] = []
+        self.content = ""
+
+    def feed(self, text: str, *, final: bool) -> tuple[str, list[ToolCall]]:
+        """(content to show, calls completed) for ``text`` appended to the sample."""
+        if self._stream is None:
+            self.content += text
+            return text, []
+        content = self._stream.feed(text) + (self._stream.finish() if final else "")
+        self.content += content
+        parsed = self._stream.calls[self._seen :]
+        self._seen = len(self._stream.calls)
+        if self._keep is not None:  # parallel_tool_calls false: calls after the first dropped
+            parsed = parsed[: max(0, self._keep - len(self.calls))]
+        new = [ToolCall(new_call_id(), c.name, c.arguments) for c in parsed]
+        self.calls += new
+        if final and self.calls:
+            self.content = self.content.strip()
+        return content, new
+
+    def finish_reason(self, engine_reason: str | None) -> FinishReason:
+        if engine_reason == "stop" and self.calls:
+            return "tool_calls"
+        return "length" if engine_reason == "length" else "stop"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from openrft.domain.messages import normalize_messages
 from openrft.domain.response_format import chat_output_format
+from openrft.domain.tools import ToolCall, normalize_tool_choice, normalize_tools
 from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
 from openrft.ids import new_id
 from openrft.inference.text_generation import (
@@ -24,12 +25,15 @@ from openrft.protocol.chat import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionMessage,
+    ChatCompletionMessageToolCall,
     ChatCompletionRequest,
     Choice,
     ChoiceDelta,
+    ChoiceDeltaToolCall,
     ChoiceLogprobs,
     ChunkChoice,
     CompletionUsage,
+    FunctionCall,
     TokenLogprob,
     TopLogprob,
 )
@@ -59,10 +63,8 @@ def build_chat_service(settings: Settings, models: ModelService) -> ChatService:
 
 # Request fields naming features this server does not have: 400 instead of silently ignoring.
 _UNSUPPORTED = {
-    "tools": "tool calling",
-    "tool_choice": "tool calling",
-    "functions": "function calling",
-    "function_call": "function calling",
+    "functions": "legacy function calling (use 'tools')",
+    "function_call": "legacy function calling (use 'tool_choice')",
     "audio": "audio output",
     "prediction": "predicted outputs",
     "web_search_options": "web search",
@@ -127,6 +129,7 @@ async def _sse_events(
     for index in range(n):
         yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(role="assistant", content=""))])
     completion_tokens = 0
+    calls_sent = [0] * n
     try:
         async for step in generation.stream():
             for update in step:
@@ -135,6 +138,11 @@ async def _sse_events(
                 if update.delta or logprobs:
                     delta = ChoiceDelta(content=update.delta)
                     yield chunk([ChunkChoice(index=update.index, delta=delta, logprobs=logprobs)])
+                if update.tool_calls:
+                    first = calls_sent[update.index]
+                    calls_sent[update.index] += len(update.tool_calls)
+                    delta = ChoiceDelta(tool_calls=_delta_calls(update.tool_calls, first))
+                    yield chunk([ChunkChoice(index=update.index, delta=delta)])
                 if update.finish_reason is not None:
                     finish = ChunkChoice(
                         index=update.index, delta=ChoiceDelta(), finish_reason=update.finish_reason
@@ -163,8 +171,9 @@ def to_text_request(body: ChatCompletionRequest) -> TextRequest:
         raise InvalidRequestError("'stop' takes at most 4 sequences.", param="stop")
     if body.top_logprobs and not body.logprobs:
         raise InvalidRequestError("'top_logprobs' needs 'logprobs': true.", param="top_logprobs")
+    tools = normalize_tools(body.tools) if body.tools is not None else []
     return TextRequest(
-        messages=normalize_messages([m.model_dump() for m in body.messages]),
+        messages=normalize_messages([m.model_dump(exclude_none=True) for m in body.messages]),
         max_tokens=body.max_completion_tokens or body.max_tokens,
         temperature=1.0 if body.temperature is None else body.temperature,
         top_p=1.0 if body.top_p is None else body.top_p,
@@ -173,6 +182,9 @@ def to_text_request(body: ChatCompletionRequest) -> TextRequest:
         seed=body.seed,
         logprobs=bool(body.logprobs),
         top_logprobs=body.top_logprobs or 0,
+        tools=tools,
+        tool_choice=normalize_tool_choice(body.tool_choice, tools),
+        parallel_tool_calls=body.parallel_tool_calls is not False,
         output_format=chat_output_format(body.response_format),
     )
 
@@ -192,12 +204,33 @@ def _reject_unsupported(body: ChatCompletionRequest) -> None:
 
 def _choice(index: int, result: SampleResult) -> Choice:
     logprobs = _logprobs(result.tokens) if result.tokens is not None else None
+    calls = [
+        ChatCompletionMessageToolCall(
+            id=c.id, function=FunctionCall(name=c.name, arguments=c.arguments)
+        )
+        for c in result.tool_calls
+    ]
     return Choice(
         index=index,
-        message=ChatCompletionMessage(content=result.text),
+        message=ChatCompletionMessage(
+            content=result.text or (None if calls else ""), tool_calls=calls or None
+        ),
         logprobs=logprobs,
         finish_reason=result.finish_reason,
     )
+
+
+def _delta_calls(calls: list[ToolCall], first: int) -> list[ChoiceDeltaToolCall]:
+    """Stream entries for ``calls``, numbered from ``first`` (the calls already sent)."""
+    return [
+        ChoiceDeltaToolCall(
+            index=first + i,
+            id=c.id,
+            type="function",  # set explicitly: deltas are serialized without unset fields
+            function=FunctionCall(name=c.name, arguments=c.arguments),
+        )
+        for i, c in enumerate(calls)
+    ]
 
 
 def _usage(prompt_tokens: int, results: list[SampleResult]) -> CompletionUsage:

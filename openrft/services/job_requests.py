@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openrft.domain.hyperparameters import no_effect_warnings, resolve_hyperparameters
 from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from openrft.graders.types import ValidationContext
 
 METHOD_TYPES = ("supervised", "dpo", "reinforcement")
 REINFORCEMENT_KEYS = frozenset({"grader", "hyperparameters", "response_format"})
@@ -123,7 +125,7 @@ def reinforcement_section(
     return {**section, "hyperparameters": section.get("hyperparameters") or legacy_hyperparameters}
 
 
-def validate_grader_spec(section: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+def validate_grader_spec(section: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
     """The normalized grader to store (may carry internal ``_`` keys)."""
     grader = section.get("grader")
     if grader is None:
@@ -134,7 +136,7 @@ def validate_grader_spec(section: dict[str, Any], base_dir: Path | None) -> dict
         )
     from openrft.graders import validate_grader
 
-    return validate_grader(grader, param=GRADER_PARAM, base_dir=base_dir)
+    return validate_grader(grader, param=GRADER_PARAM, ctx=ctx)
 
 
 def check_response_format(value: Any) -> dict[str, Any] | None:

@@ -29,9 +29,11 @@ SELECTION_NOTE = (
 
 
 def _by_item(samples: list[RolloutSample]) -> dict[int, list[RolloutSample]]:
+    """Graded samples by item: a sample the grader erred on has no reward to compare."""
     grouped: dict[int, list[RolloutSample]] = defaultdict(list)
     for sample in samples:
-        grouped[sample.item].append(sample)
+        if not sample.errors:
+            grouped[sample.item].append(sample)
     return {item: sorted(group, key=lambda s: s.sample) for item, group in grouped.items()}
 
 

@@ -60,6 +60,7 @@ class TrainConfig:
     eval_samples: int = trainer_default("eval_samples")
     warmup_ratio: float = trainer_default("warmup_ratio")
     max_grad_norm: float | None = trainer_default("max_grad_norm")
+    max_grader_error_rate: float = trainer_default("max_grader_error_rate")
     seed: int = 0
     # Not user-facing: truncated importance sampling cap (TRL's clip_max) and the token budget of
     # one training micro-batch (prompt + completions), which bounds activation memory.

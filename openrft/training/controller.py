@@ -30,7 +30,12 @@ from openrft.training.checkpoints import (
 from openrft.training.config import TrainConfig
 from openrft.training.data import Row, step_batches, steps_per_epoch
 from openrft.training.evaluation import EvalResult, evaluate
-from openrft.training.grading import AsyncGrader, grade_groups
+from openrft.training.grader_errors import (
+    GraderErrorRateExceeded,
+    check_step_errors,
+    eval_error_warning,
+)
+from openrft.training.grading import AsyncGrader, grade_groups, graded_groups
 from openrft.training.results import results_csv
 from openrft.training.rollout import Codec, GroupRollout, Sampler, SamplingConfig, rollout
 from openrft.training.samples import train_samples
@@ -175,16 +180,24 @@ class TrainingController:
             if control == "pause":
                 self._pause_checkpoint()
                 return "paused"
-            metrics = await self._train_step(step)
+            try:
+                metrics = await self._train_step(step)
+            except GraderErrorRateExceeded as exc:
+                self._event(exc.message, level="error", data=exc.data)
+                self._pause_checkpoint()
+                return "paused"
             stop_reason = None
-            if step % cfg.eval_interval == 0 or step == self.total_steps:
+            evaluated = step % cfg.eval_interval == 0 or step == self.total_steps
+            if evaluated:
                 result = await self._evaluate(step)
-                metrics["valid_reward_mean"] = result.reward_mean
-                metrics["valid_reward_std"] = result.reward_std
-                stop_reason = self.stopping.update(result.reward_mean)
+                metrics["valid_grader_error_rate"] = result.error_rate
+                if result.reward_mean is not None:
+                    metrics["valid_reward_mean"] = result.reward_mean
+                    metrics["valid_reward_std"] = result.reward_std
+                    stop_reason = self.stopping.update(result.reward_mean)
             self._log_step(step, metrics)
-            if "valid_reward_mean" in metrics:
-                self._checkpoint(step, metrics, metrics["valid_reward_mean"])
+            if evaluated:
+                self._checkpoint(step, metrics, metrics.get("valid_reward_mean"))
             if stop_reason is not None and step < self.total_steps:
                 self._event(f"Stopping early after step {step}: {stop_reason}.")
                 return "succeeded"
@@ -207,18 +220,20 @@ class TrainingController:
         )
         generated = time.monotonic()
         graded = await grade_groups(self.roles.grader, groups, tag=f"step{step}")
+        check_step_errors(step, graded, cfg.max_grader_error_rate)  # else: pause, not train
         graded_at = time.monotonic()
         advantages, adv_metrics = compute_advantages(
             graded.rewards,
             cfg.group_size,
             cfg.scale_rewards,  # type: ignore[arg-type]
+            graded.graded,
         )
         self._keep_samples(
             train_samples(
                 step, groups, self.plan[step - 1], graded.results, advantages.tolist(), cfg.seed
             )
         )
-        actor = self.learner.step(groups, advantages)
+        actor = self.learner.step(*graded_groups(groups, advantages, graded.graded))
         finished = time.monotonic()
         completion_tokens = sum(g.completion_tokens for g in groups)
         self.state.trained_tokens += completion_tokens + sum(
@@ -236,6 +251,7 @@ class TrainingController:
             "completions/clipped_ratio": clipped_ratio(groups),
             "frac_reward_zero_std": adv_metrics["frac_reward_zero_std"],
             "grader_error_rate": graded.error_rate,
+            "grader_retried_samples": graded.retried,
             "step_time_s": finished - started,
             "rollout_tokens_per_s": completion_tokens / max(generated - started, 1e-9),
             "timing/generate_s": generated - started,
@@ -260,6 +276,11 @@ class TrainingController:
             step=step,
         )
         self._keep_samples(result.samples)
+        phase = f"Validation after step {step}" if step else "Baseline evaluation"
+        limit = self.config.max_grader_error_rate
+        warning = eval_error_warning(phase, result.error_rate, result.quoted_errors(), limit)
+        if warning is not None:
+            self._event(warning, level="warn")
         return result
 
     def _keep_samples(self, samples: Sequence[RolloutSample]) -> None:
@@ -269,9 +290,12 @@ class TrainingController:
 
     async def _baseline(self) -> None:
         result = await self._evaluate(0)
+        assert self.state.results is not None
+        if result.reward_mean is None:
+            self.state.results.append({"step": 0, "valid_grader_error_rate": 1.0})
+            return
         self.state.baseline_reward = result.reward_mean
         self.stopping.update(result.reward_mean)
-        assert self.state.results is not None
         self.state.results.append(
             {
                 "step": 0,
@@ -281,13 +305,15 @@ class TrainingController:
         )
         self._event(
             f"Baseline evaluation before step 1: mean validation reward "
-            f"{result.reward_mean:.4f} over {result.n_items} items x {result.n_samples} samples.",
+            f"{result.reward_mean:.4f} over {result.n_graded} graded samples "
+            f"({result.n_items} items x {result.n_samples} samples).",
             data={
                 "step": 0,
                 "phase": "baseline",
                 "valid_reward_mean": result.reward_mean,
                 "valid_reward_std": result.reward_std,
                 "valid_samples": result.n_items * result.n_samples,
+                "valid_grader_error_rate": result.error_rate,
             },
         )
 

@@ -1,13 +1,17 @@
-"""Validation: sample ``eval_samples`` completions per validation item, grade, average."""
+"""Validation: sample ``eval_samples`` completions per validation item, grade, average.
+
+Samples the grader could not grade are left out of the mean and counted.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from openrft.domain.samples import RolloutSample
 from openrft.training.data import Row
-from openrft.training.grading import AsyncGrader, grade_groups
+from openrft.training.grading import QUOTED_ERRORS, AsyncGrader, grade_groups
 from openrft.training.rollout import Codec, Sampler, SamplingConfig, rollout
 from openrft.training.samples import eval_samples
 
@@ -16,12 +20,24 @@ EVAL_PROMPTS_PER_CALL = 16  # bounds the generation batch (prompts x eval_sample
 
 @dataclass(frozen=True)
 class EvalResult:
-    reward_mean: float
+    """Means over the graded samples; ``reward_mean`` is None when none was graded."""
+
+    reward_mean: float | None
     reward_std: float
     response_length_mean: float
     n_items: int
     n_samples: int
-    samples: list[RolloutSample] = field(default_factory=list)  # every graded sample
+    n_graded: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: list[RolloutSample] = field(default_factory=list)  # every sample, errored too
+
+    @property
+    def error_rate(self) -> float:
+        total = self.n_items * self.n_samples
+        return 1.0 - self.n_graded / total if total else 0.0
+
+    def quoted_errors(self) -> str:
+        return "; ".join(f"{n}x {text}" for text, n in self.errors.most_common(QUOTED_ERRORS))
 
 
 async def evaluate(
@@ -34,10 +50,11 @@ async def evaluate(
     *,
     step: int = 0,
 ) -> EvalResult:
-    """Mean reward over every (item, sample); ``items`` pairs each row with its prompt ids.
+    """Mean reward over every graded (item, sample); ``items`` pairs rows with prompt ids.
     ``step`` is the training step the evaluation follows (0 = baseline), kept on the samples."""
     rewards: list[float] = []
     lengths: list[int] = []
+    errors: Counter[str] = Counter()
     kept: list[RolloutSample] = []
     for start in range(0, len(items), EVAL_PROMPTS_PER_CALL):
         chunk = items[start : start + EVAL_PROMPTS_PER_CALL]
@@ -45,10 +62,12 @@ async def evaluate(
             sampler, codec, [r for r, _ in chunk], [p for _, p in chunk], config, samples
         )
         graded = await grade_groups(grader, groups, tag=f"eval-{start}")
-        rewards.extend(graded.rewards.tolist())
+        rewards.extend(graded.graded_rewards)
+        errors.update(graded.errors)
         kept += eval_samples(step, groups, start, graded.results)
         lengths.extend(len(c.token_ids) for g in groups for c in g.completions)
-    n = max(len(rewards), 1)
-    mean = sum(rewards) / n
-    std = (sum((r - mean) ** 2 for r in rewards) / max(len(rewards) - 1, 1)) ** 0.5
-    return EvalResult(mean, std, sum(lengths) / n, len(items), samples, kept)
+    n = len(rewards)
+    mean = sum(rewards) / n if n else None
+    std = (sum((r - (mean or 0.0)) ** 2 for r in rewards) / max(n - 1, 1)) ** 0.5
+    length = sum(lengths) / max(len(lengths), 1)
+    return EvalResult(mean, std, length, len(items), samples, n, errors, kept)

@@ -1,15 +1,28 @@
-"""Grade a batch of rollouts with the job's grader: rewards plus the grader's per-step metrics."""
+"""Grade a batch of rollouts with the job's grader: three-state grades plus per-step metrics.
+
+A grade is a reward or an error (an exception in the grader, a timeout, a bad Lambda answer, a
+judge reply that does not parse, a batch the grader could not grade at all). Errors never pose
+as rewards: the samples that still fail after ``RETRY_ROUNDS`` re-gradings are marked ungraded,
+and the caller leaves them out of advantages and means.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
 
-from openrft.graders import GradeResult, GradingRequest, error_rate, mean_metrics
+from openrft.graders import GradeResult, GradingFailedError, GradingRequest, mean_metrics
+from openrft.graders.types import describe_errors
 from openrft.training.rollout import GroupRollout
+
+# Re-grade the failed samples at most this often; a round that fixes none ends the retries
+# early, so a grader that fails deterministically costs one extra round, not two.
+RETRY_ROUNDS = 2
+QUOTED_ERRORS = 3  # distinct error messages quoted in an event
 
 
 class AsyncGrader(Protocol):
@@ -20,12 +33,31 @@ class AsyncGrader(Protocol):
 
 @dataclass(frozen=True)
 class GradedBatch:
-    """rewards: (B*G,) float32, the G completions of each prompt contiguous."""
+    """rewards, graded: (B*G,), the G completions of each prompt contiguous.
+
+    ``rewards`` is float32 (0.0 where not graded, never to be read there); ``graded`` is bool,
+    False where every attempt errored. ``errors`` maps each distinct error message to its count.
+    """
 
     rewards: torch.Tensor
-    error_rate: float
-    metrics: dict[str, float]  # "grader/<name>" -> mean over the batch
+    graded: torch.Tensor
+    errors: Counter[str]
+    metrics: dict[str, float]  # "grader/<name>" -> mean over the graded samples
+    retried: int = 0  # samples graded again after an error
     results: list[GradeResult] = field(default_factory=list)  # one per completion, same order
+
+    @property
+    def error_rate(self) -> float:
+        """Fraction of samples left ungraded after the retries."""
+        return 1.0 - self.graded.float().mean().item() if self.graded.numel() else 0.0
+
+    @property
+    def graded_rewards(self) -> list[float]:
+        return self.rewards[self.graded].tolist()
+
+    def quoted_errors(self) -> str:
+        """The most frequent error messages, e.g. ``'12x python_grader_runtime_error: ...'``."""
+        return "; ".join(f"{n}x {text}" for text, n in self.errors.most_common(QUOTED_ERRORS))
 
 
 def grading_requests(groups: Sequence[GroupRollout], tag: str) -> list[GradingRequest]:
@@ -42,15 +74,86 @@ def grading_requests(groups: Sequence[GroupRollout], tag: str) -> list[GradingRe
     return requests
 
 
+async def grade_requests(
+    grader: AsyncGrader, requests: Sequence[GradingRequest]
+) -> tuple[list[GradeResult], list[str | None]]:
+    """One result and one error message (None when graded) per request.
+
+    A whole batch the grader gives up on (``GradingFailedError``) errors every sample of it.
+    """
+    try:
+        results = await grader.grade(requests)
+    except GradingFailedError as exc:
+        failed = GradeResult.failed("unresponsive_reward_error")
+        return [failed] * len(requests), [f"unresponsive_reward_error: {exc}"] * len(requests)
+    if len(results) != len(requests):
+        raise RuntimeError(f"grader returned {len(results)} results for {len(requests)} requests")
+    return list(results), [describe_errors(r) if r.has_error else None for r in results]
+
+
+async def grade_with_retries(
+    grader: AsyncGrader, requests: Sequence[GradingRequest]
+) -> tuple[list[GradeResult], list[str | None], int]:
+    """Grade, then re-grade the samples that errored (``RETRY_ROUNDS`` at most).
+
+    Returns results, error messages (None where graded) and how many samples were retried.
+    """
+    results, errors = await grade_requests(grader, requests)
+    retried = 0
+    for _ in range(RETRY_ROUNDS):
+        pending = [i for i, error in enumerate(errors) if error is not None]
+        if not pending:
+            break
+        retried += len(pending)
+        again, again_errors = await grade_requests(grader, [requests[i] for i in pending])
+        fixed = 0
+        for i, result, error in zip(pending, again, again_errors, strict=True):
+            results[i], errors[i] = result, error
+            fixed += error is None
+        if fixed == 0:
+            break
+    return results, errors, retried
+
+
 async def grade_groups(
     grader: AsyncGrader, groups: Sequence[GroupRollout], tag: str
 ) -> GradedBatch:
-    """Grade every completion. A batch the grader cannot grade raises ``GradingFailedError``."""
-    requests = grading_requests(groups, tag)
-    results = await grader.grade(requests)
-    if len(results) != len(requests):
-        raise RuntimeError(f"grader returned {len(results)} results for {len(requests)} requests")
-    rewards = torch.tensor([float(r.reward) for r in results], dtype=torch.float32)
-    return GradedBatch(
-        rewards, error_rate=error_rate(results), metrics=mean_metrics(results), results=results
+    """Grade every completion of ``groups`` (with retries) as one ``GradedBatch``."""
+    results, errors, retried = await grade_with_retries(grader, grading_requests(groups, tag))
+    graded = torch.tensor([error is None for error in errors], dtype=torch.bool)
+    rewards = torch.tensor(
+        [r.reward if error is None else 0.0 for r, error in zip(results, errors, strict=True)],
+        dtype=torch.float32,
     )
+    return GradedBatch(
+        rewards,
+        graded,
+        errors=Counter(error for error in errors if error is not None),
+        metrics=mean_metrics([r for r, error in zip(results, errors, strict=True) if not error]),
+        retried=retried,
+        results=results,
+    )
+
+
+def graded_groups(
+    groups: Sequence[GroupRollout], advantages: torch.Tensor, graded: torch.Tensor
+) -> tuple[list[GroupRollout], torch.Tensor]:
+    """The groups with their ungraded completions removed (and groups left empty dropped),
+    with the matching advantages: what the learner trains on. advantages, graded: (B*G,)."""
+    kept_groups, kept_adv = [], []
+    start = 0
+    for group in groups:
+        n = len(group.completions)
+        keep = graded[start : start + n].tolist()
+        if any(keep):
+            kept_groups.append(
+                GroupRollout(
+                    row=group.row,
+                    prompt_ids=group.prompt_ids,
+                    completions=[c for c, k in zip(group.completions, keep, strict=True) if k],
+                    texts=[t for t, k in zip(group.texts, keep, strict=True) if k],
+                )
+            )
+            kept_adv.append(advantages[start : start + n][graded[start : start + n]])
+        start += n
+    return kept_groups, torch.cat(kept_adv) if kept_adv else advantages[:0]

@@ -52,9 +52,12 @@ class GroupRollout:
 
 
 class Codec(Protocol):
-    """Turns prompt messages into token ids and completion ids into text."""
+    """Turns prompt messages (and the tools they may call) into token ids and completion ids
+    into text."""
 
-    def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]: ...
+    def encode_prompt(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
+    ) -> list[int]: ...
 
     def decode(self, token_ids: list[int]) -> str: ...
 
@@ -65,9 +68,11 @@ class TokenizerCodec:
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
 
-    def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+    def encode_prompt(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
+    ) -> list[int]:
         """Ids of ``messages`` rendered for the model, ending with the assistant cue."""
-        return encode_chat(self.tokenizer, messages)
+        return encode_chat(self.tokenizer, messages, tools=tools)
 
     def decode(self, token_ids: list[int]) -> str:
         return str(self.tokenizer.decode(token_ids, skip_special_tokens=True))

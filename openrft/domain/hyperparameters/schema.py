@@ -183,6 +183,14 @@ _EXTENSIONS = (
     Hyperparameter(
         "max_grad_norm", Number(0.0, lo_open=True, null=True), 1.0, "gradient clipping; null = off"
     ),
+    Hyperparameter(
+        "max_grader_error_rate",
+        Number(0.0, 1.0),
+        0.2,
+        "a training step whose fraction of samples the grader could not grade (after retries) "
+        "is above this pauses the job instead of training; errored samples never count as "
+        "rewards; 1 = never pause",
+    ),
 )
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {h.name: h for h in _OPENAI + _EXTENSIONS}

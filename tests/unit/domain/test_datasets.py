@@ -36,10 +36,26 @@ def test_openai_and_bedrock_row_shapes_are_valid() -> None:
         ({"messages": ["hi"]}, "messages[0] is not an object"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
         ({"messages": [{"role": "user"}]}, '"content"'),
-        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role must be one of"),
+        ({"messages": [{"role": "function", "content": "x"}]}, "messages[0].role must be one of"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id"),
+        (
+            {"messages": [{"role": "tool", "content": "x", "tool_call_id": "c9"}]},
+            "messages[0].tool_call_id: A 'tool' message must answer a tool call",
+        ),
         (
             {"messages": [{"role": "assistant", "content": "", "tool_calls": [{"id": "c"}]}]},
-            "messages[0].tool_calls: Tool calls are not supported",
+            "messages[0].tool_calls[0]: A tool call must be",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "retrieval"}]},
+            "tools[0].type: Only function tools are supported",
+        ),
+        (
+            {
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}],
+            },
+            "tools[0].function.parameters",
         ),
         (
             {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
@@ -53,6 +69,19 @@ def test_first_bad_line_is_named(line: object, why: str) -> None:
     assert "line 3" in info.value.message
     assert why in info.value.message
     assert info.value.param == "file"
+
+
+def test_rows_with_tools_calls_and_results_are_valid() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+    row = {
+        "messages": [
+            {"role": "user", "content": "use f"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": "2"},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+    }
+    assert validate_jsonl(_jsonl(row)) == 1
 
 
 def test_empty_file_is_rejected() -> None:

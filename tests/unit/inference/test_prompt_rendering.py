@@ -41,14 +41,46 @@ def pool() -> Iterator[ModelPool]:
     pool.close()
 
 
-async def _both_paths(pool: ModelPool, base_model: str) -> tuple[list[int], list[int], Any]:
-    """(training ids, serving ids, tokenizer) for ``ROW`` on ``base_model``."""
-    assert validate_jsonl(json.dumps(ROW).encode()) == 1
-    body = ChatCompletionRequest.model_validate({"model": base_model, "messages": ROW["messages"]})
+# A conversation that already called a tool and got its result, with the tool list.
+TOOL_ROW: dict[str, Any] = {
+    "messages": [
+        {"role": "user", "content": "Capital code of Oslo?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "NO-0301"},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ],
+}
+
+
+async def _both_paths(
+    pool: ModelPool, base_model: str, row: dict[str, Any] = ROW
+) -> tuple[list[int], list[int], Any]:
+    """(training ids, serving ids, tokenizer) for ``row`` on ``base_model``."""
+    assert validate_jsonl(json.dumps(row).encode()) == 1
+    request = {"model": base_model, "messages": row["messages"], "tools": row.get("tools")}
+    body = ChatCompletionRequest.model_validate(request)
     generation = await prepare_generation(pool, base_model, None, to_text_request(body))
     tokenizer = (await pool.get(base_model)).tokenizer
     return (
-        TokenizerCodec(tokenizer).encode_prompt(ROW["messages"]),
+        TokenizerCodec(tokenizer).encode_prompt(row["messages"], tools=row.get("tools")),
         generation.prompt_ids,
         tokenizer,
     )
@@ -71,3 +103,17 @@ async def test_tokenizer_without_chat_template_uses_the_plain_fallback_on_both_p
     assert trained == served
     plain = "system: Answer with one number.\nuser: What is 2+2?\nassistant: "
     assert tokenizer.decode(served, skip_special_tokens=True) == plain
+
+
+async def test_a_conversation_with_tools_renders_the_same_ids_on_both_paths(
+    pool: ModelPool,
+) -> None:
+    trained, served, tokenizer = await _both_paths(pool, "SmolLM2-135M-Instruct", TOOL_ROW)
+    assert trained == served
+    text = tokenizer.decode(served)
+    assert text.startswith("<|im_start|>system\n# Tools\n")  # default format: no template tools
+    assert '<tool_call>\n{"name": "lookup", "arguments": {"city": "Oslo"}}\n</tool_call>' in text
+    assert text.endswith(
+        "<|im_start|>user\n<tool_response>\nNO-0301\n</tool_response><|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )

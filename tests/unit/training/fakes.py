@@ -26,7 +26,9 @@ class FakeCompletion:
 class FakeCodec:
     """Prompt ids: one per character of the last message; text: letters of the ids."""
 
-    def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+    def encode_prompt(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
+    ) -> list[int]:
         return [ord(ch) % 50 for ch in messages[-1]["content"]]
 
     def decode(self, token_ids: list[int]) -> str:
@@ -82,10 +84,12 @@ class FakeLearner:
         self.lr = lr
         self.steps = 0
         self.advantages: list[torch.Tensor] = []
+        self.groups: list[list[GroupRollout]] = []
 
     def step(self, groups: Sequence[GroupRollout], advantages: torch.Tensor) -> dict[str, float]:
         self.steps += 1
         self.advantages.append(advantages)
+        self.groups.append(list(groups))
         self.sampler.bias = min(1.0, self.sampler.bias + self.lr)
         return {
             "actor_pg_loss": 0.5,

@@ -232,12 +232,32 @@ async def test_no_usable_validation_row_is_an_error(tmp_path: Path) -> None:
         )
 
 
-async def test_grading_failure_propagates(tmp_path: Path) -> None:
+async def test_a_grader_that_cannot_grade_pauses_the_job_before_training(
+    tmp_path: Path,
+) -> None:
     class Down(FakeGrader):
+        calls = 0
+
         async def grade(self, requests):
+            Down.calls += 1
             raise GradingFailedError("reward Lambda unreachable after 3 retries")
 
     controller, runtime, _ = make(tmp_path, grader=Down())
-    with pytest.raises(GradingFailedError):
-        await controller.run()
-    assert runtime.finished is None  # the worker marks the job failed
+    assert await controller.run() == "paused"
+    assert controller.learner.steps == 0  # nothing was trained on the errors
+    assert runtime.finished is not None and runtime.finished["status"] == "paused"
+    assert runtime.metrics_events() == []
+    [error] = [e for e in runtime.events if e["level"] == "error"]
+    assert error["message"].startswith("Paused before training step 1: the grader failed on 8 of 8")
+    assert "reward Lambda unreachable after 3 retries" in error["message"]
+    assert error["data"]["grader_error_rate"] == 1.0
+    assert error["data"]["errors"][0]["count"] == 8
+    # The baseline could not be graded either: a warning, and no baseline reward is invented.
+    assert any(
+        e["level"] == "warn" and e["message"].startswith("Baseline evaluation: the grader failed")
+        for e in runtime.events
+    )
+    assert not any((e["data"] or {}).get("phase") == "baseline" for e in runtime.events)
+    # Baseline (1 call + 1 retry round), step 1 (1 call + 1 retry round): a round that fixes
+    # nothing ends the retries.
+    assert Down.calls == 4

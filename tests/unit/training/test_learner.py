@@ -179,3 +179,12 @@ def test_full_fine_tune_with_kl_keeps_a_frozen_reference(tiny) -> None:
     assert metrics["actor_kl"] > 0  # the second pass runs on updated weights
     with policy.reference() as ref:
         assert all(torch.equal(p, ref_before[n]) for n, p in ref.named_parameters())
+
+
+def test_a_step_with_every_sample_ungraded_changes_nothing(tiny) -> None:
+    # max_grader_error_rate=1 lets a step whose every sample erred through: nothing to train.
+    policy = Policy(*tiny, lora_rank=4, lora_alpha=8.0, beta=0.0)
+    before = params(policy)
+    metrics = Learner(policy, CONFIG, total_steps=10).step([], torch.zeros(0))
+    assert all(torch.equal(before[n], p) for n, p in params(policy).items())
+    assert metrics["trained_fraction"] == 0.0

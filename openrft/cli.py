@@ -54,6 +54,10 @@ def serve(
         Path | None,
         typer.Option(help="Lambda 'file.py:handler' files are read from here, nothing outside."),
     ] = None,
+    egress_allow: Annotated[
+        list[str] | None,
+        typer.Option(help="CIDR or host name tenant URLs may reach besides public addresses."),
+    ] = None,
 ) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
@@ -70,6 +74,7 @@ def serve(
         ray_address=ray_address,
         max_concurrent_jobs=max_concurrent_jobs,
         grader_base_dir=grader_base_dir,
+        egress_allow=egress_allow,
     )
     try:  # fail before binding, with a plain message (keyless off loopback, no executor)
         build_services(settings).engine.dispose()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -55,6 +56,13 @@ class Settings(BaseSettings):
         "it; nothing outside it). Default: the working directory on a keyless loopback server, "
         "none (file handlers refused) once API keys exist.",
     )
+    egress_allow: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Private, loopback, link-local or metadata addresses (CIDRs) and host names "
+        "that tenant-chosen URLs (Lambda URLs, tools) may reach; public addresses always may. "
+        "Default: loopback on a keyless loopback server, nothing once API keys exist. "
+        "Comma-separated or a JSON list in OPENRFT_EGRESS_ALLOW.",
+    )
 
     # Limits (issue 12). Each one refused with a 4xx naming the setting.
     max_request_bytes: int = Field(
@@ -81,6 +89,17 @@ class Settings(BaseSettings):
     max_running_jobs_per_project: int | None = Field(
         default=None, ge=1, description="Running jobs per project; default: only the global cap."
     )
+
+    @field_validator("egress_allow", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """``"a,b"`` or ``'["a", "b"]'`` from the environment; lists as given."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

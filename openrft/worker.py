@@ -13,7 +13,10 @@ import sys
 import traceback
 
 from openrft.errors import OpenRFTError
+from openrft.graders.types import GraderContext
+from openrft.net.egress import EgressPolicy
 from openrft.services.job_runtime import JobRuntime
+from openrft.services.keys import KeyService
 from openrft.settings import Settings
 
 log = logging.getLogger("openrft.worker")
@@ -29,6 +32,17 @@ def failure_error(exc: BaseException) -> dict[str, str]:
     return {"code": "training_failed", "message": f"{type(exc).__name__}: {message}"}
 
 
+def grader_context(runtime: JobRuntime, settings: Settings) -> GraderContext:
+    """How this job's graders reach out: this server's chat endpoint, and only the addresses
+    the server's egress policy allows (decided the way the server decides it)."""
+    keyed = KeyService(runtime.sessions).auth_required()
+    return GraderContext(
+        chat_base_url=settings.self_base_url,
+        api_key=settings.api_key,
+        egress=EgressPolicy.from_settings(settings, keyed=keyed),
+    )
+
+
 def main(job_id: str) -> int:
     """Run one job; returns the process exit status (0 also when the job failed cleanly)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -38,7 +52,7 @@ def main(job_id: str) -> int:
         from openrft.training.job import run_job  # heavy imports (torch, transformers) here
 
         spec = runtime.load(job_id)
-        outcome = asyncio.run(run_job(spec, settings, runtime))
+        outcome = asyncio.run(run_job(spec, settings, runtime, grader_context(runtime, settings)))
         log.info("job %s ended: %s", job_id, outcome)
         return 0
     except Exception as exc:

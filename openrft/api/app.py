@@ -29,8 +29,10 @@ from openrft.db.engine import make_engine, make_session_factory, upgrade_databas
 from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
+from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
+from openrft.services.grader_sources import GraderSources
 from openrft.services.graders import GraderService
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
@@ -89,32 +91,34 @@ def build_services(settings: Settings) -> Services:
     if settings.api_key:
         keys.register(DEFAULT_PROJECT, settings.api_key)
     keyed = keys.auth_required()
-    grader_dir = grader_base_dir(settings, keyed=keyed)
     resolve_base = partial(canonical_base_model, policy=local_model_policy(settings, keyed=keyed))
     models = ModelService(sessions, blobs, resolve_base=resolve_base)
     chat = build_chat_service(settings, models)
+    files = FileService(
+        sessions,
+        blobs,
+        settings.max_upload_bytes,
+        JsonlLimits(settings.max_jsonl_line_bytes, settings.max_jsonl_rows),
+        project_quota_bytes=settings.project_disk_quota_bytes,
+    )
+    egress = EgressPolicy.from_settings(settings, keyed=keyed)
+    sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress)
     services = Services(
         settings=settings,
         engine=engine,
         keys=keys,
-        files=FileService(
-            sessions,
-            blobs,
-            settings.max_upload_bytes,
-            JsonlLimits(settings.max_jsonl_line_bytes, settings.max_jsonl_rows),
-            project_quota_bytes=settings.project_disk_quota_bytes,
-        ),
+        files=files,
         jobs=JobService(
             sessions,
             blobs,
-            grader_base_dir=grader_dir,
+            grader_context=sources.context,
             resolve_model=resolve_base,
             max_queued_per_project=settings.max_queued_jobs_per_project,
         ),
         models=models,
         chat=chat,
         responses=ResponsesService(chat),
-        graders=GraderService.from_settings(settings, grader_dir),
+        graders=GraderService.from_settings(settings, sources.context, egress),
     )
     if not settings.is_loopback and not services.keys.auth_required():
         engine.dispose()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+# "grader" (an extension): a Lambda handler's .py file, named as "file-abc123:handler".
+UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals", "grader")
 FINE_TUNE_PURPOSE = "fine-tune"
+GRADER_PURPOSE = "grader"
 RESULTS_PURPOSE = "fine-tune-results"
 
 

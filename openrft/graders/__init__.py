@@ -20,6 +20,7 @@ from openrft.graders.types import (
     GradingFailedError,
     GradingRequest,
     SandboxLimits,
+    ValidationContext,
 )
 from openrft.graders.validation import build_grader, validate_grader
 
@@ -31,6 +32,7 @@ __all__ = [
     "GradingFailedError",
     "GradingRequest",
     "SandboxLimits",
+    "ValidationContext",
     "build_grader",
     "error_rate",
     "lambda_grader",

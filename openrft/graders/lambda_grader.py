@@ -134,7 +134,9 @@ def make_transport(config: dict[str, Any], ctx: GraderContext) -> Transport:
     kind = function_kind(config["function"])
     timeout_s, concurrency = config["timeout_s"], config["concurrency"]
     if kind == "http":
-        return HttpTransport(config["function"], timeout_s=timeout_s, concurrency=concurrency)
+        return HttpTransport(
+            config["function"], timeout_s=timeout_s, concurrency=concurrency, egress=ctx.egress
+        )
     if kind == "arn":
         return AwsTransport(config["function"], timeout_s=timeout_s)
     return SandboxTransport(

@@ -1,16 +1,17 @@
 """Validation of the Bedrock-style ``lambda`` grader: ``function`` is a URL, a file or an ARN.
 
 ``{"type": "lambda", "lambda": {"function": F, "batch_size": 64, "concurrency": 8,
-"timeout_s": 300, "max_retries": 3}}``. A ``path/to/file.py:handler`` is checked with ``ast``
-(never imported here) and its source is inlined under ``_source`` so the worker does not depend
-on the server's working directory.
+"timeout_s": 300, "max_retries": 3}}``. ``F`` is an http(s) URL (it must pass the server's egress
+policy), an AWS Lambda ARN, ``file-abc123:handler`` (a ``.py`` file the caller uploaded with
+purpose ``grader``) or ``path/to/file.py:handler`` under ``--grader-base-dir``. A handler's source
+is checked with ``ast`` (never imported here) and inlined under ``_source`` so the worker depends
+on neither the upload nor the server's file system.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import re
-import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,8 +19,11 @@ from urllib.parse import urlsplit
 from openrft.errors import InvalidRequestError
 from openrft.graders.fields import optional_int, optional_number, require_str
 from openrft.graders.python_grader import MAX_SOURCE_BYTES, check_function
+from openrft.graders.types import ValidationContext
+from openrft.net.egress import EgressPolicy, unreachable_message
 
 ARN = re.compile(r"^arn:aws[\w-]*:lambda:([\w-]+):\d{12}:function:[\w-]+(:[\w$-]+)?$")
+UPLOADED = re.compile(r"^(file-[A-Za-z0-9_-]+):([A-Za-z_]\w*)$")
 CONNECT_TIMEOUT_S = 3.0
 # Caps so one job cannot hold a job slot for years: AWS Lambda's own 15-minute ceiling.
 MAX_TIMEOUT_S = 900.0
@@ -28,15 +32,17 @@ MAX_CONCURRENCY = 64
 
 
 def function_kind(function: str) -> str:
-    """``"http"``, ``"arn"`` or ``"file"``."""
+    """``"http"``, ``"arn"``, ``"upload"`` (a file id) or ``"file"`` (a path)."""
     if function.startswith(("http://", "https://")):
         return "http"
     if function.startswith("arn:"):
         return "arn"
+    if UPLOADED.match(function):
+        return "upload"
     return "file"
 
 
-def validate_lambda(spec: dict[str, Any], param: str, base_dir: Path | None) -> dict[str, Any]:
+def validate_lambda(spec: dict[str, Any], param: str, ctx: ValidationContext) -> dict[str, Any]:
     config = spec.get("lambda")
     if not isinstance(config, dict):
         raise InvalidRequestError(f"{param}.lambda must be an object", param=f"{param}.lambda")
@@ -57,26 +63,32 @@ def validate_lambda(spec: dict[str, Any], param: str, base_dir: Path | None) -> 
     }
     kind = function_kind(function)
     if kind == "http":
-        check_reachable(function, f"{param}.function")
+        check_reachable(function, ctx.egress, f"{param}.function")
     elif kind == "arn":
         check_arn(function, f"{param}.function")
+    elif kind == "upload":
+        normalized |= load_uploaded_handler(function, ctx, f"{param}.function")
     else:
-        normalized |= load_handler(function, base_dir, f"{param}.function")
+        normalized |= load_handler(function, ctx.base_dir, f"{param}.function")
     return {"lambda": normalized}
 
 
-def check_reachable(url: str, param: str) -> None:
-    """Open (and close) a TCP connection to the URL's host and port."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise InvalidRequestError(f"{param}: {url!r} has no host", param=param)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+def check_reachable(url: str, egress: EgressPolicy, param: str) -> None:
+    """Open (and close) a TCP connection to the URL's host and port, through ``egress``.
+
+    Refused, timed out, unresolvable and not allowed all give the same message: validation is
+    not a port scanner."""
     try:
-        socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        host = None
+    if not host:
+        raise InvalidRequestError(f"{param}: the URL has no valid host and port", param=param)
+    try:
+        egress.connect(host, port, CONNECT_TIMEOUT_S).close()
     except OSError as exc:
-        raise InvalidRequestError(
-            f"Lambda URL {url} is not reachable from the server: {exc}", param=param
-        ) from exc
+        raise InvalidRequestError(f"{param}: {unreachable_message(url)}", param=param) from exc
 
 
 def check_arn(arn: str, param: str) -> None:
@@ -98,6 +110,25 @@ _HANDLER_REFUSED = (
 )
 
 
+_UPLOAD_REFUSED = (
+    "{param}: no grader file {file_id} in this project. Upload the handler as a '.py' file "
+    "with purpose 'grader' and name it as 'file-...:handler'."
+)
+
+
+def load_uploaded_handler(function: str, ctx: ValidationContext, param: str) -> dict[str, Any]:
+    """``"file-abc:handler"`` → ``{"_source", "_handler", "_filename"}`` of the caller's upload."""
+    match = UPLOADED.match(function)
+    assert match is not None
+    file_id, handler = match.groups()
+    found = ctx.read_upload(file_id) if ctx.read_upload is not None else None
+    if found is None:
+        raise InvalidRequestError(_UPLOAD_REFUSED.format(param=param, file_id=file_id), param=param)
+    name, source = found
+    check_function(source, handler, 2, param)
+    return {"_source": source, "_handler": handler, "_filename": name}
+
+
 def load_handler(function: str, base_dir: Path | None, param: str) -> dict[str, Any]:
     """``"dir/reward.py:handler"`` → ``{"_source", "_handler", "_filename"}``.
 
@@ -106,7 +137,8 @@ def load_handler(function: str, base_dir: Path | None, param: str) -> dict[str, 
     path_text, _, handler = function.rpartition(":")
     if not path_text.endswith(".py") or not handler.isidentifier():
         raise InvalidRequestError(
-            f"{param} must be an http(s) URL, an AWS Lambda ARN or 'path/to/file.py:handler'",
+            f"{param} must be an http(s) URL, an AWS Lambda ARN, 'file-abc123:handler' (an "
+            "uploaded .py file, purpose 'grader') or 'path/to/file.py:handler'",
             param=param,
         )
     found = _read_inside(path_text, base_dir)

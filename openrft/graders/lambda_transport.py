@@ -11,6 +11,7 @@ import httpx
 
 from openrft.graders.sandbox.pool import SandboxPool
 from openrft.graders.types import SandboxLimits
+from openrft.net.egress import EgressPolicy, body_snippet, unreachable_message
 
 
 class TransientError(Exception):
@@ -28,27 +29,36 @@ class Transport(Protocol):
 
 
 class HttpTransport:
-    """POST the event as JSON to a URL; the answer is the JSON body."""
+    """POST the event as JSON to a URL, through the egress policy; the answer is the JSON body.
 
-    def __init__(self, url: str, *, timeout_s: float, concurrency: int) -> None:
+    Error texts reach the tenant (job errors): every connection-level failure reads the same,
+    and at most a short sanitized snippet of a response body is quoted."""
+
+    def __init__(
+        self, url: str, *, timeout_s: float, concurrency: int, egress: EgressPolicy
+    ) -> None:
         self.url = url
-        self.client = httpx.AsyncClient(
+        self.client = egress.async_client(
             timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency)
         )
 
     async def invoke(self, event: list[dict[str, Any]]) -> Any:
         try:
             response = await self.client.post(self.url, json=event)
+        except httpx.TimeoutException as exc:
+            if not isinstance(exc, httpx.ConnectTimeout):
+                raise TransientError(f"no answer within {self.client.timeout.read}s") from exc
+            raise TransientError(unreachable_message(self.url)) from exc
         except httpx.HTTPError as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(unreachable_message(self.url)) from exc
         if response.status_code >= 500 or response.status_code in (408, 429):
             raise TransientError(f"HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise PermanentError(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise PermanentError(f"HTTP {response.status_code}: {body_snippet(response.text)}")
         try:
             return response.json()
         except ValueError as exc:
-            raise TransientError(f"the answer is not JSON: {response.text[:100]!r}") from exc
+            raise TransientError("the answer is not JSON") from exc
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from openrft.errors import InvalidRequestError
 from openrft.graders.fields import require_str
 from openrft.graders.templating import render_template, validate_template
+from openrft.graders.types import ValidationContext
 
 ROLES = ("user", "assistant", "system", "developer")
 SAMPLING_KEYS = {
@@ -58,7 +58,9 @@ def validate_sampling(spec: dict[str, Any], param: str) -> dict[str, Any]:
     return {key: value for key, value in sampling.items() if value is not None}
 
 
-def validate_score_model(spec: dict[str, Any], param: str, base_dir: Path | None) -> dict[str, Any]:
+def validate_score_model(
+    spec: dict[str, Any], param: str, ctx: ValidationContext
+) -> dict[str, Any]:
     bounds = spec.get("range", [0.0, 1.0])
     valid = isinstance(bounds, list) and len(bounds) == 2
     if not valid or not all(isinstance(b, int | float) for b in bounds) or bounds[0] >= bounds[1]:
@@ -71,7 +73,9 @@ def validate_score_model(spec: dict[str, Any], param: str, base_dir: Path | None
     }
 
 
-def validate_label_model(spec: dict[str, Any], param: str, base_dir: Path | None) -> dict[str, Any]:
+def validate_label_model(
+    spec: dict[str, Any], param: str, ctx: ValidationContext
+) -> dict[str, Any]:
     labels, passing = spec.get("labels"), spec.get("passing_labels")
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
         raise InvalidRequestError(

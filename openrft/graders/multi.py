@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from openrft.errors import InvalidRequestError
@@ -16,12 +15,13 @@ from openrft.graders.types import (
     GraderContext,
     GradeResult,
     GradingRequest,
+    ValidationContext,
     empty_errors,
     merge_errors,
 )
 
 
-def validate_multi(spec: dict[str, Any], param: str, base_dir: Path | None) -> dict[str, Any]:
+def validate_multi(spec: dict[str, Any], param: str, ctx: ValidationContext) -> dict[str, Any]:
     graders = spec.get("graders")
     if not isinstance(graders, dict) or not graders:
         raise InvalidRequestError(
@@ -29,9 +29,7 @@ def validate_multi(spec: dict[str, Any], param: str, base_dir: Path | None) -> d
             param=f"{param}.graders",
         )
     normalized = {
-        str(key): validate_spec(
-            sub, param=f"{param}.graders.{key}", base_dir=base_dir, top_level=False
-        )
+        str(key): validate_spec(sub, param=f"{param}.graders.{key}", ctx=ctx, top_level=False)
         for key, sub in graders.items()
     }
     formula = require_str(spec, "calculate_output", param)

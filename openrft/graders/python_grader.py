@@ -5,14 +5,13 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from openrft.errors import InvalidRequestError
 from openrft.graders.registry import register_grader
 from openrft.graders.sandbox.pool import SandboxPool
 from openrft.graders.templating import build_sample
-from openrft.graders.types import GraderContext, GradeResult, GradingRequest
+from openrft.graders.types import GraderContext, GradeResult, GradingRequest, ValidationContext
 
 MAX_SOURCE_BYTES = 256 * 1024
 
@@ -43,7 +42,7 @@ def _accepts(args: ast.arguments, n_args: int) -> bool:
     return required <= n_args and fits and not kw_required
 
 
-def validate_python(spec: dict[str, Any], param: str, base_dir: Path | None) -> dict[str, Any]:
+def validate_python(spec: dict[str, Any], param: str, ctx: ValidationContext) -> dict[str, Any]:
     source = spec.get("source")
     if not isinstance(source, str) or not source.strip():
         raise InvalidRequestError(f"{param}.source must be Python source", param=f"{param}.source")

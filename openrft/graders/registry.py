@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from openrft.errors import InvalidRequestError
-from openrft.graders.types import Grader, GraderContext
+from openrft.graders.types import Grader, GraderContext, ValidationContext
 
-Validator = Callable[[dict[str, Any], str, Path | None], dict[str, Any]]
+Validator = Callable[[dict[str, Any], str, ValidationContext], dict[str, Any]]
 Builder = Callable[[dict[str, Any], GraderContext], Grader]
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class GraderType:
-    """``validate(spec, param, base_dir) -> normalized spec``; ``build(spec, ctx) -> Grader``."""
+    """``validate(spec, param, ctx) -> normalized spec``; ``build(spec, ctx) -> Grader``."""
 
     name: str
     validate: Validator
@@ -47,7 +46,7 @@ def grader_types() -> list[str]:
 
 
 def validate_spec(
-    spec: Any, *, param: str, base_dir: Path | None, top_level: bool
+    spec: Any, *, param: str, ctx: ValidationContext, top_level: bool
 ) -> dict[str, Any]:
     """Validate one grader spec (top level or inside ``multi``) and return it normalized."""
     if not isinstance(spec, dict):
@@ -70,7 +69,7 @@ def validate_spec(
     name = spec.get("name", type_name)
     if not isinstance(name, str) or not name:
         raise InvalidRequestError(f"{param}.name must be a non-empty string", param=f"{param}.name")
-    normalized = kind.validate(spec, param, base_dir)
+    normalized = kind.validate(spec, param, ctx)
     return {"type": type_name, "name": name, **normalized}
 
 

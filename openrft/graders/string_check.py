@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from openrft.graders.base import PerItemGrader
 from openrft.graders.fields import require_choice, require_template
 from openrft.graders.registry import register_grader
 from openrft.graders.templating import render_template
+from openrft.graders.types import ValidationContext
 
 OPERATIONS = ("eq", "ne", "like", "ilike")
 
 
 def validate_string_check(
-    spec: dict[str, Any], param: str, base_dir: Path | None
+    spec: dict[str, Any], param: str, ctx: ValidationContext
 ) -> dict[str, Any]:
     return {
         "input": require_template(spec, "input", param),

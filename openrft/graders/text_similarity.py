@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from openrft.graders.base import PerItemGrader
@@ -12,7 +11,7 @@ from openrft.graders.fields import require_choice, require_template
 from openrft.graders.registry import register_grader
 from openrft.graders.similarity_metrics import METRICS, cosine_batch
 from openrft.graders.templating import MissingVariableError, namespaces_for, render_template
-from openrft.graders.types import GraderContext, GradeResult, GradingRequest
+from openrft.graders.types import GraderContext, GradeResult, GradingRequest, ValidationContext
 
 EVALUATION_METRICS = (
     "cosine",
@@ -30,7 +29,7 @@ EVALUATION_METRICS = (
 
 
 def validate_text_similarity(
-    spec: dict[str, Any], param: str, base_dir: Path | None
+    spec: dict[str, Any], param: str, ctx: ValidationContext
 ) -> dict[str, Any]:
     return {
         "input": require_template(spec, "input", param),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from openrft.errors import OpenRFTError
+from openrft.net.egress import EgressPolicy
 
 # The 14 keys of ``RunGraderResponse.metadata.errors``, in the wire order.
 ERROR_KEYS: tuple[str, ...] = (
@@ -155,6 +156,23 @@ class GraderContext:
     retry_backoff_s: float = 0.5
     # Concurrent calls to a model grader's chat endpoint.
     model_concurrency: int = 8
+    # Which addresses tenant-chosen URLs (Lambda URLs) may reach; default: public ones only.
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+
+
+# ``file-abc123`` → (file name, source) of the caller's ``purpose="grader"`` upload, or None.
+UploadReader = Callable[[str], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """What validating a grader may consult: Lambda ``file.py:handler`` files under
+    ``base_dir`` (None: none), the caller's uploaded handler files (``read_upload``; None: none)
+    and the egress policy a Lambda URL must pass."""
+
+    base_dir: Path | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    read_upload: UploadReader | None = None
 
 
 class Grader(Protocol):

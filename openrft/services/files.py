@@ -14,9 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.files_repo import FileRepository
 from openrft.domain.datasets import JsonlLimits, read_lines, validate_jsonl
-from openrft.domain.records import FINE_TUNE_PURPOSE, UPLOAD_PURPOSES, FileRecord
+from openrft.domain.records import (
+    FINE_TUNE_PURPOSE,
+    GRADER_PURPOSE,
+    UPLOAD_PURPOSES,
+    FileRecord,
+)
 from openrft.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
 from openrft.ids import new_id
+from openrft.services.grader_sources import check_grader_upload
 from openrft.storage.blobs import BlobStore
 
 MAX_LIST_LIMIT = 10_000
@@ -83,6 +89,8 @@ class FileService:
             if purpose == FINE_TUNE_PURPOSE:
                 with staged.open("rb") as handle:
                     rows = validate_jsonl(read_lines(handle, self.jsonl_limits), self.jsonl_limits)
+            elif purpose == GRADER_PURPOSE:
+                check_grader_upload(filename, staged)
             return self.store_staged(project, filename, purpose, staged, rows=rows)
         finally:
             staged.unlink(missing_ok=True)

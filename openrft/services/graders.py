@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from openrft.graders import (
@@ -18,31 +18,39 @@ from openrft.graders import (
     validate_grader,
 )
 from openrft.graders.base import PerItemGrader
+from openrft.graders.types import ValidationContext
+from openrft.net.egress import EgressPolicy
 from openrft.protocol.graders import RunGraderErrors, RunGraderMetadata, RunGraderResponse
 from openrft.settings import Settings
 
 
 @dataclass(frozen=True)
 class GraderService:
-    """``base_dir`` resolves Lambda ``file.py:handler`` paths; ``ctx`` configures the graders."""
+    """``sources(project)`` says what a caller's grader may name (handler files, uploads, URLs);
+    ``ctx`` configures the graders ``run`` builds."""
 
     ctx: GraderContext
-    base_dir: Path | None
+    sources: Callable[[str], ValidationContext]
 
     @classmethod
-    def from_settings(cls, settings: Settings, base_dir: Path | None) -> GraderService:
-        """Model graders call this server's own ``/v1`` (with ``--api-key`` unless the caller's)."""
-        ctx = GraderContext(chat_base_url=settings.self_base_url, api_key=settings.api_key)
-        return cls(ctx=ctx, base_dir=base_dir)
+    def from_settings(
+        cls,
+        settings: Settings,
+        sources: Callable[[str], ValidationContext],
+        egress: EgressPolicy,
+    ) -> GraderService:
+        """Model graders call this server's own ``/v1`` with the caller's key."""
+        ctx = GraderContext(chat_base_url=settings.self_base_url, egress=egress)
+        return cls(ctx=ctx, sources=sources)
 
-    def validate(self, grader: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, grader: dict[str, Any], project: str) -> dict[str, Any]:
         """Raise InvalidRequestError (param ``grader.<field>``) or return the grader as given."""
-        self.validate_spec(grader)
+        self.validate_spec(grader, project)
         return grader
 
-    def validate_spec(self, grader: dict[str, Any]) -> dict[str, Any]:
+    def validate_spec(self, grader: dict[str, Any], project: str) -> dict[str, Any]:
         """The normalized spec (see ``validate_grader``)."""
-        return validate_grader(grader, param="grader", base_dir=self.base_dir)
+        return validate_grader(grader, param="grader", ctx=self.sources(project))
 
     async def run(
         self,
@@ -50,14 +58,16 @@ class GraderService:
         model_sample: str,
         item: dict[str, Any] | None,
         *,
+        project: str,
         api_key: str | None = None,
     ) -> RunGraderResponse:
-        """Grade one sample; grading failures are reported in ``metadata.errors``.
+        """Grade one sample for ``project``; grading failures are reported in
+        ``metadata.errors``.
 
         ``api_key``: the caller's key, which model graders send back to this server.
         """
         # Validation may connect to a Lambda URL: keep it off the event loop.
-        spec = await asyncio.to_thread(self.validate_spec, grader)
+        spec = await asyncio.to_thread(self.validate_spec, grader, project)
         row = item or {}
         messages = list(row.get("messages") or [])
         request = GradingRequest("sample-0", messages, model_sample, row)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from openrft.domain.hyperparameters import no_effect_warnings, resolve_hyperparameters
 from openrft.domain.jobs import PreflightMode
 from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from openrft.graders.types import ValidationContext
 
 METHOD_TYPES = ("supervised", "dpo", "reinforcement")
 REINFORCEMENT_KEYS = frozenset(
@@ -128,7 +130,7 @@ def reinforcement_section(
     return {**section, "hyperparameters": section.get("hyperparameters") or legacy_hyperparameters}
 
 
-def validate_grader_spec(section: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+def validate_grader_spec(section: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
     """The normalized grader to store (may carry internal ``_`` keys)."""
     grader = section.get("grader")
     if grader is None:
@@ -139,11 +141,11 @@ def validate_grader_spec(section: dict[str, Any], base_dir: Path | None) -> dict
         )
     from openrft.graders import validate_grader
 
-    return validate_grader(grader, param=GRADER_PARAM, base_dir=base_dir)
+    return validate_grader(grader, param=GRADER_PARAM, ctx=ctx)
 
 
 def validate_monitor_grader(
-    section: dict[str, Any], base_dir: Path | None
+    section: dict[str, Any], ctx: ValidationContext
 ) -> dict[str, Any] | None:
     """The normalized monitor grader, or None. It grades every sample but never trains."""
     monitor = section.get("monitor_grader")
@@ -151,7 +153,7 @@ def validate_monitor_grader(
         return None
     from openrft.graders import validate_grader
 
-    return validate_grader(monitor, param=MONITOR_PARAM, base_dir=base_dir)
+    return validate_grader(monitor, param=MONITOR_PARAM, ctx=ctx)
 
 
 def check_preflight(value: Any) -> PreflightMode | None:

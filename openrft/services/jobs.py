@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +17,9 @@ from openrft.ids import new_id
 from openrft.services import job_requests as req
 from openrft.services.files import file_key
 from openrft.storage.blobs import BlobStore
+
+if TYPE_CHECKING:
+    from openrft.graders.types import ValidationContext
 
 # How often an action re-reads a job whose status changed under it before giving up.
 _ACTION_ATTEMPTS = 5
@@ -40,16 +42,17 @@ class JobService:
         self,
         sessions: sessionmaker[Session],
         blobs: BlobStore,
-        grader_base_dir: Path | None,
+        grader_context: Callable[[str], ValidationContext],
         resolve_model: Callable[[Any], str] = canonical_base_model,
         max_queued_per_project: int | None = None,
     ):
-        """``resolve_model``: accepted base model name → canonical id (400 param "model");
+        """``grader_context``: project → what its grader may name (handler files, URLs);
+        ``resolve_model``: accepted base model name → canonical id (400 param "model");
         ``max_queued_per_project``: waiting jobs one project may have (429 past it)."""
         self.max_queued_per_project = max_queued_per_project
         self.sessions = sessions
         self.blobs = blobs
-        self.grader_base_dir = grader_base_dir
+        self.grader_context = grader_context
         self.resolve_model = resolve_model
 
     def create(self, project: str, request: CreateJob) -> Job:
@@ -70,8 +73,8 @@ class JobService:
                 )
         section = req.reinforcement_section(request.method, request.hyperparameters)
         hyperparameters = req.resolve_section_hyperparameters(section, training.rows)
-        grader = req.validate_grader_spec(section, self.grader_base_dir)
-        monitor = req.validate_monitor_grader(section, self.grader_base_dir)
+        grader = req.validate_grader_spec(section, self.grader_context(project))
+        monitor = req.validate_monitor_grader(section, self.grader_context(project))
         req.check_checkpoint_selection(hyperparameters, monitor)
         job = Job(
             id=new_id("ftjob-"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +35,16 @@ def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[
     return train, valid
 
 
-def grader_context(settings: Settings, scratch_dir: Path) -> GraderContext:
-    """Model graders call this server's chat endpoint; sandboxed code writes in scratch."""
-    return GraderContext(
-        chat_base_url=settings.self_base_url,
-        api_key=settings.api_key,
-        scratch_dir=scratch_dir / "grader",
-    )
+async def run_job(
+    spec: JobSpec,
+    settings: Settings,
+    runtime: TrainingRuntime,
+    grader_ctx: GraderContext | None = None,
+) -> Outcome:
+    """Train ``spec`` to completion (or pause/cancel); the runtime records the outcome.
 
-
-async def run_job(spec: JobSpec, settings: Settings, runtime: TrainingRuntime) -> Outcome:
-    """Train ``spec`` to completion (or pause/cancel); the runtime records the outcome."""
+    ``grader_ctx``: how graders reach out (the job's credential for this server's chat
+    endpoint, the egress policy); default: no credential, public URLs only."""
     config = TrainConfig.from_hyperparameters(spec.hyperparameters, seed=spec.seed)
     if settings.training_threads:
         torch.set_num_threads(settings.training_threads)
@@ -72,7 +72,10 @@ async def run_job(spec: JobSpec, settings: Settings, runtime: TrainingRuntime) -
             else "(full fine-tune)."
         ),
     )
-    ctx = grader_context(settings, scratch)
+    ctx = dataclasses.replace(
+        grader_ctx or GraderContext(chat_base_url=settings.self_base_url),
+        scratch_dir=scratch / "grader",
+    )
     grader = build_grader(spec.grader, ctx)
     monitor = build_grader(spec.monitor_grader, ctx) if spec.monitor_grader else None
     try:

@@ -88,6 +88,9 @@ def start_server(
     full_env["OPENRFT_SHUTDOWN_GRACE_S"] = "5"
     # Handler files that tests write live in pytest's base temp dir, beside the data dir.
     full_env["OPENRFT_GRADER_BASE_DIR"] = str(data_dir.parent)
+    # Tests' reward servers listen on loopback: allow-listed as an operator would allow an
+    # internal reward service (keyed servers deny loopback by default).
+    full_env["OPENRFT_EGRESS_ALLOW"] = "127.0.0.0/8,::1"
     full_env.update(env or {})
     full_env = {k: v for k, v in full_env.items() if v != ""}  # "" unsets a variable
     log_path = data_dir / "server.log"

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
+from openrft.graders import ValidationContext
 from openrft.ids import random_suffix
 from openrft.services.files import FileService
 from openrft.services.job_runtime import JobRuntime
@@ -78,7 +79,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         settings=settings,
         keys=KeyService(sessions),
         files=FileService(sessions, blobs, max_upload_bytes=1 << 20),
-        jobs=JobService(sessions, blobs, tmp_path, resolve_model=fake_model_resolver),
+        jobs=JobService(
+            sessions,
+            blobs,
+            lambda _project: ValidationContext(base_dir=tmp_path),
+            resolve_model=fake_model_resolver,
+        ),
         models=ModelService(sessions, blobs, lambda: list(BASES), fake_model_resolver),
         runtime=JobRuntime(settings, engine=engine),
         blobs=blobs,

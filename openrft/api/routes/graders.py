@@ -20,11 +20,17 @@ async def run_grader(
     body: RunGraderRequest, caller: CallerDep, graders: GraderServiceDep
 ) -> RunGraderResponse:
     """Model graders call this server back with the caller's own key."""
-    return await graders.run(body.grader, body.model_sample, body.item, api_key=caller.api_key)
+    return await graders.run(
+        body.grader,
+        body.model_sample,
+        body.item,
+        project=caller.project,
+        api_key=caller.api_key,
+    )
 
 
 @router.post("/validate")
 def validate_grader(
     body: ValidateGraderRequest, project: ProjectDep, graders: GraderServiceDep
 ) -> ValidateGraderResponse:
-    return ValidateGraderResponse(grader=graders.validate(body.grader))
+    return ValidateGraderResponse(grader=graders.validate(body.grader, project))

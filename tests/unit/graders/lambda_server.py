@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+LEAKED_SECRET = b"AKIA-internal-secret"
+
 
 def score_items(event: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """1.0 when the rollout equals the reference answer, with two metrics."""
@@ -36,7 +38,8 @@ def score_items(event: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class RewardHandler(BaseHTTPRequestHandler):
-    """Paths: /ok, /flaky/<n> (n 500s first), /slow, /garbage, /drop, /error400, /notalist."""
+    """Paths: /ok, /flaky/<n> (n 500s first), /slow, /garbage, /drop, /error400, /notalist,
+    /leak (a 403 whose long body holds terminal escapes and a secret past its 200th byte)."""
 
     server: RewardServer
 
@@ -58,6 +61,8 @@ class RewardHandler(BaseHTTPRequestHandler):
             return self._reply(200, b'{"id": "a"}')
         if parts[0] == "error400":
             return self._reply(400, b"bad request")
+        if parts[0] == "leak":
+            return self._reply(403, b"denied\x1b[2J\r\n" + b"x" * 200 + LEAKED_SECRET)
         answers = score_items(event)
         if parts[0] == "drop":
             answers[0]["aggregate_reward_score"] = "high"

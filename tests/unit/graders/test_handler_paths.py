@@ -14,7 +14,7 @@ import pytest
 
 import openrft
 from openrft.errors import InvalidRequestError
-from openrft.graders import validate_grader
+from openrft.graders import ValidationContext, validate_grader
 
 HANDLER = "def lambda_handler(event, context):\n    return []\n"
 
@@ -25,7 +25,7 @@ def _spec(function: str) -> dict:
 
 def _refusal(function: str, base_dir: Path | None) -> str:
     with pytest.raises(InvalidRequestError) as info:
-        validate_grader(_spec(function), base_dir=base_dir)
+        validate_grader(_spec(function), ctx=ValidationContext(base_dir=base_dir))
     assert info.value.param == "grader.lambda.function"
     return info.value.message
 
@@ -44,9 +44,13 @@ def layout(tmp_path: Path) -> Path:
 
 
 def test_a_file_inside_the_base_dir_is_read(layout: Path) -> None:
-    spec = validate_grader(_spec("sub/ok.py:lambda_handler"), base_dir=layout)
+    spec = validate_grader(
+        _spec("sub/ok.py:lambda_handler"), ctx=ValidationContext(base_dir=layout)
+    )
     assert spec["lambda"]["_source"] == HANDLER
-    absolute = validate_grader(_spec(f"{layout}/sub/ok.py:lambda_handler"), base_dir=layout)
+    absolute = validate_grader(
+        _spec(f"{layout}/sub/ok.py:lambda_handler"), ctx=ValidationContext(base_dir=layout)
+    )
     assert absolute["lambda"]["_filename"] == "ok.py"
 
 

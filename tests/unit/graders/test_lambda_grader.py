@@ -12,16 +12,22 @@ from openrft.graders import (
     GraderContext,
     GradingFailedError,
     SandboxLimits,
+    ValidationContext,
     build_grader,
     error_rate,
     mean_metrics,
     validate_grader,
 )
 from openrft.graders.lambda_grader import build_event
+from openrft.net.egress import EgressPolicy
 from tests.unit.graders.conftest import make_request
-from tests.unit.graders.lambda_server import RewardServer, running_reward_server
+from tests.unit.graders.lambda_server import LEAKED_SECRET, RewardServer, running_reward_server
 
-CTX = GraderContext(retry_backoff_s=0.01, sandbox=SandboxLimits(wall_time_s=5.0, workers=1))
+# The reward servers listen on loopback: allow-listed, as an operator would.
+LOOPBACK = EgressPolicy.parse(["127.0.0.1"])
+CTX = GraderContext(
+    retry_backoff_s=0.01, sandbox=SandboxLimits(wall_time_s=5.0, workers=1), egress=LOOPBACK
+)
 PROMPT = [{"role": "user", "content": "2+2?"}]
 
 
@@ -41,7 +47,7 @@ def _requests(n: int) -> list:
 
 def _grader(function: str, **config: object):
     spec = {"type": "lambda", "lambda": {"function": function, **config}}
-    return build_grader(validate_grader(spec), CTX)
+    return build_grader(validate_grader(spec, ctx=ValidationContext(egress=LOOPBACK)), CTX)
 
 
 def test_event_has_bedrock_shape() -> None:
@@ -84,7 +90,7 @@ async def test_whole_batch_failure_raises_after_retries(server: RewardServer, pa
 
 async def test_timeout_is_retried_then_fails(server: RewardServer) -> None:
     grader = _grader(server.url("/slow"), timeout_s=0.3, max_retries=1)
-    with pytest.raises(GradingFailedError, match="Timeout"):
+    with pytest.raises(GradingFailedError, match=r"no answer within 0\.3s"):
         await grader.grade(_requests(1))
     assert server.calls["/slow"] == 2
     await grader.aclose()
@@ -95,6 +101,19 @@ async def test_client_error_is_not_retried(server: RewardServer) -> None:
     with pytest.raises(GradingFailedError, match="HTTP 400"):
         await grader.grade(_requests(1))
     assert server.calls["/error400"] == 1
+    await grader.aclose()
+
+
+async def test_a_response_body_is_quoted_only_as_a_short_clean_snippet(
+    server: RewardServer,
+) -> None:
+    grader = _grader(server.url("/leak"))
+    with pytest.raises(GradingFailedError, match="HTTP 403: denied") as info:
+        await grader.grade(_requests(1))
+    message = info.value.message
+    assert LEAKED_SECRET.decode() not in message
+    assert "\x1b" not in message and "\r" not in message
+    assert len(message) < 400
     await grader.aclose()
 
 
@@ -115,11 +134,23 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_validation_checks_url_reachable_and_fields() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/reward"
-    with pytest.raises(InvalidRequestError, match="not reachable") as info:
-        validate_grader({"type": "lambda", "lambda": {"function": url}}, param="g")
-    assert info.value.param == "g.lambda.function"
+def test_validation_checks_url_reachable_and_fields(server: RewardServer) -> None:
+    closed = f"http://127.0.0.1:{_closed_port()}/reward"
+    allowed = ValidationContext(egress=LOOPBACK)
+    refused, denied = [], []
+    for ctx, url, out in (
+        (allowed, closed, refused),
+        (ValidationContext(), server.url("/ok"), denied),
+    ):
+        with pytest.raises(InvalidRequestError, match="No answer from") as info:
+            validate_grader({"type": "lambda", "lambda": {"function": url}}, param="g", ctx=ctx)
+        out.append(info.value)
+    # A closed port and a listening but denied one read alike: no port-scan oracle.
+    assert refused[0].message.replace(closed, "URL") == denied[0].message.replace(
+        server.url("/ok"), "URL"
+    )
+    assert refused[0].param == "g.lambda.function"
+    validate_grader({"type": "lambda", "lambda": {"function": server.url("/ok")}}, ctx=allowed)
     with pytest.raises(InvalidRequestError) as info:
         validate_grader({"type": "lambda", "lambda": {"function": "x.py:h", "batch_size": 0}})
     assert info.value.param == "grader.lambda.batch_size"
@@ -131,16 +162,21 @@ def test_validation_checks_url_reachable_and_fields() -> None:
 def test_file_handler_is_inlined(tmp_path: Path) -> None:
     (tmp_path / "reward.py").write_text("def lambda_handler(event, context):\n    return []\n")
     spec = validate_grader(
-        {"type": "lambda", "lambda": {"function": "reward.py:lambda_handler"}}, base_dir=tmp_path
+        {"type": "lambda", "lambda": {"function": "reward.py:lambda_handler"}},
+        ctx=ValidationContext(base_dir=tmp_path),
     )
     assert spec["lambda"]["_source"].startswith("def lambda_handler")
     assert spec["lambda"]["batch_size"] == 64 and spec["lambda"]["max_retries"] == 3
     with pytest.raises(InvalidRequestError, match="must define"):
         validate_grader(
-            {"type": "lambda", "lambda": {"function": "reward.py:other"}}, base_dir=tmp_path
+            {"type": "lambda", "lambda": {"function": "reward.py:other"}},
+            ctx=ValidationContext(base_dir=tmp_path),
         )
     with pytest.raises(InvalidRequestError, match="no handler file is available"):
-        validate_grader({"type": "lambda", "lambda": {"function": "nope.py:h"}}, base_dir=tmp_path)
+        validate_grader(
+            {"type": "lambda", "lambda": {"function": "nope.py:h"}},
+            ctx=ValidationContext(base_dir=tmp_path),
+        )
 
 
 async def test_file_handler_runs_in_sandbox(tmp_path: Path) -> None:
@@ -160,7 +196,7 @@ async def test_file_handler_runs_in_sandbox(tmp_path: Path) -> None:
     (tmp_path / "reward.py").write_text(source)
     spec = validate_grader(
         {"type": "lambda", "lambda": {"function": "reward.py:lambda_handler", "batch_size": 2}},
-        base_dir=tmp_path,
+        ctx=ValidationContext(base_dir=tmp_path),
     )
     (tmp_path / "reward.py").unlink()  # the worker must not need the file any more
     grader = build_grader(spec, CTX)

@@ -48,7 +48,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     ),
     **{
         adapter: frozenset({"api", "services", "demo"})
-        for adapter in ("db", "storage", "inference", "training", "graders", "executors")
+        for adapter in ("db", "storage", "inference", "training", "graders", "executors", "net")
     },
     "services": frozenset({"api", "demo"}),
 }

@@ -1,0 +1,73 @@
+"""Where a project's grader may take code and URLs from: validation context per caller.
+
+A Lambda ``function`` may name a ``.py`` file the caller uploaded with purpose ``grader``
+(``file-abc123:lambda_handler``), a file under ``--grader-base-dir``, or a URL that passes the
+egress policy. Uploads are checked when they arrive (a ``.py`` name, UTF-8, at most 256 kB, valid
+Python syntax) and read again, project-scoped, when a grader names them.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openrft.domain.records import GRADER_PURPOSE
+from openrft.errors import InvalidRequestError, NotFoundError
+from openrft.graders.python_grader import MAX_SOURCE_BYTES
+from openrft.graders.types import ValidationContext
+from openrft.net.egress import EgressPolicy
+
+if TYPE_CHECKING:
+    from openrft.services.files import FileService
+
+
+def check_grader_upload(filename: str, path: Path) -> None:
+    """400 unless ``path`` holds a ``.py`` handler file that could be loaded."""
+    if not filename.lower().endswith(".py"):
+        raise InvalidRequestError(
+            f"Grader files must be Python source with a .py name; got {filename!r}.", param="file"
+        )
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        raise InvalidRequestError(
+            f"Grader files are at most {MAX_SOURCE_BYTES // 1024} kB.", param="file"
+        )
+    try:
+        ast.parse(path.read_bytes().decode(), filename=filename)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError("Grader files must be UTF-8 text.", param="file") from exc
+    except SyntaxError as exc:
+        raise InvalidRequestError(
+            f"The grader file does not parse: {exc.msg} (line {exc.lineno}).", param="file"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class GraderSources:
+    """``context(project)``: the ValidationContext for one caller's grader."""
+
+    files: FileService
+    base_dir: Path | None
+    egress: EgressPolicy
+
+    def context(self, project: str) -> ValidationContext:
+        return ValidationContext(
+            base_dir=self.base_dir,
+            egress=self.egress,
+            read_upload=partial(self.read_upload, project),
+        )
+
+    def read_upload(self, project: str, file_id: str) -> tuple[str, str] | None:
+        """(file name, source) of ``project``'s grader upload ``file_id``; None if it has none."""
+        try:
+            record = self.files.retrieve(project, file_id)
+        except NotFoundError:
+            return None
+        if record.purpose != GRADER_PURPOSE:
+            return None
+        try:
+            return record.filename, self.files.content(project, file_id).decode()
+        except (NotFoundError, OSError, UnicodeDecodeError):
+            return None

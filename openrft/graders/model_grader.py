@@ -1,10 +1,13 @@
 """``score_model`` and ``label_model``: ask a chat model, through any OpenAI-compatible endpoint.
 
-The request uses a ``json_schema`` response format: ``{"result": float, "steps": [...]}`` for
-``score_model`` (``result`` clamped to ``range``) and ``{"result": <one of labels>, "steps"}`` for
-``label_model`` (reward 1.0 when the label is passing). Unparsable output scores 0 with
+The request uses a ``json_schema`` response format: ``{"steps": [...], "result": float}`` for
+``score_model`` (``result`` within ``range``) and ``{"steps", "result": <one of labels>}`` for
+``label_model`` (reward 1.0 when the label is passing). This server decodes the answer under
+that schema, so it parses unless it runs out of tokens; the schema bounds the reasoning steps
+(``MAX_STEPS`` of ``MAX_STEP_CHARS`` characters per field) so the answer ends well within the
+default token budget even for a small judge. Unparsable output scores 0 with
 ``model_grader_parse_error``; a refusal sets ``model_grader_refusal_error``; an API failure sets
-``model_grader_server_error`` with details.
+``model_grader_server_error`` with details naming the model.
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ from openrft.graders.registry import register_grader
 from openrft.graders.templating import MissingVariableError, namespaces_for
 from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
+MAX_STEPS = 3
+MAX_STEP_CHARS = 120
+_STEP_TEXT = {"type": "string", "maxLength": MAX_STEP_CHARS}
 STEPS_SCHEMA = {
     "type": "array",
+    "maxItems": MAX_STEPS,
     "items": {
         "type": "object",
-        "properties": {"description": {"type": "string"}, "conclusion": {"type": "string"}},
+        "properties": {"description": _STEP_TEXT, "conclusion": _STEP_TEXT},
         "required": ["description", "conclusion"],
         "additionalProperties": False,
     },
@@ -82,7 +89,8 @@ class ModelGrader:
                 extra_body=self._sampling(),
             )
         except openai.OpenAIError as exc:
-            return GradeResult.failed("model_grader_server_error", f"{type(exc).__name__}: {exc}")
+            detail = f"grader model {model!r}: {type(exc).__name__}: {exc}"
+            return GradeResult.failed("model_grader_server_error", detail)
         usage = _usage(response.usage)
         extra: dict[str, Any] = {"token_usage": usage, "token_usage_per_model": {model: usage}}
         message = response.choices[0].message if response.choices else None
@@ -143,7 +151,8 @@ class ScoreModelGrader(ModelGrader):
     type = "score_model"
 
     def result_schema(self) -> dict[str, Any]:
-        return {"type": "number"}
+        low, high = self.spec["range"]
+        return {"type": "number", "minimum": low, "maximum": high}
 
     def reward_from(self, result: Any) -> float:
         if isinstance(result, bool) or not isinstance(result, int | float):

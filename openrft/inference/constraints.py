@@ -107,6 +107,13 @@ def tool_call_grammar(
     )
 
 
+def json_grammar(schema: Mapping[str, Any]) -> str:
+    """Lark grammar of one JSON value following ``schema`` (structured output), written
+    compactly so a sample cannot spend its tokens on whitespace."""
+    styled = {**schema, "x-guidance": {**_JSON_STYLE, **schema.get("x-guidance", {})}}
+    return f"start: %json {json.dumps(styled)}"
+
+
 def mask_logits(logits: torch.Tensor, rows: Sequence[int], constraints: Sequence[Any]) -> None:
     """Set the logits of disallowed tokens to -inf in ``rows`` of ``logits`` ``(B, V)``;
     ``constraints[i]`` restricts row ``rows[i]``."""

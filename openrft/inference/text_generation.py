@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from openrft.domain.response_format import TEXT, OutputFormat
 from openrft.domain.tool_format import ToolCallStream
 from openrft.domain.tools import ToolCall, ToolChoice, new_call_id
 from openrft.errors import InvalidRequestError
@@ -42,6 +43,7 @@ class TextRequest:
     ``tools``: normalized function tools, rendered into the prompt and parsed back out of the
     samples unless ``tool_choice`` is ``none`` (then the model sees no tools). ``required`` and
     a named function constrain decoding to calls; ``parallel_tool_calls`` False keeps one.
+    ``output_format``: free text, or JSON that decoding enforces (when no call is forced).
     """
 
     messages: list[dict[str, Any]]
@@ -56,6 +58,7 @@ class TextRequest:
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: ToolChoice = field(default_factory=lambda: ToolChoice("none"))
     parallel_tool_calls: bool = True
+    output_format: OutputFormat = TEXT
 
     @property
     def uses_tools(self) -> bool:
@@ -121,6 +124,8 @@ async def prepare_generation(
     constraint = None
     if request.tool_choice.forces_call:
         constraint = await asyncio.to_thread(_forced_calls, loaded, request)
+    elif request.output_format.constrained:
+        constraint = await asyncio.to_thread(_json_output, loaded, request.output_format)
     return TextGeneration(pool, loaded, weights_dir, request, prompt, max_new, constraint)
 
 
@@ -134,6 +139,30 @@ def _forced_calls(loaded: LoadedModel, request: TextRequest) -> Callable[[], Any
         request.tools, request.tool_choice, parallel=request.parallel_tool_calls
     )
     return grammars.constraint(grammar)
+
+
+def _json_output(loaded: LoadedModel, output_format: OutputFormat) -> Callable[[], Any]:
+    """Per-sample constraints to JSON following the format's schema; a 400 naming the schema
+    field when llguidance cannot enforce it."""
+    from openrft.inference.constraints import grammars_for, json_grammar
+
+    engine = loaded.engine
+    grammars = grammars_for(loaded.tokenizer, engine.vocab_size, sorted(engine.default_stop_ids))
+    try:
+        return grammars.constraint(json_grammar(output_format.schema or {}))
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"The JSON schema cannot be enforced: {_schema_error(str(exc))}",
+            param=output_format.param,
+        ) from exc
+
+
+def _schema_error(message: str) -> str:
+    """llguidance's reason, without the grammar source it quotes after it."""
+    reason = message.partition("failed to compile JSON schema: ")[2] or message
+    lines = [line.strip() for line in reason.splitlines()]
+    kept = [line for line in lines if line and not line[0].isdigit()]
+    return " ".join(kept)[:300]
 
 
 class TextGeneration:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from openrft.domain.messages import normalize_messages
+from openrft.domain.response_format import chat_output_format
 from openrft.domain.tools import ToolCall, normalize_tool_choice, normalize_tools
 from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
 from openrft.ids import new_id
@@ -184,6 +185,7 @@ def to_text_request(body: ChatCompletionRequest) -> TextRequest:
         tools=tools,
         tool_choice=normalize_tool_choice(body.tool_choice, tools),
         parallel_tool_calls=body.parallel_tool_calls is not False,
+        output_format=chat_output_format(body.response_format),
     )
 
 
@@ -193,10 +195,6 @@ def _reject_unsupported(body: ChatCompletionRequest) -> None:
             raise InvalidRequestError(f"{feature} is not supported by this server.", param=field)
     if body.modalities not in (None, ["text"]):
         raise InvalidRequestError("Only the 'text' modality is supported.", param="modalities")
-    if body.response_format and body.response_format.get("type") != "text":
-        raise InvalidRequestError(
-            "Only response_format {'type': 'text'} is supported.", param="response_format"
-        )
     for field in ("presence_penalty", "frequency_penalty"):
         if getattr(body, field):
             raise InvalidRequestError(f"'{field}' is not supported (use 0).", param=field)

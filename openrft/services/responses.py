@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Literal
 
+from openrft.domain.response_format import responses_output_format
 from openrft.domain.tools import normalize_tool_choice, normalize_tools
 from openrft.errors import InvalidRequestError, OpenRFTError, ServerError
 from openrft.ids import new_id
@@ -100,9 +101,7 @@ def to_text_request(body: ResponseRequest) -> TextRequest:
     for field, feature in _UNSUPPORTED.items():
         if getattr(body, field) not in (None, [], {}, False):
             raise InvalidRequestError(f"{feature} is not supported by this server.", param=field)
-    text_format = (body.text or {}).get("format") or {"type": "text"}
-    if text_format.get("type") != "text":
-        raise InvalidRequestError("Only text output is supported.", param="text.format")
+    output_format = responses_output_format((body.text or {}).get("format"))
     tools = normalize_tools(body.tools) if body.tools else []
     return TextRequest(
         messages=input_messages(body.instructions, body.input),
@@ -112,6 +111,7 @@ def to_text_request(body: ResponseRequest) -> TextRequest:
         tools=tools,
         tool_choice=normalize_tool_choice(body.tool_choice, tools),
         parallel_tool_calls=body.parallel_tool_calls is not False,
+        output_format=output_format,
     )
 
 
@@ -166,5 +166,6 @@ def response_object(
         )
         if usage is not None
         else None,
+        text={"format": (body.text or {}).get("format") or {"type": "text"}},
         metadata=body.metadata or {},
     )

@@ -131,7 +131,7 @@ def test_unknown_model_is_404_with_param_model(client: openai.OpenAI) -> None:
         ({"temperature": 3}, "temperature"),
         ({"n": 0}, "n"),
         ({"tools": [{"type": "web_search"}]}, "tools.0.type"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"response_format": {"type": "xml"}}, "response_format.type"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({"top_logprobs": 2}, "top_logprobs"),
         ({"max_completion_tokens": 100_000}, "max_completion_tokens"),

@@ -50,6 +50,8 @@ jobs = sa.Table(
     sa.Column("metadata", sa.JSON),
     sa.Column("hyperparameters", sa.JSON, nullable=False),
     sa.Column("grader", sa.JSON, nullable=False),
+    sa.Column("monitor_grader", sa.JSON),
+    sa.Column("preflight", sa.String(8)),
     sa.Column("response_format", sa.JSON),
     sa.Column("integrations", sa.JSON),
     sa.Column("tools", sa.JSON),

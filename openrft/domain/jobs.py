@@ -39,6 +39,7 @@ _LEGAL: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 ControlRequest = Literal["cancel", "pause"]
+PreflightMode = Literal["warn", "block", "off"]
 
 
 class IllegalTransition(ValueError):
@@ -112,6 +113,8 @@ class Job:
     result_files: list[str] = field(default_factory=list)
     control: ControlRequest | None = None
     training_rows: int = 0
+    monitor_grader: dict[str, Any] | None = None  # grades every sample, never trains
+    preflight: PreflightMode | None = None  # None: "off"
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,8 @@ class JobSpec:
     grader: dict[str, Any]
     resume_from: Any | None
     status: JobStatus
+    monitor_grader: dict[str, Any] | None = None
+    preflight: PreflightMode = "off"
     tools: list[dict[str, Any]] | None = None  # tool providers of multi-turn rollouts
 
 

@@ -68,6 +68,10 @@ class FineTuningJob(BaseModel):
         }
         if job.response_format is not None:
             reinforcement["response_format"] = job.response_format
+        if job.monitor_grader is not None:
+            reinforcement["monitor_grader"] = public_grader(job.monitor_grader)
+        if job.preflight is not None:
+            reinforcement["preflight"] = job.preflight
         if job.tools is not None:
             reinforcement["tools"] = job.tools
         return cls(

@@ -192,6 +192,13 @@ _EXTENSIONS = (
         "rewards; 1 = never pause",
     ),
     Hyperparameter(
+        "select_checkpoint_by",
+        Choice(("reward", "monitor")),
+        "reward",
+        "the validation reward that picks the best checkpoint (the fine-tuned model): the "
+        "grader's, or `monitor_grader`'s (needs one)",
+    ),
+    Hyperparameter(
         "max_turns",
         Integer(1, 64),
         4,

@@ -87,7 +87,10 @@ def ensure_action(current: JobStatus, action: str, *, job_id: str) -> None:
 
 @dataclass
 class Job:
-    """A fine-tuning job as the control plane stores it (no wire or SQL types)."""
+    """A fine-tuning job as the control plane stores it (no wire or SQL types).
+
+    ``model``: the canonical base model that trains; ``model_alias``: the name the request
+    used when that was one of the server's model aliases (e.g. ``gpt-4.1``), else None."""
 
     id: str
     project: str
@@ -111,6 +114,7 @@ class Job:
     result_files: list[str] = field(default_factory=list)
     control: ControlRequest | None = None
     training_rows: int = 0
+    model_alias: str | None = None
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ def _job(row: Any) -> Job:
         result_files=list(row.result_files or []),
         control=row.control,
         training_rows=row.training_rows,
+        monitor_grader=row.monitor_grader,
+        preflight=row.preflight,
     )
 
 
@@ -110,6 +112,8 @@ class JobRepository:
                 metadata=job.metadata,
                 hyperparameters=job.hyperparameters,
                 grader=job.grader,
+                monitor_grader=job.monitor_grader,
+                preflight=job.preflight,
                 response_format=job.response_format,
                 integrations=job.integrations,
                 result_files=job.result_files,

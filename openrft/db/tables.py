@@ -42,7 +42,7 @@ jobs = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(32), nullable=False, index=True),
     sa.Column("model", sa.String(1024), nullable=False),
-    # The alias the request named when ``model`` came from the server's alias map (0004).
+    # The alias the request named when ``model`` came from the server's alias map (0005).
     sa.Column("model_alias", sa.String(256)),
     sa.Column("training_file", sa.String(64), nullable=False),
     sa.Column("validation_file", sa.String(64)),
@@ -52,6 +52,8 @@ jobs = sa.Table(
     sa.Column("metadata", sa.JSON),
     sa.Column("hyperparameters", sa.JSON, nullable=False),
     sa.Column("grader", sa.JSON, nullable=False),
+    sa.Column("monitor_grader", sa.JSON),
+    sa.Column("preflight", sa.String(8)),
     sa.Column("response_format", sa.JSON),
     sa.Column("integrations", sa.JSON),
     sa.Column("fine_tuned_model", sa.String(1200)),

@@ -39,6 +39,7 @@ _LEGAL: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 ControlRequest = Literal["cancel", "pause"]
+PreflightMode = Literal["warn", "block", "off"]
 
 
 class IllegalTransition(ValueError):
@@ -114,6 +115,8 @@ class Job:
     result_files: list[str] = field(default_factory=list)
     control: ControlRequest | None = None
     training_rows: int = 0
+    monitor_grader: dict[str, Any] | None = None  # grades every sample, never trains
+    preflight: PreflightMode | None = None  # None: "off"
     model_alias: str | None = None
 
 
@@ -156,6 +159,8 @@ class JobSpec:
     grader: dict[str, Any]
     resume_from: Any | None
     status: JobStatus
+    monitor_grader: dict[str, Any] | None = None
+    preflight: PreflightMode = "off"
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,10 @@ class FineTuningJob(BaseModel):
         }
         if job.response_format is not None:
             reinforcement["response_format"] = job.response_format
+        if job.monitor_grader is not None:
+            reinforcement["monitor_grader"] = public_grader(job.monitor_grader)
+        if job.preflight is not None:
+            reinforcement["preflight"] = job.preflight
         return cls(
             id=job.id,
             created_at=job.created_at,

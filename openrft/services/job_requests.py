@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from openrft.domain.hyperparameters import no_effect_warnings, resolve_hyperparameters
+from openrft.domain.jobs import PreflightMode
 from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
 
@@ -14,10 +15,14 @@ if TYPE_CHECKING:
     from openrft.graders.types import ValidationContext
 
 METHOD_TYPES = ("supervised", "dpo", "reinforcement")
-REINFORCEMENT_KEYS = frozenset({"grader", "hyperparameters", "response_format"})
+REINFORCEMENT_KEYS = frozenset(
+    {"grader", "hyperparameters", "response_format", "monitor_grader", "preflight"}
+)
+PREFLIGHT_MODES = ("warn", "block", "off")
 MAX_SEED = 2_147_483_647
 _SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 GRADER_PARAM = "method.reinforcement.grader"
+MONITOR_PARAM = "method.reinforcement.monitor_grader"
 
 
 def check_training_file(record: FileRecord | None, file_id: str, param: str) -> FileRecord:
@@ -137,6 +142,41 @@ def validate_grader_spec(section: dict[str, Any], ctx: ValidationContext) -> dic
     from openrft.graders import validate_grader
 
     return validate_grader(grader, param=GRADER_PARAM, ctx=ctx)
+
+
+def validate_monitor_grader(
+    section: dict[str, Any], ctx: ValidationContext
+) -> dict[str, Any] | None:
+    """The normalized monitor grader, or None. It grades every sample but never trains."""
+    monitor = section.get("monitor_grader")
+    if monitor is None:
+        return None
+    from openrft.graders import validate_grader
+
+    return validate_grader(monitor, param=MONITOR_PARAM, ctx=ctx)
+
+
+def check_preflight(value: Any) -> PreflightMode | None:
+    """``method.reinforcement.preflight``: run the preflight in the worker before training."""
+    if value is None:
+        return None
+    if value not in PREFLIGHT_MODES:
+        raise InvalidRequestError(
+            f"Invalid method.reinforcement.preflight {value!r}: use 'warn' (report, then train), "
+            "'block' (fail the job when the preflight finds a blocking problem) or 'off'.",
+            param="method.reinforcement.preflight",
+        )
+    return cast(PreflightMode, value)
+
+
+def check_checkpoint_selection(hyperparameters: dict[str, Any], monitor: Any) -> None:
+    """Selecting checkpoints by the monitor grader needs one."""
+    if hyperparameters.get("select_checkpoint_by") == "monitor" and monitor is None:
+        raise InvalidRequestError(
+            "select_checkpoint_by='monitor' needs method.reinforcement.monitor_grader; give "
+            "one or select by 'reward'.",
+            param="method.reinforcement.hyperparameters.select_checkpoint_by",
+        )
 
 
 def check_response_format(value: Any) -> dict[str, Any] | None:

@@ -77,6 +77,8 @@ class JobRuntime:
             suffix=job.suffix,
             hyperparameters=job.hyperparameters,
             grader=job.grader,
+            monitor_grader=job.monitor_grader,
+            preflight=job.preflight or "off",
             resume_from=self.blobs.path(latest.blob_dir) if latest else None,
             status=job.status,
         )

@@ -76,6 +76,10 @@ class JobService:
                     "validation_file",
                 )
         section = req.reinforcement_section(request.method, request.hyperparameters)
+        hyperparameters = req.resolve_section_hyperparameters(section, training.rows)
+        grader = req.validate_grader_spec(section, self.grader_context(project))
+        monitor = req.validate_monitor_grader(section, self.grader_context(project))
+        req.check_checkpoint_selection(hyperparameters, monitor)
         job = Job(
             id=new_id("ftjob-"),
             project=project,
@@ -86,8 +90,10 @@ class JobService:
             training_file=training.id,
             validation_file=validation.id if validation else None,
             seed=req.resolve_seed(request.seed),
-            hyperparameters=req.resolve_section_hyperparameters(section, training.rows),
-            grader=req.validate_grader_spec(section, self.grader_context(project)),
+            hyperparameters=hyperparameters,
+            grader=grader,
+            monitor_grader=monitor,
+            preflight=req.check_preflight(section.get("preflight")),
             suffix=req.check_suffix(request.suffix),
             metadata=req.check_metadata(request.metadata),
             response_format=req.check_response_format(section.get("response_format")),

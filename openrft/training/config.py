@@ -61,6 +61,7 @@ class TrainConfig:
     warmup_ratio: float = trainer_default("warmup_ratio")
     max_grad_norm: float | None = trainer_default("max_grad_norm")
     max_grader_error_rate: float = trainer_default("max_grader_error_rate")
+    select_checkpoint_by: str = trainer_default("select_checkpoint_by")
     seed: int = 0
     # Not user-facing: truncated importance sampling cap (TRL's clip_max) and the token budget of
     # one training micro-batch (prompt + completions), which bounds activation memory.

@@ -39,10 +39,18 @@ from openrft.training.grading import AsyncGrader, grade_groups, graded_groups
 from openrft.training.results import results_csv
 from openrft.training.rollout import Codec, GroupRollout, Sampler, SamplingConfig, rollout
 from openrft.training.samples import train_samples
+from openrft.training.signals import IntegrityWatch
 from openrft.training.stopping import EarlyStopping
 
 RESULTS_FILENAME = "step_metrics.csv"
 EVAL_SEED_OFFSET = 7_777_777  # evaluations share one seed: common random numbers across evals
+CHECKPOINT_METRICS = (
+    "step",
+    "train_reward_mean",
+    "valid_reward_mean",
+    "valid_monitor_reward_mean",
+    "actor_pg_loss",
+)
 
 Outcome = Literal["succeeded", "cancelled", "paused"]
 
@@ -115,6 +123,7 @@ class Roles:
     make_learner: Callable[[int], LearnerRole]  # total_steps -> learner (sizes the LR schedule)
     weights: WeightsRole
     observers: Sequence[StepObserver] = ()
+    monitor: AsyncGrader | None = None  # grades like ``grader`` but never trains
 
 
 @dataclass
@@ -159,6 +168,7 @@ class TrainingController:
         self.plan = [rows for _, rows in batches][: self.total_steps]
         self.learner = roles.make_learner(self.total_steps)
         self.step_times: list[float] = []
+        self.watch = IntegrityWatch(roles.monitor, config.group_size, config.max_completion_tokens)
 
     async def run(self, resume_from: Path | None = None) -> Outcome:
         """Train to the end (or early stop, cancel, pause) and finish the job."""
@@ -195,9 +205,13 @@ class TrainingController:
                     metrics["valid_reward_mean"] = result.reward_mean
                     metrics["valid_reward_std"] = result.reward_std
                     stop_reason = self.stopping.update(result.reward_mean)
+                if result.monitor_reward_mean is not None:
+                    metrics["valid_monitor_reward_mean"] = result.monitor_reward_mean
             self._log_step(step, metrics)
+            for alarm in self.watch.update(metrics):
+                self._event(alarm.message, level="warn", data={"alarm": alarm.kind, **alarm.data})
             if evaluated:
-                self._checkpoint(step, metrics, metrics.get("valid_reward_mean"))
+                self._checkpoint(step, metrics, metrics.get(self._selection_metric))
             if stop_reason is not None and step < self.total_steps:
                 self._event(f"Stopping early after step {step}: {stop_reason}.")
                 return "succeeded"
@@ -233,6 +247,7 @@ class TrainingController:
                 step, groups, self.plan[step - 1], graded.results, advantages.tolist(), cfg.seed
             )
         )
+        signals = await self.watch.step_signals(groups, graded, tag=f"step{step}")
         actor = self.learner.step(*graded_groups(groups, advantages, graded.graded))
         finished = time.monotonic()
         completion_tokens = sum(g.completion_tokens for g in groups)
@@ -252,6 +267,7 @@ class TrainingController:
             "frac_reward_zero_std": adv_metrics["frac_reward_zero_std"],
             "grader_error_rate": graded.error_rate,
             "grader_retried_samples": graded.retried,
+            **signals,
             "step_time_s": finished - started,
             "rollout_tokens_per_s": completion_tokens / max(generated - started, 1e-9),
             "timing/generate_s": generated - started,
@@ -274,6 +290,7 @@ class TrainingController:
             sampling,
             self.config.eval_samples,
             step=step,
+            monitor=self.roles.monitor,
         )
         self._keep_samples(result.samples)
         phase = f"Validation after step {step}" if step else "Baseline evaluation"
@@ -296,11 +313,15 @@ class TrainingController:
             return
         self.state.baseline_reward = result.reward_mean
         self.stopping.update(result.reward_mean)
+        monitor = {}
+        if result.monitor_reward_mean is not None:
+            monitor["valid_monitor_reward_mean"] = result.monitor_reward_mean
         self.state.results.append(
             {
                 "step": 0,
                 "valid_reward_mean": result.reward_mean,
                 "valid_reward_std": result.reward_std,
+                **monitor,
             }
         )
         self._event(
@@ -314,6 +335,7 @@ class TrainingController:
                 "valid_reward_std": result.reward_std,
                 "valid_samples": result.n_items * result.n_samples,
                 "valid_grader_error_rate": result.error_rate,
+                **monitor,
             },
         )
 
@@ -336,10 +358,18 @@ class TrainingController:
             estimated_finish=int(time.time() + remaining),
         )
 
-    def _checkpoint(self, step: int, metrics: dict[str, Any], valid_reward: float | None) -> None:
-        """Save weights + trainer state as checkpoint ``step`` and prune old ones."""
+    @property
+    def _selection_metric(self) -> str:
+        """The validation metric that ranks checkpoints (``select_checkpoint_by``)."""
+        if self.config.select_checkpoint_by == "monitor":
+            return "valid_monitor_reward_mean"
+        return "valid_reward_mean"
+
+    def _checkpoint(self, step: int, metrics: dict[str, Any], score: float | None) -> None:
+        """Save weights + trainer state as checkpoint ``step`` and prune old ones; ``score``
+        ranks it among the kept checkpoints (None: unranked)."""
         previous = [saved for saved in self.keeper.state_dict() if saved[0] != step]
-        keeper_after = [*previous, (step, valid_reward)]
+        keeper_after = [*previous, (step, score)]
 
         def write(out_dir: Path) -> None:
             self.roles.weights.save(out_dir)
@@ -351,15 +381,12 @@ class TrainingController:
                     "rng": rng_state(),
                     "stopping": self.stopping.state_dict(),
                     "keeper": keeper_after,
+                    "alarms": self.watch.state_dict(),
                 },
             )
 
-        summary = {
-            k: float(metrics[k])
-            for k in ("step", "train_reward_mean", "valid_reward_mean", "actor_pg_loss")
-            if metrics.get(k) is not None
-        }
-        model_id = self.keeper.save(step, summary, write, valid_reward)
+        summary = {k: float(metrics[k]) for k in CHECKPOINT_METRICS if metrics.get(k) is not None}
+        model_id = self.keeper.save(step, summary, write, score)
         self._event(f"Checkpoint saved at step {step}: {model_id}", data=summary)
 
     def _pause_checkpoint(self) -> None:
@@ -376,6 +403,7 @@ class TrainingController:
         restore_rng_state(state["rng"])
         self.stopping.load_state_dict(state["stopping"])
         self.keeper.load_state_dict(state["keeper"])
+        self.watch.load_state_dict(state.get("alarms") or {"history": [], "active": []})
         self.state = LoopState(**state["loop"])
         self._event(f"Resumed from the checkpoint of step {self.state.step}.")
 

@@ -5,6 +5,7 @@ Samples the grader could not grade are left out of the mean and counted.
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class EvalResult:
     n_graded: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[RolloutSample] = field(default_factory=list)  # every sample, errored too
+    monitor_reward_mean: float | None = None  # the monitor grader's mean, when there is one
 
     @property
     def error_rate(self) -> float:
@@ -49,10 +51,13 @@ async def evaluate(
     samples: int,
     *,
     step: int = 0,
+    monitor: AsyncGrader | None = None,
 ) -> EvalResult:
     """Mean reward over every graded (item, sample); ``items`` pairs rows with prompt ids.
-    ``step`` is the training step the evaluation follows (0 = baseline), kept on the samples."""
+    ``step`` is the training step the evaluation follows (0 = baseline), kept on the samples.
+    ``monitor`` grades the same samples too (its own mean, over what it graded)."""
     rewards: list[float] = []
+    monitor_rewards: list[float] = []
     lengths: list[int] = []
     errors: Counter[str] = Counter()
     kept: list[RolloutSample] = []
@@ -65,9 +70,13 @@ async def evaluate(
         rewards.extend(graded.graded_rewards)
         errors.update(graded.errors)
         kept += eval_samples(step, groups, start, graded.results)
+        if monitor is not None:
+            monitored = await grade_groups(monitor, groups, tag=f"eval-{start}-monitor")
+            monitor_rewards.extend(monitored.graded_rewards)
         lengths.extend(len(c.token_ids) for g in groups for c in g.completions)
     n = len(rewards)
     mean = sum(rewards) / n if n else None
     std = (sum((r - (mean or 0.0)) ** 2 for r in rewards) / max(n - 1, 1)) ** 0.5
     length = sum(lengths) / max(len(lengths), 1)
-    return EvalResult(mean, std, length, len(items), samples, n, errors, kept)
+    monitor_mean = statistics.fmean(monitor_rewards) if monitor_rewards else None
+    return EvalResult(mean, std, length, len(items), samples, n, errors, kept, monitor_mean)

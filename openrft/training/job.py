@@ -72,15 +72,28 @@ async def run_job(
             else "(full fine-tune)."
         ),
     )
-    ctx = grader_ctx or GraderContext(chat_base_url=settings.self_base_url)
-    grader = build_grader(spec.grader, dataclasses.replace(ctx, scratch_dir=scratch / "grader"))
+    ctx = dataclasses.replace(
+        grader_ctx or GraderContext(chat_base_url=settings.self_base_url),
+        scratch_dir=scratch / "grader",
+    )
+    grader = build_grader(spec.grader, ctx)
+    monitor = build_grader(spec.monitor_grader, ctx) if spec.monitor_grader else None
     try:
         controller = _controller(
-            spec, config, runtime, policy, grader, tokenizer, (train_rows, valid_rows), scratch
+            spec,
+            config,
+            runtime,
+            policy,
+            (grader, monitor),
+            tokenizer,
+            (train_rows, valid_rows),
+            scratch,
         )
         return await controller.run(resume_from=_resume_dir(spec))
     finally:
         await grader.aclose()
+        if monitor is not None:
+            await monitor.aclose()
 
 
 def _controller(
@@ -88,7 +101,7 @@ def _controller(
     config: TrainConfig,
     runtime: TrainingRuntime,
     policy: Policy,
-    grader: Any,
+    graders: tuple[Any, Any | None],  # (grader, monitor grader or None)
     tokenizer: Any,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
@@ -97,9 +110,10 @@ def _controller(
         runtime=runtime,
         codec=TokenizerCodec(tokenizer),
         sampler=EngineSampler(GenerationEngine(policy.model, tokenizer)),
-        grader=grader,
+        grader=graders[0],
         make_learner=lambda total_steps: Learner(policy, config, total_steps),
         weights=policy,
+        monitor=graders[1],
     )
     return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
 

@@ -191,6 +191,13 @@ _EXTENSIONS = (
         "is above this pauses the job instead of training; errored samples never count as "
         "rewards; 1 = never pause",
     ),
+    Hyperparameter(
+        "select_checkpoint_by",
+        Choice(("reward", "monitor")),
+        "reward",
+        "the validation reward that picks the best checkpoint (the fine-tuned model): the "
+        "grader's, or `monitor_grader`'s (needs one)",
+    ),
 )
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {h.name: h for h in _OPENAI + _EXTENSIONS}

@@ -58,12 +58,22 @@ def serve(
         list[str] | None,
         typer.Option(help="CIDR or host name tenant URLs may reach besides public addresses."),
     ] = None,
+    model_alias: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=MODEL: serve MODEL under NAME too (e.g. gpt-4.1=Qwen/Qwen3-0.6B)."),
+    ] = None,
 ) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
 
     from openrft.api.app import StartupRefusedError, build_services, create_app
+    from openrft.domain.model_aliases import AliasError, parse_alias_flags
 
+    try:
+        aliases = parse_alias_flags(model_alias) if model_alias else None
+    except AliasError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     settings = build_settings(
         host=host,
         port=port,
@@ -75,6 +85,7 @@ def serve(
         max_concurrent_jobs=max_concurrent_jobs,
         grader_base_dir=grader_base_dir,
         egress_allow=egress_allow,
+        model_aliases=aliases,
     )
     try:  # fail before binding, with a plain message (keyless off loopback, no executor)
         build_services(settings).engine.dispose()

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from openrft.domain.model_aliases import check_aliases
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -63,6 +65,12 @@ class Settings(BaseSettings):
         "Default: loopback on a keyless loopback server, nothing once API keys exist. "
         "Comma-separated or a JSON list in OPENRFT_EGRESS_ALLOW.",
     )
+    model_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model names (e.g. 'gpt-4.1', 'openai.gpt-oss-20b') that stand for a model "
+        "this server has, for jobs, chat, responses and model graders. --model-alias NAME=MODEL "
+        "(repeatable) or a JSON object in OPENRFT_MODEL_ALIASES.",
+    )
 
     # Limits (issue 12). Each one refused with a 4xx naming the setting.
     max_request_bytes: int = Field(
@@ -100,6 +108,11 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("model_aliases")
+    @classmethod
+    def _check_aliases(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_aliases(value)
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,6 +28,7 @@ from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
+from openrft.domain.model_aliases import ModelAliases
 from openrft.executors.local import LocalExecutor
 from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
@@ -92,7 +93,8 @@ def build_services(settings: Settings) -> Services:
         keys.register(DEFAULT_PROJECT, settings.api_key)
     keyed = keys.auth_required()
     resolve_base = partial(canonical_base_model, policy=local_model_policy(settings, keyed=keyed))
-    models = ModelService(sessions, blobs, resolve_base=resolve_base)
+    aliases = ModelAliases(settings.model_aliases)
+    models = ModelService(sessions, blobs, resolve_base=resolve_base, aliases=aliases)
     chat = build_chat_service(settings, models)
     files = FileService(
         sessions,
@@ -102,7 +104,7 @@ def build_services(settings: Settings) -> Services:
         project_quota_bytes=settings.project_disk_quota_bytes,
     )
     egress = EgressPolicy.from_settings(settings, keyed=keyed)
-    sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress)
+    sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress, models)
     services = Services(
         settings=settings,
         engine=engine,
@@ -113,6 +115,7 @@ def build_services(settings: Settings) -> Services:
             blobs,
             grader_context=sources.context,
             resolve_model=resolve_base,
+            aliases=aliases,
             max_queued_per_project=settings.max_queued_jobs_per_project,
         ),
         models=models,

@@ -42,6 +42,8 @@ jobs = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(32), nullable=False, index=True),
     sa.Column("model", sa.String(1024), nullable=False),
+    # The alias the request named when ``model`` came from the server's alias map (0005).
+    sa.Column("model_alias", sa.String(256)),
     sa.Column("training_file", sa.String(64), nullable=False),
     sa.Column("validation_file", sa.String(64)),
     sa.Column("training_rows", sa.Integer, nullable=False, default=0),

@@ -88,7 +88,10 @@ def ensure_action(current: JobStatus, action: str, *, job_id: str) -> None:
 
 @dataclass
 class Job:
-    """A fine-tuning job as the control plane stores it (no wire or SQL types)."""
+    """A fine-tuning job as the control plane stores it (no wire or SQL types).
+
+    ``model``: the canonical base model that trains; ``model_alias``: the name the request
+    used when that was one of the server's model aliases (e.g. ``gpt-4.1``), else None."""
 
     id: str
     project: str
@@ -115,6 +118,7 @@ class Job:
     training_rows: int = 0
     monitor_grader: dict[str, Any] | None = None  # grades every sample, never trains
     preflight: PreflightMode | None = None  # None: "off"
+    model_alias: str | None = None
 
 
 @dataclass(frozen=True)

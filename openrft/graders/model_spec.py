@@ -58,6 +58,21 @@ def validate_sampling(spec: dict[str, Any], param: str) -> dict[str, Any]:
     return {key: value for key, value in sampling.items() if value is not None}
 
 
+def grader_model(spec: dict[str, Any], param: str, ctx: ValidationContext) -> str:
+    """``model``: a name this server serves to the caller (a base model, one of the caller's
+    fine-tuned models, or an alias); 400 naming ``<param>.model`` otherwise."""
+    model = require_str(spec, "model", param)
+    if ctx.knows_model is not None and not ctx.knows_model(model):
+        raise InvalidRequestError(
+            f"The grader model {model!r} does not exist or you do not have access to it. Name a "
+            "base model this server serves, one of your fine-tuned models, or a model alias "
+            "of the server (openrft serve --model-alias NAME=MODEL).",
+            param=f"{param}.model",
+            code="model_not_found",
+        )
+    return model
+
+
 def validate_score_model(
     spec: dict[str, Any], param: str, ctx: ValidationContext
 ) -> dict[str, Any]:
@@ -66,7 +81,7 @@ def validate_score_model(
     if not valid or not all(isinstance(b, int | float) for b in bounds) or bounds[0] >= bounds[1]:
         raise InvalidRequestError(f"{param}.range must be [low, high]", param=f"{param}.range")
     return {
-        "model": require_str(spec, "model", param),
+        "model": grader_model(spec, param, ctx),
         "input": validate_messages(spec, param),
         "range": [float(bounds[0]), float(bounds[1])],
         "sampling_params": validate_sampling(spec, param),
@@ -87,7 +102,7 @@ def validate_label_model(
             param=f"{param}.passing_labels",
         )
     return {
-        "model": require_str(spec, "model", param),
+        "model": grader_model(spec, param, ctx),
         "input": validate_messages(spec, param),
         "labels": labels,
         "passing_labels": passing,

@@ -166,17 +166,21 @@ class GraderContext:
 
 # ``file-abc123`` → (file name, source) of the caller's ``purpose="grader"`` upload, or None.
 UploadReader = Callable[[str], "tuple[str, str] | None"]
+# A model name → True when this server can serve it to the caller (model graders' ``model``).
+ModelChecker = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
 class ValidationContext:
     """What validating a grader may consult: Lambda ``file.py:handler`` files under
-    ``base_dir`` (None: none), the caller's uploaded handler files (``read_upload``; None: none)
-    and the egress policy a Lambda URL must pass."""
+    ``base_dir`` (None: none), the caller's uploaded handler files (``read_upload``; None: none),
+    the egress policy a Lambda URL must pass, and which models a model grader may name
+    (``knows_model``; None: not checked)."""
 
     base_dir: Path | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     read_upload: UploadReader | None = None
+    knows_model: ModelChecker | None = None
 
 
 class Grader(Protocol):

@@ -58,6 +58,9 @@ class FineTuningJob(BaseModel):
     metadata: dict[str, str] | None
     method: dict[str, Any]
     user_provided_suffix: str | None
+    # Extension: the base model that trains. ``model`` is the name the request used, which
+    # differs when it was one of the server's model aliases (e.g. "gpt-4.1").
+    resolved_model: str
 
     @classmethod
     def of(cls, job: Job) -> FineTuningJob:
@@ -85,7 +88,7 @@ class FineTuningJob(BaseModel):
                 learning_rate_multiplier=hp["learning_rate_multiplier"],
                 n_epochs=hp["n_epochs"],
             ),
-            model=job.model,
+            model=job.model_alias or job.model,
             organization_id=ORGANIZATION_PREFIX + job.project,
             result_files=job.result_files,
             seed=job.seed,
@@ -98,6 +101,7 @@ class FineTuningJob(BaseModel):
             metadata=job.metadata,
             method={"type": "reinforcement", "reinforcement": reinforcement},
             user_provided_suffix=job.suffix,
+            resolved_model=job.model,
         )
 
 

@@ -22,6 +22,7 @@ from openrft.net.egress import EgressPolicy
 
 if TYPE_CHECKING:
     from openrft.services.files import FileService
+    from openrft.services.models import ModelService
 
 
 def check_grader_upload(filename: str, path: Path) -> None:
@@ -46,17 +47,20 @@ def check_grader_upload(filename: str, path: Path) -> None:
 
 @dataclass(frozen=True)
 class GraderSources:
-    """``context(project)``: the ValidationContext for one caller's grader."""
+    """``context(project)``: the ValidationContext for one caller's grader; model graders may
+    name what ``models`` serves the caller."""
 
     files: FileService
     base_dir: Path | None
     egress: EgressPolicy
+    models: ModelService | None = None
 
     def context(self, project: str) -> ValidationContext:
         return ValidationContext(
             base_dir=self.base_dir,
             egress=self.egress,
             read_upload=partial(self.read_upload, project),
+            knows_model=partial(self.models.knows, project) if self.models else None,
         )
 
     def read_upload(self, project: str, file_id: str) -> tuple[str, str] | None:

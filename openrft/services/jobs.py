@@ -12,6 +12,7 @@ from openrft.db.files_repo import FileRepository
 from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
 from openrft.domain.base_models import canonical_base_model
 from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, JobStatus, ensure_action
+from openrft.domain.model_aliases import ModelAliases
 from openrft.errors import ConflictError, InvalidRequestError, NotFoundError, RateLimitError
 from openrft.ids import new_id
 from openrft.services import job_requests as req
@@ -45,19 +46,22 @@ class JobService:
         grader_context: Callable[[str], ValidationContext],
         resolve_model: Callable[[Any], str] = canonical_base_model,
         max_queued_per_project: int | None = None,
+        aliases: ModelAliases | None = None,
     ):
         """``grader_context``: project → what its grader may name (handler files, URLs);
         ``resolve_model``: accepted base model name → canonical id (400 param "model");
-        ``max_queued_per_project``: waiting jobs one project may have (429 past it)."""
+        ``max_queued_per_project``: waiting jobs one project may have (429 past it);
+        ``aliases``: model names that stand for a base model (the job echoes both)."""
         self.max_queued_per_project = max_queued_per_project
         self.sessions = sessions
         self.blobs = blobs
         self.grader_context = grader_context
         self.resolve_model = resolve_model
+        self.aliases = aliases or ModelAliases()
 
     def create(self, project: str, request: CreateJob) -> Job:
         """Validate everything, store the job (validating_files), check its files, queue it."""
-        model = self.resolve_model(request.model)
+        model = self._resolve_model(request.model)
         with self.sessions() as session:
             self._check_queue_room(JobRepository(session), project)
             files = FileRepository(session)
@@ -83,6 +87,7 @@ class JobService:
             created_at=int(time.time()),
             status=JobStatus.VALIDATING_FILES,
             model=model,
+            model_alias=request.model if self.aliases.is_alias(request.model) else None,
             training_file=training.id,
             validation_file=validation.id if validation else None,
             seed=req.resolve_seed(request.seed),
@@ -106,6 +111,21 @@ class JobService:
             names = " and ".join(f for f in (job.training_file, job.validation_file) if f)
             jobs.record_event(job.id, f"Validating training files: {names}")
         return self._finish_validation(job)
+
+    def _resolve_model(self, name: str) -> str:
+        """The canonical base model ``name`` (or the alias ``name``) stands for."""
+        target = self.aliases.target(name)
+        try:
+            return self.resolve_model(target)
+        except InvalidRequestError as exc:
+            if target == name:
+                raise
+            raise InvalidRequestError(
+                f"The model alias {name!r} stands for {target!r}, which this server cannot "
+                "load; fix the server's --model-alias setting.",
+                param="model",
+                code="model_not_found",
+            ) from exc
 
     def _check_queue_room(self, jobs: JobRepository, project: str) -> None:
         cap = self.max_queued_per_project

@@ -1,4 +1,5 @@
-"""Models: built-in base models plus each project's fine-tuned models and checkpoints."""
+"""Models: built-in base models, the server's model aliases, and each project's fine-tuned
+models and checkpoints."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from openrft.db.jobs_repo import CheckpointRepository
 from openrft.db.models_repo import ModelRepository
 from openrft.domain.base_models import base_model_names, canonical_base_model
+from openrft.domain.model_aliases import ModelAliases
 from openrft.domain.models import ModelInfo, ResolvedModel
 from openrft.domain.records import ModelRecord
 from openrft.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
@@ -32,19 +34,22 @@ class ModelService:
         blobs: BlobStore,
         base_names: Callable[[], list[str]] = base_model_names,
         resolve_base: Callable[[str], str] = canonical_base_model,
+        aliases: ModelAliases | None = None,
     ):
-        """``base_names``/``resolve_base``: the built-in bases and the name → canonical map."""
+        """``base_names``/``resolve_base``: the built-in bases and the name → canonical map;
+        ``aliases``: names that stand for a base model (listed and served like bases)."""
         self.sessions = sessions
         self.blobs = blobs
         self.base_names = base_names
         self.resolve_base = resolve_base
+        self.aliases = aliases or ModelAliases()
 
     def _record(self, project: str, model_id: str) -> ModelRecord | None:
         with self.sessions() as session:
             return ModelRepository(session).get(project, model_id)
 
     def retrieve(self, project: str, model_id: str) -> ModelInfo:
-        if model_id in self.base_names():
+        if model_id in self.base_names() or self.aliases.is_alias(model_id):
             return ModelInfo(model_id, 0, BASE_OWNER)
         record = self._record(project, model_id)
         if record is None:
@@ -52,21 +57,29 @@ class ModelService:
         return ModelInfo(record.id, record.created_at, project)
 
     def resolve(self, project: str, model_id: str) -> ResolvedModel:
-        """A fine-tuned id of this project, or any accepted base model name."""
+        """A fine-tuned id of this project, any accepted base model name, or an alias of one."""
         if model_id.startswith("ft:"):
             record = self._record(project, model_id)
             if record is None:
                 raise _not_found(model_id)
             return ResolvedModel(record.id, record.base_model, self.blobs.path(record.blob_dir))
         try:
-            base = self.resolve_base(model_id)
+            base = self.resolve_base(self.aliases.target(model_id))
         except InvalidRequestError:
             raise _not_found(model_id) from None
         return ResolvedModel(model_id, base, None)
 
+    def knows(self, project: str, model_id: str) -> bool:
+        """True when ``resolve`` accepts ``model_id`` for ``project``."""
+        try:
+            self.resolve(project, model_id)
+        except NotFoundError:
+            return False
+        return True
+
     def delete(self, project: str, model_id: str) -> None:
         """Delete a fine-tuned model or checkpoint model and its weights. Bases → 403."""
-        if model_id in self.base_names():
+        if model_id in self.base_names() or self.aliases.is_alias(model_id):
             raise PermissionDeniedError(
                 f"'{model_id}' is a base model and cannot be deleted; only fine-tuned models "
                 "(ids starting with 'ft:') can.",
@@ -82,8 +95,9 @@ class ModelService:
         self.blobs.delete(record.blob_dir)
 
     def list(self, project: str) -> list[ModelInfo]:
-        """Base models first, then this project's models in creation order."""
+        """Base models and aliases first, then this project's models in creation order."""
         with self.sessions() as session:
             records = ModelRepository(session).for_project(project)
-        bases = [ModelInfo(name, 0, BASE_OWNER) for name in self.base_names()]
+        names = [*self.base_names(), *self.aliases.names()]
+        bases = [ModelInfo(name, 0, BASE_OWNER) for name in names]
         return bases + [ModelInfo(r.id, r.created_at, project) for r in records]

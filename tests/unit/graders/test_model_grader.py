@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from openrft.errors import InvalidRequestError
-from openrft.graders import GraderContext, build_grader, validate_grader
+from openrft.graders import GraderContext, ValidationContext, build_grader, validate_grader
 from tests.unit.graders.chat_server import ChatServer, running_chat_server
 from tests.unit.graders.conftest import make_request
 
@@ -127,3 +127,18 @@ def test_validation_errors_name_fields() -> None:
     with pytest.raises(InvalidRequestError) as info:
         validate_grader({"type": "multi", "graders": {"t": bad_label}, "calculate_output": "t"})
     assert info.value.param == "grader.graders.t.passing_labels"
+
+
+def test_grader_model_must_be_one_the_server_serves() -> None:
+    served = ValidationContext(knows_model=lambda model: model == "judge-model")
+    assert validate_grader(SCORE, ctx=served)["model"] == "judge-model"
+    multi = {"type": "multi", "graders": {"tone": {**LABEL, "model": "gpt-nope"}}}
+    with pytest.raises(InvalidRequestError) as info:
+        validate_grader({**multi, "calculate_output": "tone"}, param="g", ctx=served)
+    assert info.value.param == "g.graders.tone.model" and info.value.code == "model_not_found"
+    assert "'gpt-nope'" in info.value.message
+
+
+async def test_server_errors_name_the_grader_model(chat: ChatServer) -> None:
+    result = await _grade_score(chat, "error")
+    assert "'judge-model'" in result.errors["model_grader_server_error_details"]

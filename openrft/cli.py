@@ -62,6 +62,10 @@ def serve(
         list[str] | None,
         typer.Option(help="NAME=MODEL: serve MODEL under NAME too (e.g. gpt-4.1=Qwen/Qwen3-0.6B)."),
     ] = None,
+    inference_engine: Annotated[
+        str | None,
+        typer.Option(help="auto | openrft | vllm: serving, and rollouts of 'auto' jobs [auto]."),
+    ] = None,
 ) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
@@ -86,6 +90,7 @@ def serve(
         grader_base_dir=grader_base_dir,
         egress_allow=egress_allow,
         model_aliases=aliases,
+        inference_engine=inference_engine,
     )
     try:  # fail before binding, with a plain message (keyless off loopback, no executor)
         build_services(settings).engine.dispose()

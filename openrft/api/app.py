@@ -30,6 +30,7 @@ from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
 from openrft.domain.model_aliases import ModelAliases
 from openrft.executors.local import LocalExecutor
+from openrft.inference.vllm_server import vllm_python
 from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
@@ -117,6 +118,7 @@ def build_services(settings: Settings) -> Services:
             resolve_model=resolve_base,
             aliases=aliases,
             max_queued_per_project=settings.max_queued_jobs_per_project,
+            vllm_installed=lambda: vllm_python(settings.vllm_python) is not None,
         ),
         models=models,
         chat=chat,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +13,26 @@ import torch
 from openrft.domain.jobs import JobSpec
 from openrft.graders import GraderContext, build_grader
 from openrft.inference.engine import GenerationEngine
-from openrft.inference.registry import load_base_model
+from openrft.inference.registry import canonical_base_name, load_base_model, resolve_model_dir
+from openrft.inference.tokens import default_stop_token_ids
+from openrft.inference.vllm_engine import VllmEngine
+from openrft.inference.vllm_server import (
+    ServerOptions,
+    VllmServer,
+    choose_engine,
+    require_vllm_python,
+    vllm_python,
+)
 from openrft.settings import Settings
 from openrft.tools import Toolbox
 from openrft.training.config import TrainConfig
 from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
-from openrft.training.rollout import EngineSampler, TokenizerCodec
+from openrft.training.rollout import EngineSampler, Sampler, TokenizerCodec
 from openrft.training.tool_setup import job_tools, tool_rollouts
 from openrft.training.update import Learner
+from openrft.training.vllm_sampler import VllmSampler
 
 
 def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[Row]]:
@@ -83,28 +95,87 @@ async def run_job(
     try:
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
-            controller = _controller(
-                spec, config, runtime, policy, (grader, monitor), tokenizer, rows, scratch, tools
-            )
-            return await controller.run(resume_from=_resume_dir(spec))
+            with rollout_sampler(spec, config, settings, runtime, policy, scratch) as sampler:
+                controller = _controller(
+                    spec,
+                    config,
+                    runtime,
+                    (policy, sampler),
+                    (grader, monitor),
+                    rows,
+                    scratch,
+                    tools,
+                )
+                return await controller.run(resume_from=_resume_dir(spec))
     finally:
         await grader.aclose()
         if monitor is not None:
             await monitor.aclose()
 
 
+@contextmanager
+def rollout_sampler(
+    spec: JobSpec,
+    config: TrainConfig,
+    settings: Settings,
+    runtime: TrainingRuntime,
+    policy: Policy,
+    scratch: Path,
+) -> Iterator[Sampler]:
+    """The engine rollouts and evaluations sample from (``rollout_engine``): openrft's own,
+    or a vLLM server of the base model that gets the LoRA adapter after every step."""
+    python = vllm_python(settings.vllm_python)
+    engine = choose_engine(config.rollout_engine, settings.inference_engine, python)
+    if engine == "vllm" and not policy.is_lora:
+        if config.rollout_engine == "vllm":
+            raise ValueError("rollout_engine 'vllm' needs a LoRA job (lora_rank > 0)")
+        engine = "openrft"
+    if engine == "openrft":
+        yield EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+        return
+    model_config = policy.causal_lm.config
+    options = ServerOptions(
+        python=require_vllm_python(settings.vllm_python),
+        model_dir=resolve_model_dir(
+            canonical_base_name(spec.model), cache_dir=settings.resolved_model_cache_dir
+        ),
+        dtype=config.dtype,
+        max_model_len=min(int(getattr(model_config, "max_position_embeddings", 2048)), 32768),
+        max_lora_rank=config.lora_rank,
+        threads=settings.training_threads,
+    )
+    server = VllmServer(options, scratch / "vllm.log")
+    client = VllmEngine(server.base_url, default_stop_token_ids(policy.tokenizer, policy.causal_lm))
+    sampler = VllmSampler(client, policy, scratch / "adapters")
+    runtime.add_event(
+        spec.id, "Rollouts and evaluations run on vLLM; the LoRA adapter syncs after each step."
+    )
+    try:
+        yield sampler
+    finally:
+        client.close()
+        server.close()
+        if sampler.sync_seconds:
+            mean = sum(sampler.sync_seconds) / len(sampler.sync_seconds)
+            runtime.add_event(
+                spec.id,
+                f"vLLM adapter syncs: {len(sampler.sync_seconds)}, {mean:.2f} s each on average.",
+                data={"vllm_adapter_syncs": len(sampler.sync_seconds), "vllm_sync_s_mean": mean},
+            )
+
+
 def _controller(
     spec: JobSpec,
     config: TrainConfig,
     runtime: TrainingRuntime,
-    policy: Policy,
+    trained: tuple[Policy, Sampler],
     graders: tuple[Any, Any | None],  # (grader, monitor grader or None)
-    tokenizer: Any,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
     tools: Toolbox | None,
 ) -> TrainingController:
-    sampler = EngineSampler(GenerationEngine(policy.model, tokenizer))
+    policy, sampler = trained
+    tokenizer = policy.tokenizer
     roles = Roles(
         runtime=runtime,
         codec=TokenizerCodec(tokenizer),

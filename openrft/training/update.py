@@ -188,6 +188,7 @@ class Learner:
         grad_norm = float(torch.nn.utils.clip_grad_norm_(params, limit))
         self.last_lr = float(self.scheduler.get_last_lr()[0])  # the LR this update used
         self.optimizer.step()
+        self.policy.version += 1
         self.scheduler.step()
         return grad_norm
 

@@ -1,5 +1,8 @@
 """A supervised job on SmolLM2-135M-Instruct (the offline GGUF) through the API lowers the
-validation loss on held-out GSM8K worked solutions."""
+validation loss on held-out GSM8K worked solutions.
+
+Slow (minutes on 2 busy CPU cores): ``pytest -m slow tests/e2e/test_tuning_smollm2.py``.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ def _upload(client: openai.OpenAI, split: str, n: int) -> str:
     return client.files.create(file=(f"sft-{split}.jsonl", data), purpose="fine-tune").id
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_smollm2_supervised_job_lowers_validation_loss(server: ServerHandle) -> None:
     client = server.client()
     job = client.fine_tuning.jobs.create(
@@ -48,11 +53,16 @@ def test_smollm2_supervised_job_lowers_validation_loss(server: ServerHandle) -> 
         method={
             "type": "supervised",
             "supervised": {
-                "hyperparameters": {"batch_size": 4, "n_epochs": 1, "learning_rate": 1e-3}
+                "hyperparameters": {
+                    "batch_size": 4,
+                    "n_epochs": 1,
+                    "learning_rate": 1e-3,
+                    "eval_interval": 3,
+                }
             },
         },
     )
-    done = wait_for_status(client, job.id, {"succeeded", "failed", "cancelled"}, timeout_s=900)
+    done = wait_for_status(client, job.id, {"succeeded", "failed", "cancelled"}, timeout_s=1700)
     assert done.status == "succeeded", (done.error, server.log_tail())
     events = client.fine_tuning.jobs.list_events(job.id, limit=100).data
     baseline = next(e.data for e in events if e.data and e.data.get("phase") == "baseline")

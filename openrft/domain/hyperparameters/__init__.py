@@ -18,14 +18,13 @@ from openrft.domain.hyperparameters.schema import (
     SCALE_REWARDS,
     trainer_default,
 )
-from openrft.domain.hyperparameters.spec import PARAM, Hyperparameter
+from openrft.domain.hyperparameters.spec import Hyperparameter
 
 __all__ = [
     "BEDROCK_ALIASES",
     "HYPERPARAMETERS",
     "LOSS_TYPES",
     "METHOD_HYPERPARAMETERS",
-    "PARAM",
     "SCALE_REWARDS",
     "Hyperparameter",
     "canonical_names",

@@ -12,8 +12,6 @@ from typing import Any, Protocol
 
 from openrft.errors import InvalidRequestError
 
-PARAM = "method.reinforcement.hyperparameters"  # the reinforcement default
-
 
 class Kind(Protocol):
     @property

@@ -41,7 +41,8 @@ class CheckedRequest:
     model: str  # canonical base model
     training: FileRecord
     validation: FileRecord | None
-    section: dict[str, Any]  # method.reinforcement
+    kind: str  # method.type
+    section: dict[str, Any]  # method.<type>
     hyperparameters: dict[str, Any]  # resolved
     grader: dict[str, Any]  # normalized
     monitor: dict[str, Any] | None
@@ -91,14 +92,18 @@ class JobService:
                     request.validation_file,
                     "validation_file",
                 )
-        section = req.reinforcement_section(request.method, request.hyperparameters)
+        kind, section = req.method_section(request.method, request.hyperparameters)
+        hyperparameters = req.resolve_section_hyperparameters(kind, section, training.rows)
+        self._check_rows(kind, ("training_file", training), ("validation_file", validation))
+        grader: dict[str, Any] = {}
+        monitor = None
         checks = self.grader_context(project)
-        hyperparameters = req.resolve_section_hyperparameters(section, training.rows)
-        grader = req.validate_grader_spec(section, checks)
-        monitor = req.validate_monitor_grader(section, checks)
-        req.check_checkpoint_selection(hyperparameters, monitor)
+        if kind == "reinforcement":
+            grader = req.validate_grader_spec(section, checks)
+            monitor = req.validate_monitor_grader(section, checks)
+            req.check_checkpoint_selection(hyperparameters, monitor)
         return CheckedRequest(
-            model, training, validation, section, hyperparameters, grader, monitor, checks
+            model, training, validation, kind, section, hyperparameters, grader, monitor, checks
         )
 
     def create(self, project: str, request: CreateJob) -> Job:
@@ -117,6 +122,7 @@ class JobService:
             training_file=checked.training.id,
             validation_file=validation.id if validation else None,
             seed=req.resolve_seed(request.seed),
+            method=checked.kind,
             hyperparameters=checked.hyperparameters,
             grader=checked.grader,
             monitor_grader=checked.monitor,
@@ -137,6 +143,13 @@ class JobService:
             names = " and ".join(f for f in (job.training_file, job.validation_file) if f)
             jobs.record_event(job.id, f"Validating training files: {names}")
         return self._finish_validation(job)
+
+    def _check_rows(self, kind: str, *files: tuple[str, FileRecord | None]) -> None:
+        """Each file's rows in the method's data format (400 naming the line and field)."""
+        for param, record in files:
+            if record is not None and self.blobs.exists(file_key(record.id)):
+                with self.blobs.open(file_key(record.id)) as handle:
+                    req.check_rows(handle, kind, param, record.id)
 
     def canonical_model(self, name: str) -> str:
         """The canonical base model ``name`` (or the alias ``name``) stands for."""

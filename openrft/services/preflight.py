@@ -44,6 +44,12 @@ class PreflightService:
         ``api_key``: the caller's key, which model graders send back to this server."""
         # Validation may connect to a Lambda URL: keep it off the event loop.
         checked = await asyncio.to_thread(self.jobs.check, project, request)
+        if checked.kind != "reinforcement":
+            raise InvalidRequestError(
+                f"The preflight checks a reinforcement job's grader; method.type is "
+                f"'{checked.kind}'. Use method.type 'reinforcement' with a grader.",
+                param="method.type",
+            )
         if checked.section.get("tools"):
             raise InvalidRequestError(
                 "The preflight samples single-turn completions; it does not run tool rollouts "

@@ -119,6 +119,7 @@ def test_the_demos_one_answer_lambda_reward_flags_no_probe(
         ({"model": "no-such-model"}, "model"),
         ({"max_prompts": 0}, "max_prompts"),
         ({"method": {"type": "reinforcement", "reinforcement": {}}}, "method.reinforcement.grader"),
+        ({"method": None}, "method.type"),  # no method: a supervised job, nothing to grade
     ],
 )
 def test_bad_requests_are_400s_naming_the_field(

@@ -119,7 +119,6 @@ def test_the_demos_one_answer_lambda_reward_flags_no_probe(
         ({"model": "no-such-model"}, "model"),
         ({"max_prompts": 0}, "max_prompts"),
         ({"method": {"type": "reinforcement", "reinforcement": {}}}, "method.reinforcement.grader"),
-        ({"method": None}, "method.type"),  # no method: a supervised job, nothing to grade
     ],
 )
 def test_bad_requests_are_400s_naming_the_field(
@@ -135,6 +134,16 @@ def test_bad_requests_are_400s_naming_the_field(
     with pytest.raises(openai.BadRequestError) as caught:
         preflight(client, **body)
     assert caught.value.param is not None and param in caught.value.param, caught.value.body
+
+
+def test_a_supervised_job_has_no_grader_to_preflight(server: ServerHandle) -> None:
+    client = server.client()
+    chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        preflight(
+            client, model="tiny-random-llama", training_file=upload(client, [{"messages": chat}])
+        )
+    assert caught.value.param == "method.type"
 
 
 def test_tool_rollouts_are_refused_with_a_clear_message(server: ServerHandle) -> None:

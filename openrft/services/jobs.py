@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from openrft.db.files_repo import FileRepository
 from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
 from openrft.domain.base_models import canonical_base_model
-from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, JobStatus, ensure_action
+from openrft.domain.jobs import (
+    Checkpoint,
+    CreateJob,
+    Job,
+    JobEvent,
+    JobStatus,
+    MethodType,
+    ensure_action,
+)
 from openrft.domain.model_aliases import ModelAliases
 from openrft.domain.records import FileRecord
 from openrft.errors import ConflictError, InvalidRequestError, NotFoundError, RateLimitError
@@ -41,7 +49,7 @@ class CheckedRequest:
     model: str  # canonical base model
     training: FileRecord
     validation: FileRecord | None
-    kind: str  # method.type
+    kind: MethodType  # method.type
     section: dict[str, Any]  # method.<type>
     hyperparameters: dict[str, Any]  # resolved
     grader: dict[str, Any]  # normalized

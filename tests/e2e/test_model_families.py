@@ -62,7 +62,8 @@ def test_family_trains_chats_and_exports(server: ServerHandle, model: str, tmp_p
     )
     done = wait_for_status(client, job.id, {"succeeded", "failed", "cancelled"}, timeout_s=300)
     assert done.status == "succeeded", (done.error, server.log_tail())
-    reply = client.chat.completions.create(
+    # The first request loads the model into the server's pool: allow for a busy machine.
+    reply = client.with_options(timeout=300).chat.completions.create(
         model=done.fine_tuned_model, messages=MESSAGES, temperature=0, max_completion_tokens=12
     )
     answer = reply.choices[0].message.content

@@ -250,6 +250,7 @@ TUNING_FIELDS = (
     "dtype",
     "warmup_ratio",
     "max_grad_norm",
+    "resources",
 )
 DPO_BETA = Hyperparameter(
     "beta",

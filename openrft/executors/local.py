@@ -38,9 +38,10 @@ def default_worker_command(job_id: str) -> list[str]:
 
 
 def worker_settings_env(settings: Settings) -> dict[str, str]:
-    """The ``OPENRFT_*`` environment a worker needs to reach this server's database and data."""
+    """The ``OPENRFT_*`` environment a worker needs: these settings (flags given to ``serve``
+    too, never the API key) with the data dir and database it must share with this server."""
     return {
-        **{key: value for key, value in os.environ.items() if key.startswith("OPENRFT_")},
+        **settings.environment(),
         "OPENRFT_DATA_DIR": str(settings.data_dir.resolve()),
         "OPENRFT_DATABASE_URL": settings.resolved_database_url,
         # Model graders in the worker call this server's own /v1 (see grader_context).
@@ -126,7 +127,10 @@ class LocalExecutor:
         return cls(
             sessions,
             data_dir=settings.data_dir,
-            worker_env={**os.environ, **worker_settings_env(settings)},
+            worker_env={
+                **{k: v for k, v in os.environ.items() if k != "OPENRFT_API_KEY"},
+                **worker_settings_env(settings),
+            },
             max_concurrent_jobs=settings.max_concurrent_jobs,
             max_running_per_project=settings.max_running_jobs_per_project,
             max_job_seconds=settings.max_job_seconds,

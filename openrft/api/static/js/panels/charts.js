@@ -72,6 +72,8 @@ export default {
     const specs = [...CHARTS];
     const graders = graderKeys(ctx.metrics);
     if (graders.length) specs.push(["Grader sub-scores", graders]);
+    // Supervised and DPO jobs report losses instead of rewards.
+    if (ctx.metrics.some((m) => "train_loss" in m)) specs.unshift(["Loss (train, validation)", ["train_loss", "valid_loss"]]);
     for (const [title, keys] of specs) {
       const data = columns(ctx.metrics, keys);
       const points = data.slice(1).reduce((n, s) => n + s.filter((v) => v !== null).length, 0);

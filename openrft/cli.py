@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from openrft.demo.command import demo as demo_command
+from openrft.preflight_command import preflight as preflight_command
 from openrft.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Self-hosted reinforcement fine-tuning service.")
@@ -25,6 +26,7 @@ jobs_app = typer.Typer(no_args_is_help=True, help="Watch fine-tuning jobs.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.command("demo")(demo_command)
+app.command("preflight")(preflight_command)
 
 DataDirOption = Annotated[Path | None, typer.Option(help="Data dir [./openrft-data].")]
 DatabaseUrlOption = Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
@@ -22,6 +24,7 @@ from openrft.api.routes import (
     jobs,
     metrics,
     models,
+    preflight,
     responses,
     samples,
 )
@@ -31,6 +34,7 @@ from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
 from openrft.domain.model_aliases import ModelAliases
 from openrft.executors.local import LocalExecutor
+from openrft.executors.ray_address import RayUnreachableError, check_ray_address
 from openrft.graders.sandbox.launch import isolation_warning
 from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
@@ -41,6 +45,7 @@ from openrft.services.job_credentials import JobCredentials
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
 from openrft.services.models import ModelService
+from openrft.services.preflight import PreflightService
 from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
@@ -58,12 +63,30 @@ class UnsafeBindError(StartupRefusedError):
 
 
 def check_executor(settings: Settings) -> None:
-    """Only the local scheduler exists in this build; a Ray executor would plug in here."""
-    if settings.executor != "local":
+    """``--executor ray``: the ray package is installed and ``--ray-address`` answers."""
+    if settings.executor != "ray":
+        return
+    try:
+        check_ray_address(settings.ray_address)
+    except RayUnreachableError as exc:
+        raise StartupRefusedError(str(exc)) from None
+    if importlib.util.find_spec("ray") is None:
         raise StartupRefusedError(
-            f"--executor {settings.executor} is not available in this build; "
-            "use --executor local (the default)."
+            "--executor ray needs the ray package: pip install 'openrft[ray]' (make install "
+            "does), or use --executor local."
         )
+
+
+def build_executor(settings: Settings, sessions: sessionmaker[Session]) -> LocalExecutor:
+    """The scheduler of ``--executor``: local subprocesses, or actors on a Ray cluster."""
+    if settings.executor == "ray":
+        from openrft.executors.ray_executor import RayExecutor
+
+        try:
+            return RayExecutor.from_settings(settings, sessions)
+        except RayUnreachableError as exc:
+            raise StartupRefusedError(str(exc)) from None
+    return LocalExecutor.from_settings(settings, sessions)
 
 
 def grader_base_dir(settings: Settings, *, keyed: bool) -> Path | None:
@@ -111,23 +134,26 @@ def build_services(settings: Settings) -> Services:
     )
     egress = EgressPolicy.from_settings(settings, keyed=keyed)
     sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress, models)
+    jobs = JobService(
+        sessions,
+        blobs,
+        grader_context=sources.context,
+        resolve_model=resolve_base,
+        aliases=aliases,
+        max_queued_per_project=settings.max_queued_jobs_per_project,
+    )
+    graders = GraderService.from_settings(settings, sources.context, egress)
     services = Services(
         settings=settings,
         engine=engine,
         keys=keys,
         files=files,
-        jobs=JobService(
-            sessions,
-            blobs,
-            grader_context=sources.context,
-            resolve_model=resolve_base,
-            aliases=aliases,
-            max_queued_per_project=settings.max_queued_jobs_per_project,
-        ),
+        jobs=jobs,
         models=models,
         chat=chat,
         responses=ResponsesService(chat),
-        graders=GraderService.from_settings(settings, sources.context, egress),
+        graders=graders,
+        preflight=PreflightService(jobs, settings, graders.ctx),
     )
     if not settings.is_loopback and not services.keys.auth_required():
         engine.dispose()
@@ -166,7 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         app.state.metrics = http_metrics
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
-        executor = LocalExecutor.from_settings(settings, services.jobs.sessions)
+        executor = build_executor(settings, services.jobs.sessions)
         executor.start()
         try:
             yield
@@ -188,6 +214,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(samples.router)
     app.include_router(models.router)
     app.include_router(graders.router)
+    app.include_router(preflight.router)
     app.include_router(chat.router)
     app.include_router(responses.router)
     return app

@@ -13,6 +13,8 @@ const CHARTS = [
   ["Clip fractions", ["actor_pg_clipfrac", "clip_ratio/low_mean", "clip_ratio/high_mean"]],
   ["Response length (tokens)", ["response_length_mean"]],
   ["Truncation rate", ["completions/clipped_ratio"]],
+  ["Monitor grader (never trains)", ["train_reward_mean", "monitor/reward_mean", "valid_monitor_reward_mean"]],
+  ["Repetition rate (token 4-grams)", ["completions/repetition_rate"]],
   ["Grader error rate", ["grader_error_rate"]],
   ["Zero-variance groups", ["frac_reward_zero_std"]],
   ["Step time (s)", ["step_time_s"]],

@@ -163,6 +163,7 @@ class JobSpec:
     monitor_grader: dict[str, Any] | None = None
     preflight: PreflightMode = "off"
     tools: list[dict[str, Any]] | None = None  # tool providers of multi-turn rollouts
+    integrations: list[dict[str, Any]] | None = None  # experiment trackers (normalized)
 
 
 @dataclass(frozen=True)

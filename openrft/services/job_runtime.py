@@ -82,6 +82,7 @@ class JobRuntime:
             resume_from=self.blobs.path(latest.blob_dir) if latest else None,
             status=job.status,
             tools=job.tools,
+            integrations=job.integrations,
         )
 
     def add_event(

@@ -18,6 +18,7 @@ from openrft.ids import new_id
 from openrft.services import job_requests as req
 from openrft.services.files import file_key
 from openrft.storage.blobs import BlobStore
+from openrft.trackers.spec import check_integrations
 
 if TYPE_CHECKING:
     from openrft.graders.types import ValidationContext
@@ -81,8 +82,9 @@ class JobService:
         grader = req.validate_grader_spec(section, checks)
         monitor = req.validate_monitor_grader(section, checks)
         req.check_checkpoint_selection(hyperparameters, monitor)
+        job_id = new_id("ftjob-")
         job = Job(
-            id=new_id("ftjob-"),
+            id=job_id,
             project=project,
             created_at=int(time.time()),
             status=JobStatus.VALIDATING_FILES,
@@ -98,7 +100,7 @@ class JobService:
             suffix=req.check_suffix(request.suffix),
             metadata=req.check_metadata(request.metadata),
             response_format=req.check_response_format(section.get("response_format")),
-            integrations=request.integrations,
+            integrations=check_integrations(request.integrations, job_id=job_id),
             tools=req.check_tools(section.get("tools"), checks),
             training_rows=training.rows,
         )

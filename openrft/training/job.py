@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,15 @@ from openrft.inference.engine import GenerationEngine
 from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.tools import Toolbox
+from openrft.trackers.observers import job_trackers
 from openrft.training.config import TrainConfig
-from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
+from openrft.training.controller import (
+    Outcome,
+    Roles,
+    StepObserver,
+    TrainingController,
+    TrainingRuntime,
+)
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.rollout import EngineSampler, TokenizerCodec
@@ -83,10 +91,20 @@ async def run_job(
     try:
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
-            controller = _controller(
-                spec, config, runtime, policy, (grader, monitor), tokenizer, rows, scratch, tools
-            )
-            return await controller.run(resume_from=_resume_dir(spec))
+            with job_trackers(spec, settings, runtime) as trackers:
+                controller = _controller(
+                    spec,
+                    config,
+                    runtime,
+                    policy,
+                    (grader, monitor),
+                    tokenizer,
+                    rows,
+                    scratch,
+                    tools,
+                    observers=trackers,
+                )
+                return await controller.run(resume_from=_resume_dir(spec))
     finally:
         await grader.aclose()
         if monitor is not None:
@@ -103,6 +121,8 @@ def _controller(
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
     tools: Toolbox | None,
+    *,
+    observers: Sequence[StepObserver],
 ) -> TrainingController:
     sampler = EngineSampler(GenerationEngine(policy.model, tokenizer))
     roles = Roles(
@@ -114,6 +134,7 @@ def _controller(
         weights=policy,
         monitor=graders[1],
         rollouts=tool_rollouts(sampler, tokenizer, tools, [*rows[0], *rows[1]], config.max_turns),
+        observers=observers,
     )
     return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
 

@@ -30,6 +30,7 @@ def run_config(spec: JobSpec) -> dict[str, Any]:
     return {
         "job_id": spec.id,
         "model": spec.model,
+        "method": spec.method,
         "seed": spec.seed,
         "grader_type": spec.grader.get("type"),
         "grader_name": spec.grader.get("name"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -21,6 +22,7 @@ from openrft.api.routes import (
     jobs,
     metrics,
     models,
+    preflight,
     responses,
     samples,
 )
@@ -30,17 +32,23 @@ from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
 from openrft.domain.model_aliases import ModelAliases
 from openrft.executors.local import LocalExecutor
+from openrft.graders.sandbox.launch import isolation_warning
 from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
 from openrft.services.grader_sources import GraderSources
 from openrft.services.graders import GraderService
+from openrft.services.job_credentials import JobCredentials
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
 from openrft.services.models import ModelService
+from openrft.services.preflight import PreflightService
 from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
+from openrft.storage.private import make_private
+
+log = logging.getLogger("openrft.server")
 
 
 class StartupRefusedError(RuntimeError):
@@ -83,12 +91,12 @@ def build_services(settings: Settings) -> Services:
     StartupRefusedError for an executor this build does not have.
     """
     check_executor(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     engine = make_engine(settings.resolved_database_url)
     upgrade_database(engine)
     sessions = make_session_factory(engine)
     blobs = BlobStore(settings.data_dir / "blobs")
-    keys = KeyService(sessions)
+    keys = KeyService(sessions, JobCredentials(settings.data_dir))
     if settings.api_key:
         keys.register(DEFAULT_PROJECT, settings.api_key)
     keyed = keys.auth_required()
@@ -105,23 +113,26 @@ def build_services(settings: Settings) -> Services:
     )
     egress = EgressPolicy.from_settings(settings, keyed=keyed)
     sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress, models)
+    jobs = JobService(
+        sessions,
+        blobs,
+        grader_context=sources.context,
+        resolve_model=resolve_base,
+        aliases=aliases,
+        max_queued_per_project=settings.max_queued_jobs_per_project,
+    )
+    graders = GraderService.from_settings(settings, sources.context, egress)
     services = Services(
         settings=settings,
         engine=engine,
         keys=keys,
         files=files,
-        jobs=JobService(
-            sessions,
-            blobs,
-            grader_context=sources.context,
-            resolve_model=resolve_base,
-            aliases=aliases,
-            max_queued_per_project=settings.max_queued_jobs_per_project,
-        ),
+        jobs=jobs,
         models=models,
         chat=chat,
         responses=ResponsesService(chat),
-        graders=GraderService.from_settings(settings, sources.context, egress),
+        graders=graders,
+        preflight=PreflightService(jobs, settings, graders.ctx),
     )
     if not settings.is_loopback and not services.keys.auth_required():
         engine.dispose()
@@ -154,6 +165,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
+        if warning := isolation_warning(settings.sandbox_isolation):
+            log.warning(warning)
         app.state.settings = settings
         app.state.services = services
         app.state.metrics = http_metrics
@@ -181,6 +194,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(samples.router)
     app.include_router(models.router)
     app.include_router(graders.router)
+    app.include_router(preflight.router)
     app.include_router(chat.router)
     app.include_router(responses.router)
     return app

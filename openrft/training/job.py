@@ -27,6 +27,7 @@ from openrft.training.controller import (
 )
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
+from openrft.training.preflight_gate import preflight_gate
 from openrft.training.rollout import EngineSampler, TokenizerCodec
 from openrft.training.tool_setup import job_tools, tool_rollouts
 from openrft.training.tuning import (
@@ -116,6 +117,8 @@ async def run_job(
                     tools,
                     observers=trackers,
                 )
+                gate_roles = (controller.roles.codec, controller.rollouts, grader)
+                await preflight_gate(spec, config, runtime, rows, gate_roles)
                 return await controller.run(resume_from=_resume_dir(spec))
     finally:
         await grader.aclose()

@@ -37,6 +37,7 @@ class SandboxPool:
             "cpu_lifetime_s": max(600.0, 10 * limits.cpu_time_s),
             "wall_time_s": limits.wall_time_s,
             "own_pid_namespace": self.isolation.own_pid_namespace,
+            "hide": list(limits.hidden) if self.isolation.own_mount_namespace else [],
         }
         self.workers = [
             SandboxWorker(config, self.isolation, limits.wall_time_s) for _ in range(limits.workers)

@@ -63,6 +63,7 @@ def test_a_running_jobs_series_are_on_metrics(server: ServerHandle) -> None:
                     "max_completion_tokens": 4,
                     "lora_rank": 2,
                     "lora_alpha": 4,
+                    "early_stopping": {"patience": 100},  # runs until cancelled
                 },
             },
         },
@@ -80,5 +81,5 @@ def test_a_running_jobs_series_are_on_metrics(server: ServerHandle) -> None:
     assert series["openrft_job_grader_error_rate"] == 0.0
     assert series["openrft_job_rollout_tokens_per_second"] > 0
     assert series["openrft_job_step_seconds"] > 0
-    wait_for_status(client, job.id, {"cancelled"}, timeout_s=120)
+    wait_for_status(client, job.id, {"cancelled"}, timeout_s=600)
     assert job_series(server, job.id) == {}

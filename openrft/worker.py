@@ -11,12 +11,14 @@ import asyncio
 import logging
 import sys
 import traceback
+from functools import partial
 
 from openrft.errors import OpenRFTError
-from openrft.graders.types import GraderContext
+from openrft.graders.types import GraderContext, JudgeAccess
 from openrft.net.egress import EgressPolicy
 from openrft.services.job_runtime import JobRuntime
 from openrft.services.keys import KeyService
+from openrft.services.models import build_model_service
 from openrft.settings import Settings
 
 log = logging.getLogger("openrft.worker")
@@ -32,14 +34,18 @@ def failure_error(exc: BaseException) -> dict[str, str]:
     return {"code": "training_failed", "message": f"{type(exc).__name__}: {message}"}
 
 
-def grader_context(runtime: JobRuntime, settings: Settings) -> GraderContext:
-    """How this job's graders reach out: this server's chat endpoint, and only the addresses
-    the server's egress policy allows (decided the way the server decides it)."""
+def grader_context(runtime: JobRuntime, settings: Settings, project: str) -> GraderContext:
+    """How this job's graders reach out: this server's chat endpoint, only the addresses the
+    server's egress policy allows (decided the way the server decides it), and judges for
+    sandboxed code on the models ``project`` may use."""
     keyed = KeyService(runtime.sessions).auth_required()
+    models = build_model_service(settings, runtime.sessions, runtime.blobs, keyed=keyed)
+    judge = JudgeAccess(settings.self_base_url, settings.api_key, partial(models.knows, project))
     return GraderContext(
         chat_base_url=settings.self_base_url,
         api_key=settings.api_key,
         egress=EgressPolicy.from_settings(settings, keyed=keyed),
+        judge=judge,
     )
 
 
@@ -52,7 +58,9 @@ def main(job_id: str) -> int:
         from openrft.training.job import run_job  # heavy imports (torch, transformers) here
 
         spec = runtime.load(job_id)
-        outcome = asyncio.run(run_job(spec, settings, runtime, grader_context(runtime, settings)))
+        outcome = asyncio.run(
+            run_job(spec, settings, runtime, grader_context(runtime, settings, spec.project))
+        )
         log.info("job %s ended: %s", job_id, outcome)
         return 0
     except Exception as exc:

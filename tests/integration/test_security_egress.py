@@ -9,6 +9,7 @@ URL's response body into its error message. Now every tenant-chosen URL passes t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,9 +103,10 @@ def test_graders_run_never_reaches_an_internal_url(keyed: ServerHandle) -> None:
         assert reward.calls["/ok"] == 0
 
 
-def test_a_failed_job_quotes_no_more_than_a_clean_snippet(server: ServerHandle) -> None:
-    """An allowed reward URL answering 403 with a long body: the job's error quotes a short,
-    printable prefix and never the secret further in (before: 200 raw characters)."""
+def test_a_paused_job_quotes_no_more_than_a_clean_snippet(server: ServerHandle) -> None:
+    """An allowed reward URL answering 403 with a long body: the job pauses (every sample's grade
+    erred), and its error event quotes a short, printable prefix and never the secret further in
+    (before: 200 raw characters)."""
     client = server.client()
     with running_reward_server() as reward:
         method = {
@@ -117,9 +119,12 @@ def test_a_failed_job_quotes_no_more_than_a_clean_snippet(server: ServerHandle) 
             method=method,
             hyperparameters={"n_epochs": 1, "batch_size": 2},
         )
-        failed = wait_for_status(client, job.id, {"failed"}, timeout_s=240)
-    assert failed.error is not None
-    message = failed.error.message
+        paused = wait_for_status(client, job.id, {"paused", "failed", "succeeded"}, timeout_s=240)
+    assert paused.status == "paused", (paused.error, server.log_tail())
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))
+    [error] = [e for e in events if e.level == "error"]
+    message = error.message
     assert "HTTP 403: denied" in message
     assert LEAKED_SECRET.decode() not in message
+    assert LEAKED_SECRET.decode() not in json.dumps(error.data)
     assert "\x1b" not in message and "\r" not in message

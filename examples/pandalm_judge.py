@@ -11,16 +11,16 @@ completions, on the job's project's models only. Upload it and name it as the jo
 The rollout is answer 1 and the row's reference answer is answer 2; the reward is 1 when the
 judge prefers the rollout, 0.5 for a tie, 0 when it prefers the reference, and the reverse
 order is asked too, to cancel the judge's position bias. ``JUDGE_MODEL`` names any model the
-project may use (a base, a fine-tuned model or an alias such as ``gpt-4.1``).
+project may use: a base, a fine-tuned model, or, as here, an alias the server maps to a local
+model (``openrft serve --model-alias gpt-4.1=SmolLM2-135M-Instruct``).
 """
 
 import logging
-import os
 import re
 
 from openai import OpenAI
 
-JUDGE_MODEL = os.environ.get("JUDGE_MODEL", "SmolLM2-135M-Instruct")
+JUDGE_MODEL = "gpt-4.1"
 PROMPT = (
     "Below are two responses for a given task. The task is defined by the Instruction. "
     "Evaluate the responses and generate a reference answer for the task.\n\n"

@@ -1,6 +1,7 @@
-"""Inside a job: a cookbook ``score_model`` grader on SmolLM2 through the alias ``gpt-4.1``
-grades 20 samples with no parse failure, and a Bedrock handler calls a judge through the
-narrow channel (and prints into the job's grader logs). Real worker, tiny-random-llama policy.
+"""A cookbook ``score_model`` grader on SmolLM2 through the alias ``gpt-4.1`` grades 20 samples
+with no parse failure, on ``graders/run`` and inside a job; in a job, a Bedrock handler calls a
+judge through the narrow channel (and prints into the job's grader logs). Real worker,
+tiny-random-llama policy. Slow: about 60 judge calls on a CPU.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import openai
 import pytest
 
 from tests.integration.conftest import ServerHandle, start_server, wait_for_status
-from tests.integration.test_migration_shapes import JUDGE_ALIAS, JUDGE_MODEL, SCORE_MODEL
+from tests.integration.test_migration_shapes import JUDGE_ALIAS, SCORE_MODEL
 
 pytestmark = pytest.mark.slow
+JUDGE_MODEL = "SmolLM2-135M-Instruct"
 POLICY = "tiny-random-llama"
 # 5 rows x group 2 for one training step + 5 baseline + 5 final validation samples = 20.
 HYPERPARAMETERS = {
@@ -65,6 +67,24 @@ def run_job(server: ServerHandle, grader: dict[str, Any]) -> tuple[Any, list[dic
         f"{server.base_url}/fine_tuning/jobs/{job.id}/samples", params={"limit": 100}, timeout=30
     ).json()["data"]
     return done, samples
+
+
+def test_a_score_model_judge_parses_twenty_samples_on_run(server: ServerHandle) -> None:
+    client = server.client().with_options(timeout=600)
+    for i in range(20):
+        answer = f"{i} + {i} = {2 * i + i % 3}"
+        item = {
+            "messages": [{"role": "user", "content": f"What is {i} + {i}?"}],
+            "reference_answer": str(2 * i),
+        }
+        response = client.fine_tuning.alpha.graders.run(
+            grader=SCORE_MODEL,
+            model_sample=answer,
+            item=item,  # type: ignore[arg-type]
+        )
+        errors = response.metadata.errors.model_dump()
+        assert not [k for k, v in errors.items() if v is True], (i, errors)
+        assert 0.0 <= response.reward <= 1.0
 
 
 def test_a_score_model_judge_grades_twenty_samples_in_a_job(server: ServerHandle) -> None:

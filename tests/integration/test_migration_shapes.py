@@ -4,7 +4,8 @@ Graders in the shapes of OpenAI's cookbook RFT notebooks (a multi grader of pyth
 match, a score_model judge, a HealthBench-style rubric judge over ``{{item.messages}}``) and
 reward handlers in the idioms of Bedrock's RFT samples (``reference_answer`` at the top level or
 in ``metadata``, as a string or an object), all through the official SDK on a live server whose
-alias map sends ``gpt-4.1`` to SmolLM2.
+alias map sends ``gpt-4.1`` to tiny-random-llama (a fast judge: the server's constrained decoding
+makes any model's verdict parse; SmolLM2 judges in the slow ``test_migration_jobs.py``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from rapidfuzz import fuzz, utils
 
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import ServerHandle, start_server
+from tests.unit.graders.test_judge_channel import REACH_SOURCE
 
 JUDGE_ALIAS = "gpt-4.1"
-JUDGE_MODEL = "SmolLM2-135M-Instruct"
+FAST_JUDGE = "tiny-random-llama"
 QUESTION = [{"role": "user", "content": "Janet has 3 apples and buys 4 more. How many now?"}]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    flags = ("--model-alias", f"{JUDGE_ALIAS}={JUDGE_MODEL}")
+    flags = ("--model-alias", f"{JUDGE_ALIAS}={FAST_JUDGE}")
     with start_server(tmp_path_factory.mktemp("migration"), extra_args=flags) as handle:
         yield handle
 
@@ -268,16 +270,8 @@ def test_a_handler_reaches_the_judge_and_nothing_else(
     client: openai.OpenAI, server: ServerHandle
 ) -> None:
     port = int(server.root_url.rsplit(":", 1)[1])
-    handler = f"""
-    import socket
+    handler = REACH_SOURCE + textwrap.dedent(f"""
     from openai import OpenAI
-
-    def reach(host, port):
-        try:
-            socket.create_connection((host, port), timeout=3).close()
-            return "connected"
-        except OSError as exc:
-            return type(exc).__name__
 
     def lambda_handler(event, context):
         reply = OpenAI().chat.completions.create(
@@ -288,7 +282,7 @@ def test_a_handler_reaches_the_judge_and_nothing_else(
                            ("8.8.8.8", 53)]:
             print(host, port, reach(host, port))
         return [{{"id": t["id"], "aggregate_reward_score": 1.0}} for t in event]
-    """
+    """)
     response = run(client, upload_handler(client, handler), "x", {"messages": QUESTION})
     assert errors_of(response) == [], response.metadata.error_details
     lines = response.metadata.logs.splitlines()

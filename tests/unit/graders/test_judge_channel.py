@@ -22,6 +22,17 @@ LIMITS = SandboxLimits(
     wall_time_s=30.0, cpu_time_s=30.0, memory_bytes=2 * 1024**3, workers=1, isolation="bwrap"
 )
 PROJECT_MODELS = {"judge-model"}
+# Sandboxed code that says how connecting to (host, port) ends: "connected" or the error's name.
+REACH_SOURCE = """
+import os, socket
+
+def reach(host, port):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        return "connected"
+    except OSError as exc:
+        return type(exc).__name__
+"""
 
 
 @pytest.fixture
@@ -102,14 +113,9 @@ async def test_the_relay_serves_nothing_else(chat: ChatServer, call: str, expect
 async def test_no_other_address_or_port_is_reachable(chat: ChatServer) -> None:
     host, port = chat.server_address[:2]
     result = await _run(
-        """
-        import os, socket
-        def reach(host, port):
-            try:
-                socket.create_connection((host, port), timeout=3).close()
-                return "connected"
-            except OSError as exc:
-                return type(exc).__name__
+        REACH_SOURCE
+        + textwrap.dedent(
+            """
         def grade(sample, item):
             base = os.environ["OPENAI_BASE_URL"]
             judge_port = int(base.split(":")[2].split("/")[0])
@@ -117,7 +123,8 @@ async def test_no_other_address_or_port_is_reachable(chat: ChatServer) -> None:
                                ("1.1.1.1", 443), ("169.254.169.254", 80), ("::1", item["port"])]:
                 print(host, port, reach(host, port))
             return 0.0
-        """,
+        """
+        ),
         chat,
         {"host": host, "port": port},
     )

@@ -62,6 +62,10 @@ def serve(
         list[str] | None,
         typer.Option(help="NAME=MODEL: serve MODEL under NAME too (e.g. gpt-4.1=Qwen/Qwen3-0.6B)."),
     ] = None,
+    sandbox_isolation: Annotated[
+        str | None,
+        typer.Option(help="auto|bwrap: bubblewrap or no user code; unshare|none: weaker, opt-in."),
+    ] = None,
 ) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
@@ -86,6 +90,7 @@ def serve(
         grader_base_dir=grader_base_dir,
         egress_allow=egress_allow,
         model_aliases=aliases,
+        sandbox_isolation=sandbox_isolation,
     )
     try:  # fail before binding, with a plain message (keyless off loopback, no executor)
         build_services(settings).engine.dispose()
@@ -105,9 +110,10 @@ def keys_create(
     from openrft.db.engine import make_engine, make_session_factory, upgrade_database
     from openrft.errors import OpenRFTError
     from openrft.services.keys import KeyService
+    from openrft.storage.private import make_private
 
     settings = build_settings(data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     engine = make_engine(settings.resolved_database_url)
     try:
         upgrade_database(engine)

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         "Default: loopback on a keyless loopback server, nothing once API keys exist. "
         "Comma-separated or a JSON list in OPENRFT_EGRESS_ALLOW.",
     )
+    sandbox_isolation: Literal["auto", "bwrap", "unshare", "none"] = Field(
+        default="auto",
+        description="How user code (python graders, Lambda handler files, python tools) is "
+        "isolated. auto/bwrap: bubblewrap, else such code is refused. unshare (no network, "
+        "data dir hidden, rest of the file system visible) and none (rlimits only) are the "
+        "operator's explicit opt-in to weaker isolation, warned about at startup.",
+    )
     model_aliases: dict[str, str] = Field(
         default_factory=dict,
         description="Model names (e.g. 'gpt-4.1', 'openai.gpt-oss-20b') that stand for a model "
@@ -113,6 +120,15 @@ class Settings(BaseSettings):
     @classmethod
     def _check_aliases(cls, value: dict[str, str]) -> dict[str, str]:
         return check_aliases(value)
+
+    def environment(self) -> dict[str, str]:
+        """These settings as ``OPENRFT_*`` variables, for a worker process (flags given to
+        ``serve`` reach it too); never the API key, which workers do not need."""
+        values = self.model_dump(mode="json", exclude={"api_key"}, exclude_none=True)
+        return {
+            f"OPENRFT_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in values.items()
+        }
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,15 +13,21 @@ import sys
 import traceback
 from functools import partial
 
+from openrft.domain.jobs import JobSpec
 from openrft.errors import OpenRFTError
 from openrft.graders.types import GraderContext, JudgeAccess
 from openrft.net.egress import EgressPolicy
+from openrft.services.graders import sandbox_limits
+from openrft.services.job_credentials import JobCredentials
 from openrft.services.job_runtime import JobRuntime
 from openrft.services.keys import KeyService
 from openrft.services.models import build_model_service
 from openrft.settings import Settings
+from openrft.storage.private import make_private
 
 log = logging.getLogger("openrft.worker")
+# A job credential's lifetime when jobs have no maximum wall time.
+MAX_CREDENTIAL_LIFETIME_S = 7 * 24 * 3600.0
 
 
 def failure_error(exc: BaseException) -> dict[str, str]:
@@ -34,16 +40,21 @@ def failure_error(exc: BaseException) -> dict[str, str]:
     return {"code": "training_failed", "message": f"{type(exc).__name__}: {message}"}
 
 
-def grader_context(runtime: JobRuntime, settings: Settings, project: str) -> GraderContext:
-    """How this job's graders reach out: this server's chat endpoint, only the addresses the
+def grader_context(runtime: JobRuntime, settings: Settings, spec: JobSpec) -> GraderContext:
+    """How this job's graders reach out: this server's chat endpoint as the job's own project
+    (a job credential, on a keyed server), the operator's sandbox, only the addresses the
     server's egress policy allows (decided the way the server decides it), and judges for
-    sandboxed code on the models ``project`` may use."""
+    sandboxed code on the models the job's project may use."""
     keyed = KeyService(runtime.sessions).auth_required()
+    lifetime_s = settings.max_job_seconds or MAX_CREDENTIAL_LIFETIME_S
+    credential = JobCredentials(settings.data_dir).issue(spec.id, spec.project, lifetime_s)
+    api_key = credential if keyed else None
     models = build_model_service(settings, runtime.sessions, runtime.blobs, keyed=keyed)
-    judge = JudgeAccess(settings.self_base_url, settings.api_key, partial(models.knows, project))
+    judge = JudgeAccess(settings.self_base_url, api_key, partial(models.knows, spec.project))
     return GraderContext(
         chat_base_url=settings.self_base_url,
-        api_key=settings.api_key,
+        api_key=api_key,
+        sandbox=sandbox_limits(settings),
         egress=EgressPolicy.from_settings(settings, keyed=keyed),
         judge=judge,
     )
@@ -53,14 +64,14 @@ def main(job_id: str) -> int:
     """Run one job; returns the process exit status (0 also when the job failed cleanly)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings()
+    make_private(settings.data_dir)
     runtime = JobRuntime(settings)
     try:
         from openrft.training.job import run_job  # heavy imports (torch, transformers) here
 
         spec = runtime.load(job_id)
-        outcome = asyncio.run(
-            run_job(spec, settings, runtime, grader_context(runtime, settings, spec.project))
-        )
+        ctx = grader_context(runtime, settings, spec)
+        outcome = asyncio.run(run_job(spec, settings, runtime, ctx))
         log.info("job %s ended: %s", job_id, outcome)
         return 0
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,17 +28,22 @@ from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
+from openrft.graders.sandbox.launch import isolation_warning
 from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
 from openrft.services.grader_sources import GraderSources
 from openrft.services.graders import GraderService
+from openrft.services.job_credentials import JobCredentials
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
 from openrft.services.models import build_model_service
 from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
+from openrft.storage.private import make_private
+
+log = logging.getLogger("openrft.server")
 
 
 class StartupRefusedError(RuntimeError):
@@ -72,12 +78,12 @@ def build_services(settings: Settings) -> Services:
     StartupRefusedError for an executor this build does not have.
     """
     check_executor(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     engine = make_engine(settings.resolved_database_url)
     upgrade_database(engine)
     sessions = make_session_factory(engine)
     blobs = BlobStore(settings.data_dir / "blobs")
-    keys = KeyService(sessions)
+    keys = KeyService(sessions, JobCredentials(settings.data_dir))
     if settings.api_key:
         keys.register(DEFAULT_PROJECT, settings.api_key)
     keyed = keys.auth_required()
@@ -142,6 +148,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
+        if warning := isolation_warning(settings.sandbox_isolation):
+            log.warning(warning)
         app.state.settings = settings
         app.state.services = services
         app.state.metrics = http_metrics

@@ -55,10 +55,14 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def current_caller(
-    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Caller:
-    """The project owning the bearer key (401 on a missing or wrong key once keys exist)."""
-    return Caller(services.keys.authenticate(authorization), bearer_key(authorization))
+    """The project owning the bearer key (401 on a missing or wrong key once keys exist; 403
+    for a job credential outside the paths it may call)."""
+    project = services.keys.authenticate(authorization, request.url.path)
+    return Caller(project, bearer_key(authorization))
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

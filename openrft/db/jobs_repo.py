@@ -65,6 +65,7 @@ def _job(row: Any) -> Job:
         training_rows=row.training_rows,
         monitor_grader=row.monitor_grader,
         preflight=row.preflight,
+        method=row.method,
     )
 
 
@@ -118,6 +119,7 @@ class JobRepository:
                 response_format=job.response_format,
                 integrations=job.integrations,
                 tools=job.tools,
+                method=job.method,
                 result_files=job.result_files,
             )
         )

@@ -57,6 +57,8 @@ jobs = sa.Table(
     sa.Column("response_format", sa.JSON),
     sa.Column("integrations", sa.JSON),
     sa.Column("tools", sa.JSON),
+    # supervised | dpo | reinforcement (0007); older rows are reinforcement jobs.
+    sa.Column("method", sa.String(16), nullable=False, server_default="reinforcement"),
     sa.Column("fine_tuned_model", sa.String(1200)),
     sa.Column("finished_at", sa.BigInteger),
     sa.Column("estimated_finish", sa.BigInteger),

@@ -1,51 +1,25 @@
-"""Validate fine-tune JSONL: one JSON object per line with a non-empty ``messages`` list."""
+"""Validate fine-tune JSONL: one JSON object per line that some fine-tuning method can use
+(``method_rows.upload_problem``: a non-empty ``messages`` list, or a DPO preference pair)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from openrft.domain.messages import ROLES, normalize_messages
-from openrft.domain.tools import normalize_tools
+from openrft.domain.method_rows import upload_problem
 from openrft.errors import InvalidRequestError
 
 
 def _bad_line(number: int, why: str) -> InvalidRequestError:
     return InvalidRequestError(
         f"Invalid fine-tune file: line {number}: {why}. Each line must be a JSON object with a "
-        'non-empty "messages" list of {"role", "content"} objects.',
+        'non-empty "messages" list of {"role", "content"} objects (DPO: {"input": {"messages": '
+        '[...]}, "preferred_output": [...], "non_preferred_output": [...]}).',
         param="file",
         code="invalid_file_format",
     )
-
-
-def row_problem(row: Any) -> str | None:
-    """Why ``row`` is not a valid dataset row, or None when it is."""
-    if not isinstance(row, dict):
-        return f"expected a JSON object, got {type(row).__name__}"
-    messages = row.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return 'missing or empty "messages" list'
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            return f"messages[{index}] is not an object"
-        role = message.get("role")
-        if role not in ROLES:
-            return f"messages[{index}].role must be one of {', '.join(ROLES)}, got {role!r}"
-        calls_only = role == "assistant" and message.get("tool_calls")
-        if not isinstance(message.get("content"), str | list) and not calls_only:
-            return f'messages[{index}] has no "content" (a string or a list of text parts)'
-    try:  # the rendering rules of training and serving (openrft.domain.messages, .tools)
-        normalize_messages(messages)
-        if row.get("tools") is not None:
-            normalize_tools(row["tools"])
-    except InvalidRequestError as exc:
-        where = re.sub(r"\.(\d+)", r"[\1]", exc.param or "messages")
-        return f"{where}: {exc.message.rstrip('.')}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -94,7 +68,7 @@ def validate_jsonl(data: bytes | Iterable[bytes], limits: JsonlLimits | None = N
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise _bad_line(number, f"not valid JSON ({exc.msg})") from None
-        problem = row_problem(row)
+        problem = upload_problem(row)
         if problem:
             raise _bad_line(number, problem)
         rows += 1

@@ -40,6 +40,7 @@ _LEGAL: dict[JobStatus, frozenset[JobStatus]] = {
 
 ControlRequest = Literal["cancel", "pause"]
 PreflightMode = Literal["warn", "block", "off"]
+MethodType = Literal["supervised", "dpo", "reinforcement"]
 
 
 class IllegalTransition(ValueError):
@@ -119,6 +120,7 @@ class Job:
     monitor_grader: dict[str, Any] | None = None  # grades every sample, never trains
     preflight: PreflightMode | None = None  # None: "off"
     model_alias: str | None = None
+    method: MethodType = "reinforcement"  # supervised and dpo jobs have an empty grader
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class JobSpec:
     monitor_grader: dict[str, Any] | None = None
     preflight: PreflightMode = "off"
     tools: list[dict[str, Any]] | None = None  # tool providers of multi-turn rollouts
+    method: MethodType = "reinforcement"
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,8 @@ class LocalExecutor:
         prefix = settings.worker_command
         command = (lambda job_id: [*prefix, job_id]) if prefix else default_worker_command
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "OPENRFT_API_KEY"},
+            **settings.environment(),
             "OPENRFT_DATA_DIR": str(settings.data_dir.resolve()),
             "OPENRFT_DATABASE_URL": settings.resolved_database_url,
             # Model graders in the worker call this server's own /v1 (see grader_context).

@@ -149,10 +149,13 @@ class SandboxLimits:
     max_processes: int = 64
     file_size_bytes: int = 256 * 1024**2
     tmp_size_bytes: int = 256 * 1024**2
-    # "auto" (strongest that works), "bwrap", "unshare" or "none"; see sandbox/launch.py.
+    # "auto" (bubblewrap or refuse), "bwrap", "unshare" or "none"; see sandbox/launch.py.
     isolation: str = "auto"
     # Characters of printed/logged output kept per call (the start and the end).
     log_chars: int = 16_000
+    # Paths the sandbox must not see where the mode leaves the file system visible (the data
+    # dir): covered by an empty tmpfs in "unshare" mode; bwrap never mounts them.
+    hidden: tuple[str, ...] = ()
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
 
 

@@ -118,3 +118,29 @@ def encode_continuation(
     else:
         text = _PLAIN_END + after[len(before) :]
     return list(tokenizer.encode(text, add_special_tokens=False))
+
+
+def encode_assistant_turn(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+) -> list[int]:
+    """Ids of the last message (an assistant turn) as the model writes it after the cue of
+    ``encode_chat(messages[:-1])``: its text (tool calls in the rendered format) through the
+    end-of-turn token. Supervised and DPO training learn exactly these ids, so a tuned model
+    produces, and stops, the way serving reads its output."""
+    head = render_chat(tokenizer, messages[:-1], tools=tools, add_generation_prompt=True)
+    full = render_chat(tokenizer, messages, tools=tools, add_generation_prompt=False)
+    if not full.startswith(head):
+        raise ValueError("the chat template renders earlier turns differently once answered")
+    text = full[len(head) :]
+    if not getattr(tokenizer, "chat_template", None):
+        ids = list(tokenizer.encode(text.removesuffix(_PLAIN_END), add_special_tokens=False))
+        return [*ids, int(tokenizer.eos_token_id)]
+    marker = max(_END_OF_TURN, key=text.rfind)
+    if marker not in text:
+        raise ValueError("the chat template ends turns with no known end-of-turn token")
+    return list(
+        tokenizer.encode(text[: text.rfind(marker) + len(marker)], add_special_tokens=False)
+    )

@@ -65,18 +65,6 @@ class FineTuningJob(BaseModel):
     @classmethod
     def of(cls, job: Job) -> FineTuningJob:
         hp = job.hyperparameters
-        reinforcement: dict[str, Any] = {
-            "grader": public_grader(job.grader),
-            "hyperparameters": hp,
-        }
-        if job.response_format is not None:
-            reinforcement["response_format"] = job.response_format
-        if job.monitor_grader is not None:
-            reinforcement["monitor_grader"] = public_grader(job.monitor_grader)
-        if job.preflight is not None:
-            reinforcement["preflight"] = job.preflight
-        if job.tools is not None:
-            reinforcement["tools"] = job.tools
         return cls(
             id=job.id,
             created_at=job.created_at,
@@ -99,10 +87,28 @@ class FineTuningJob(BaseModel):
             estimated_finish=job.estimated_finish,
             integrations=job.integrations,
             metadata=job.metadata,
-            method={"type": "reinforcement", "reinforcement": reinforcement},
+            method={"type": job.method, job.method: _method_section(job)},
             user_provided_suffix=job.suffix,
             resolved_model=job.model,
         )
+
+
+def _method_section(job: Job) -> dict[str, Any]:
+    """``method.<type>`` as OpenAI echoes it: the hyperparameters resolved (and, for
+    reinforcement, the grader and openrft's other settings)."""
+    section: dict[str, Any] = {"hyperparameters": job.hyperparameters}
+    if job.method != "reinforcement":
+        return section
+    section["grader"] = public_grader(job.grader)
+    if job.response_format is not None:
+        section["response_format"] = job.response_format
+    if job.monitor_grader is not None:
+        section["monitor_grader"] = public_grader(job.monitor_grader)
+    if job.preflight is not None:
+        section["preflight"] = job.preflight
+    if job.tools is not None:
+        section["tools"] = job.tools
+    return section
 
 
 class FineTuningJobList(BaseModel):

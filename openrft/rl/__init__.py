@@ -1,4 +1,4 @@
-"""GRPO math as pure tensor functions: advantages, log-probs, losses. No I/O."""
+"""GRPO and DPO math as pure tensor functions: advantages, log-probs, losses. No I/O."""
 
 from openrft.rl.advantages import compute_advantages
 from openrft.rl.logprobs import completion_logprobs, entropy_from_logits, selective_log_softmax
@@ -12,6 +12,7 @@ from openrft.rl.losses import (
     register_loss,
     truncated_importance_weights,
 )
+from openrft.rl.preference import dpo_loss
 
 __all__ = [
     "LOSSES",
@@ -20,6 +21,7 @@ __all__ = [
     "clipped_surrogate",
     "completion_logprobs",
     "compute_advantages",
+    "dpo_loss",
     "entropy_from_logits",
     "k3_kl",
     "policy_loss",

@@ -18,10 +18,18 @@ from openrft.graders import (
     validate_grader,
 )
 from openrft.graders.base import PerItemGrader
-from openrft.graders.types import JudgeAccess, ValidationContext
+from openrft.graders.types import JudgeAccess, SandboxLimits, ValidationContext
 from openrft.net.egress import EgressPolicy
 from openrft.protocol.graders import RunGraderErrors, RunGraderMetadata, RunGraderResponse
 from openrft.settings import Settings
+
+
+def sandbox_limits(settings: Settings) -> SandboxLimits:
+    """The operator's sandbox mode, with the data dir hidden from modes that show the host's
+    file system."""
+    return SandboxLimits(
+        isolation=settings.sandbox_isolation, hidden=(str(settings.data_dir.resolve()),)
+    )
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,9 @@ class GraderService:
         egress: EgressPolicy,
     ) -> GraderService:
         """Model graders call this server's own ``/v1`` with the caller's key."""
-        ctx = GraderContext(chat_base_url=settings.self_base_url, egress=egress)
+        ctx = GraderContext(
+            chat_base_url=settings.self_base_url, sandbox=sandbox_limits(settings), egress=egress
+        )
         return cls(ctx=ctx, sources=sources)
 
     def validate(self, grader: dict[str, Any], project: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` on POST /v1/fine_tuning/jobs: a retried create returns the first job.
+"""``Idempotency-Key`` on POST /v1/fine_tuning/jobs and POST /v1/files: a retried create
+returns the first object.
 
 As in Stripe's API: the same key and project with the same body returns the object the first
 request made; the same key with a different body is a 400 ``idempotency_key_reused``. Keys are
@@ -10,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +28,15 @@ MAX_KEY_CHARS = 255
 def request_hash(body: Any) -> str:
     data = asdict(body) if hasattr(body, "__dataclass_fields__") else body
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def upload_hash(filename: str, purpose: str, stream: BinaryIO) -> str:
+    """An upload's identity: name, purpose and content; ``stream`` is rewound afterwards."""
+    digest = hashlib.sha256(json.dumps([filename, purpose]).encode())
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,27 @@ class IdempotencyStore:
                 code="idempotency_key_reused",
             )
         return str(row.object_id)
+
+    def once(
+        self,
+        project: str,
+        endpoint: str,
+        key: str,
+        digest: str,
+        make: Callable[[], str],
+        discard: Callable[[str], None] | None = None,
+    ) -> str:
+        """The id of the object this key made: ``make()`` runs only for a new key. If a
+        concurrent request with the same key recorded its object first, the one made here is
+        handed to ``discard``."""
+        earlier = self.earlier(project, endpoint, key, digest)
+        if earlier is not None:
+            return earlier
+        made = make()
+        kept = self.remember(project, endpoint, key, digest, made)
+        if kept != made and discard is not None:
+            discard(made)
+        return kept
 
     def remember(self, project: str, endpoint: str, key: str, digest: str, object_id: str) -> str:
         """Record the object made; if a concurrent request won, the id it recorded."""

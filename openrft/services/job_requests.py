@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from openrft.domain.hyperparameters import no_effect_warnings, resolve_hyperparameters
-from openrft.domain.jobs import PreflightMode
+from openrft.domain.jobs import MethodType, PreflightMode
+from openrft.domain.method_rows import METHODS as METHOD_TYPES
+from openrft.domain.method_rows import method_problem
 from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from openrft.graders.types import ValidationContext
 
-METHOD_TYPES = ("supervised", "dpo", "reinforcement")
+TUNING_KEYS = frozenset({"hyperparameters"})  # method.supervised / method.dpo
 REINFORCEMENT_KEYS = frozenset(
     {"grader", "hyperparameters", "response_format", "monitor_grader", "preflight", "tools"}
 )
 PREFLIGHT_MODES = ("warn", "block", "off")
+ROW_FORMATS = {
+    "supervised": 'Supervised rows are {"messages": [...], "tools"?: [...]} with at least one '
+    "assistant message to learn.",
+    "dpo": 'DPO rows are {"input": {"messages": [...]}, "preferred_output": [{"role": '
+    '"assistant", ...}], "non_preferred_output": [{"role": "assistant", ...}]}.',
+    "reinforcement": 'Reinforcement rows are {"messages": [...], <fields for the grader>}.',
+}
 MAX_SEED = 2_147_483_647
 _SUFFIX = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 GRADER_PARAM = "method.reinforcement.grader"
@@ -42,6 +53,23 @@ def check_training_file(record: FileRecord | None, file_id: str, param: str) -> 
             code="invalid_file",
         )
     return record
+
+
+def check_rows(lines: Iterable[bytes], kind: str, param: str, file_id: str) -> None:
+    """Every row of an uploaded file must suit the job's method: the 400 names the line and
+    the field (uploads were checked only for a shape some method can use)."""
+    number = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        problem = method_problem(kind, json.loads(raw))
+        if problem is not None:
+            raise InvalidRequestError(
+                f"Invalid {param} '{file_id}' for method '{kind}': line {number}: {problem}. "
+                + ROW_FORMATS[kind],
+                param=param,
+                code="invalid_file_format",
+            )
 
 
 def check_suffix(suffix: str | None) -> str | None:
@@ -87,47 +115,55 @@ def check_metadata(metadata: dict[str, str] | None) -> dict[str, str] | None:
     return metadata
 
 
-def reinforcement_section(
+def method_section(
     method: dict[str, Any] | None, legacy_hyperparameters: dict[str, Any] | None
-) -> dict[str, Any]:
-    """``method.reinforcement`` with its hyperparameters (the legacy top-level ones fold in)."""
+) -> tuple[MethodType, dict[str, Any]]:
+    """The method type and its section (``method.<type>``) with its hyperparameters; the
+    legacy top-level ones fold in. No ``method`` means supervised, as in OpenAI's API."""
     if method is None:
-        raise InvalidRequestError(
-            "Missing 'method': openrft runs reinforcement fine-tuning; pass "
-            'method={"type": "reinforcement", "reinforcement": {"grader": {...}}}.',
-            param="method",
-        )
+        return "supervised", {"hyperparameters": legacy_hyperparameters}
+    if not isinstance(method, dict):
+        raise InvalidRequestError("'method' must be an object with a 'type'.", param="method")
     kind = method.get("type")
     if kind not in METHOD_TYPES:
         raise InvalidRequestError(
-            f"Invalid method.type {kind!r}: use 'reinforcement'.", param="method.type"
-        )
-    if kind != "reinforcement":
-        raise InvalidRequestError(
-            f"method.type '{kind}' is not supported by this server yet; use 'reinforcement'.",
+            f"Invalid method.type {kind!r}: use 'supervised', 'dpo' or 'reinforcement'.",
             param="method.type",
-            code="unsupported_method",
         )
-    section = method.get("reinforcement")
-    if not isinstance(section, dict):
+    for key in method:
+        if key not in ("type", kind):
+            raise InvalidRequestError(
+                f"Unknown field 'method.{key}' for method.type '{kind}'; put the settings in "
+                f"'method.{kind}'.",
+                param=f"method.{key}",
+            )
+    section = method.get(kind)
+    if kind == "reinforcement" and not isinstance(section, dict):
         raise InvalidRequestError(
             "Missing 'method.reinforcement': it must be an object with a 'grader'.",
             param="method.reinforcement",
         )
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise InvalidRequestError(
+            f"'method.{kind}' must be an object or null.", param=f"method.{kind}"
+        )
+    allowed = REINFORCEMENT_KEYS if kind == "reinforcement" else TUNING_KEYS
     for key in section:
-        if key not in REINFORCEMENT_KEYS:
+        if key not in allowed:
             raise InvalidRequestError(
-                f"Unknown field 'method.reinforcement.{key}'; allowed: "
-                f"{', '.join(sorted(REINFORCEMENT_KEYS))}.",
-                param=f"method.reinforcement.{key}",
+                f"Unknown field 'method.{kind}.{key}'; allowed: {', '.join(sorted(allowed))}.",
+                param=f"method.{kind}.{key}",
             )
     if legacy_hyperparameters and section.get("hyperparameters"):
         raise InvalidRequestError(
             "Give hyperparameters once: the top-level 'hyperparameters' is deprecated, "
-            "use method.reinforcement.hyperparameters.",
+            f"use method.{kind}.hyperparameters.",
             param="hyperparameters",
         )
-    return {**section, "hyperparameters": section.get("hyperparameters") or legacy_hyperparameters}
+    hyperparameters = section.get("hyperparameters") or legacy_hyperparameters
+    return cast(MethodType, kind), {**section, "hyperparameters": hyperparameters}
 
 
 def validate_grader_spec(section: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
@@ -198,8 +234,12 @@ def check_tools(value: Any, ctx: ValidationContext) -> list[dict[str, Any]] | No
     return validate_tool_providers(value, egress=ctx.egress, param="method.reinforcement.tools")
 
 
-def resolve_section_hyperparameters(section: dict[str, Any], n_train_rows: int) -> dict[str, Any]:
-    return resolve_hyperparameters(section.get("hyperparameters"), n_train_rows=n_train_rows)
+def resolve_section_hyperparameters(
+    kind: str, section: dict[str, Any], n_train_rows: int
+) -> dict[str, Any]:
+    return resolve_hyperparameters(
+        section.get("hyperparameters"), n_train_rows=n_train_rows, method=kind
+    )
 
 
 def hyperparameter_warnings(section: dict[str, Any]) -> list[str]:

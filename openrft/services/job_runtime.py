@@ -82,6 +82,7 @@ class JobRuntime:
             resume_from=self.blobs.path(latest.blob_dir) if latest else None,
             status=job.status,
             tools=job.tools,
+            method=job.method,
         )
 
     def add_event(
@@ -206,12 +207,13 @@ class JobRuntime:
         self.blobs.delete(model_key(job_id))
 
     def _store_results(self, job: Job, chosen: Checkpoint | None) -> None:
-        """``samples.jsonl`` when samples were kept; ``report.json`` for a chosen checkpoint."""
+        """``samples.jsonl`` when samples were kept; ``report.json`` for a chosen checkpoint of
+        a reinforcement job."""
         samples = SampleService(self.sessions).jsonl(job.id)
         if samples:
             self.add_result_file(job.id, SAMPLES_FILENAME, samples)
-        if chosen is None:
-            return
+        if chosen is None or job.method != "reinforcement":
+            return  # the before/after report compares sampled rewards: RFT only
         made = ReportService(self.sessions).create(
             job, chosen.step_number, chosen.fine_tuned_model_checkpoint
         )

@@ -13,6 +13,7 @@ from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepos
 from openrft.domain.base_models import canonical_base_model
 from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, JobStatus, ensure_action
 from openrft.domain.model_aliases import ModelAliases
+from openrft.domain.records import FileRecord
 from openrft.errors import ConflictError, InvalidRequestError, NotFoundError, RateLimitError
 from openrft.ids import new_id
 from openrft.services import job_requests as req
@@ -75,12 +76,16 @@ class JobService:
                     request.validation_file,
                     "validation_file",
                 )
-        section = req.reinforcement_section(request.method, request.hyperparameters)
+        kind, section = req.method_section(request.method, request.hyperparameters)
+        hyperparameters = req.resolve_section_hyperparameters(kind, section, training.rows)
+        self._check_rows(kind, ("training_file", training), ("validation_file", validation))
+        grader: dict[str, Any] = {}
+        monitor = None
         checks = self.grader_context(project)
-        hyperparameters = req.resolve_section_hyperparameters(section, training.rows)
-        grader = req.validate_grader_spec(section, checks)
-        monitor = req.validate_monitor_grader(section, checks)
-        req.check_checkpoint_selection(hyperparameters, monitor)
+        if kind == "reinforcement":
+            grader = req.validate_grader_spec(section, checks)
+            monitor = req.validate_monitor_grader(section, checks)
+            req.check_checkpoint_selection(hyperparameters, monitor)
         job = Job(
             id=new_id("ftjob-"),
             project=project,
@@ -91,6 +96,7 @@ class JobService:
             training_file=training.id,
             validation_file=validation.id if validation else None,
             seed=req.resolve_seed(request.seed),
+            method=kind,
             hyperparameters=hyperparameters,
             grader=grader,
             monitor_grader=monitor,
@@ -111,6 +117,13 @@ class JobService:
             names = " and ".join(f for f in (job.training_file, job.validation_file) if f)
             jobs.record_event(job.id, f"Validating training files: {names}")
         return self._finish_validation(job)
+
+    def _check_rows(self, kind: str, *files: tuple[str, FileRecord | None]) -> None:
+        """Each file's rows in the method's data format (400 naming the line and field)."""
+        for param, record in files:
+            if record is not None and self.blobs.exists(file_key(record.id)):
+                with self.blobs.open(file_key(record.id)) as handle:
+                    req.check_rows(handle, kind, param, record.id)
 
     def _resolve_model(self, name: str) -> str:
         """The canonical base model ``name`` (or the alias ``name``) stands for."""

@@ -9,8 +9,21 @@ import time
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.files_repo import KeyRepository
-from openrft.errors import AuthenticationError, ConflictError, InvalidRequestError
+from openrft.db.jobs_repo import JobRepository
+from openrft.domain.jobs import JobStatus
+from openrft.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidRequestError,
+    PermissionDeniedError,
+)
 from openrft.ids import new_id, random_suffix
+from openrft.services.job_credentials import (
+    JOB_CREDENTIAL_PATHS,
+    InvalidJobCredential,
+    JobCredentials,
+    is_job_credential,
+)
 
 DEFAULT_PROJECT = "default"
 KEY_PREFIX = "sk-openrft-"
@@ -34,8 +47,13 @@ def check_project_name(project: str) -> str:
 
 
 class KeyService:
-    def __init__(self, sessions: sessionmaker[Session]):
+    """Project keys, and (with ``credentials``) the job credentials of training workers."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], credentials: JobCredentials | None = None
+    ) -> None:
         self.sessions = sessions
+        self.credentials = credentials
 
     def create(self, project: str) -> str:
         """A new random key for ``project``; the plain key is returned once and never stored."""
@@ -62,10 +80,11 @@ class KeyService:
         with self.sessions() as session:
             return KeyRepository(session).any_exist()
 
-    def authenticate(self, authorization: str | None) -> str:
+    def authenticate(self, authorization: str | None, path: str | None = None) -> str:
         """The project of the bearer key; ``default`` when no key exists at all.
 
-        ``authorization``: the raw ``Authorization`` header value, or None.
+        ``authorization``: the raw ``Authorization`` header value, or None; ``path``: the
+        request's path, which decides whether a job credential may be used.
         """
         if not self.auth_required():
             return DEFAULT_PROJECT
@@ -75,11 +94,34 @@ class KeyService:
                 "Missing API key: send 'Authorization: Bearer <key>' "
                 "(create one with `openrft keys create --project NAME`)."
             )
+        if self.credentials is not None and is_job_credential(key):
+            return self._job_project(self.credentials, key, path)
         with self.sessions() as session:
             project = KeyRepository(session).project_for_hash(hash_key(key))
         if project is None:
             raise AuthenticationError(f"Incorrect API key provided: {_redact(key)}.")
         return project
+
+    def _job_project(self, credentials: JobCredentials, key: str, path: str | None) -> str:
+        """The project of a job credential that is authentic, unexpired, used on a path it
+        allows, and whose job is running in that project."""
+        try:
+            claims = credentials.verify(key)
+        except InvalidJobCredential:
+            raise AuthenticationError(f"Incorrect API key provided: {_redact(key)}.") from None
+        if path not in JOB_CREDENTIAL_PATHS:
+            allowed = ", ".join(sorted(JOB_CREDENTIAL_PATHS))
+            raise PermissionDeniedError(
+                f"A job credential may only call {allowed}; use a project API key.",
+                code="insufficient_scope",
+            )
+        with self.sessions() as session:
+            job = JobRepository(session).get(claims.job_id, claims.project)
+        if job is None or job.status != JobStatus.RUNNING:
+            raise AuthenticationError(
+                f"This job credential belonged to {claims.job_id}, which is not running."
+            )
+        return claims.project
 
 
 def bearer_key(authorization: str | None) -> str | None:

@@ -1,4 +1,5 @@
-"""Wire one job's real components (model, LoRA, engine, grader, learner) and run the loop."""
+"""Wire one job's real components (model, LoRA, engine, grader, learner) and run the loop
+(the GRPO loop for reinforcement jobs, the tuning loop for supervised and DPO jobs)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.rollout import EngineSampler, TokenizerCodec
 from openrft.training.tool_setup import job_tools, tool_rollouts
+from openrft.training.tuning import (
+    Objective,
+    PreferenceObjective,
+    SupervisedObjective,
+    TuningController,
+)
+from openrft.training.tuning_data import ENCODERS
 from openrft.training.update import Learner
 
 
@@ -74,6 +82,8 @@ async def run_job(
             else "(full fine-tune)."
         ),
     )
+    if spec.method != "reinforcement":
+        return _tune(spec, config, runtime, policy, (train_rows, valid_rows), scratch)
     ctx = dataclasses.replace(
         grader_ctx or GraderContext(chat_base_url=settings.self_base_url),
         scratch_dir=scratch / "grader",
@@ -116,6 +126,28 @@ def _controller(
         rollouts=tool_rollouts(sampler, tokenizer, tools, [*rows[0], *rows[1]], config.max_turns),
     )
     return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
+
+
+def _tune(
+    spec: JobSpec,
+    config: TrainConfig,
+    runtime: TrainingRuntime,
+    policy: Policy,
+    rows: tuple[list[Row], list[Row]],
+    scratch: Path,
+) -> Outcome:
+    """A supervised or DPO job: its rows as token ids, its objective, the tuning loop."""
+    encode = ENCODERS[spec.method]
+    examples = tuple([encode(policy.tokenizer, row) for row in split] for split in rows)
+    objective: Objective = (
+        PreferenceObjective(policy, config.beta)
+        if spec.method == "dpo"
+        else SupervisedObjective(policy)
+    )
+    controller = TuningController(
+        spec.id, config, objective, policy, runtime, (examples[0], examples[1]), scratch
+    )
+    return controller.run(resume_from=_resume_dir(spec))
 
 
 def _resume_dir(spec: JobSpec) -> Path | None:

@@ -87,6 +87,41 @@ def warmup_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[int], 
     return factor
 
 
+class Optimization:
+    """AdamW (no weight decay) over the trainable parameters, the warm-up/linear-decay LR
+    schedule over ``updates`` optimizer steps, and gradient clipping."""
+
+    def __init__(self, policy: Policy, config: TrainConfig, updates: int):
+        self.params = policy.trainable_parameters()
+        self.max_grad_norm = config.max_grad_norm
+        self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=0.0)
+        updates = max(1, updates)
+        warmup = math.floor(config.warmup_ratio * updates)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_linear_decay(updates, warmup)
+        )
+        self.last_lr = config.learning_rate
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def step(self) -> float:
+        """Clip the accumulated gradients, update, advance the schedule; the gradient norm."""
+        limit = self.max_grad_norm or math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, limit))
+        self.last_lr = float(self.scheduler.get_last_lr()[0])  # the LR this update used
+        self.optimizer.step()
+        self.scheduler.step()
+        return grad_norm
+
+    def state_dict(self) -> dict[str, object]:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+        self.scheduler.load_state_dict(state["scheduler"])  # type: ignore[arg-type]
+
+
 class Learner:
     """Owns the optimizer and LR schedule; ``step`` applies GRPO to one generation batch."""
 
@@ -95,21 +130,17 @@ class Learner:
         self.config = config
         if config.activation_checkpointing:
             enable_layer_checkpointing(policy.causal_lm)
-        params = policy.trainable_parameters()
-        self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-        updates = max(1, total_steps * config.num_iterations)
-        warmup = math.floor(config.warmup_ratio * updates)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, warmup_linear_decay(updates, warmup)
-        )
-        self.last_lr = config.learning_rate
+        self.optimization = Optimization(policy, config, total_steps * config.num_iterations)
+
+    @property
+    def last_lr(self) -> float:
+        return self.optimization.last_lr
 
     def state_dict(self) -> dict[str, object]:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        return self.optimization.state_dict()
 
     def load_state_dict(self, state: dict[str, object]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
-        self.scheduler.load_state_dict(state["scheduler"])  # type: ignore[arg-type]
+        self.optimization.load_state_dict(state)
 
     def step(self, groups: Sequence[GroupRollout], advantages: torch.Tensor) -> dict[str, float]:
         """``num_iterations`` optimizer steps on the batch; returns ``actor_*`` metrics.
@@ -129,13 +160,13 @@ class Learner:
             self._reference_logprobs(batches)
         sums["ref_s"] = time.perf_counter() - started
         for _ in range(cfg.num_iterations):
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optimization.zero_grad()
             started = time.perf_counter()
             for batch in batches:
                 self._backward(batch, norm, sums)
             sums["forward_backward_s"] += time.perf_counter() - started
             started = time.perf_counter()
-            sums["grad_norm"] += self._clip_and_step()
+            sums["grad_norm"] += self.optimization.step()
             sums["optimizer_s"] += time.perf_counter() - started
         # Entropy estimate -E[log p] from the sampled tokens, used when no token was trained on.
         sums["sampled_nll_sum"] = -sum(sum(c.logprobs) for g in groups for c in g.completions)
@@ -181,15 +212,6 @@ class Learner:
         for key, value in metrics.items():
             sums[key] += value
         sums["entropy_sum"] += float((entropy * mask).sum())
-
-    def _clip_and_step(self) -> float:
-        params = self.policy.trainable_parameters()
-        limit = self.config.max_grad_norm or math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, limit))
-        self.last_lr = float(self.scheduler.get_last_lr()[0])  # the LR this update used
-        self.optimizer.step()
-        self.scheduler.step()
-        return grad_norm
 
     def _metrics(self, sums: dict[str, float], n_tok: int) -> dict[str, float]:
         iters = self.config.num_iterations

@@ -177,6 +177,18 @@ def rft_method(**hyperparameters: Any) -> dict[str, Any]:
     return {"type": "reinforcement", "reinforcement": section}
 
 
+def start_waiting_job(client: openai.OpenAI) -> str:
+    """A job whose fake worker idles until paused or cancelled; its id once it is running."""
+    job = client.fine_tuning.jobs.create(
+        model="tiny-random-llama",
+        training_file=upload_jsonl(client),
+        method=rft_method(),
+        metadata={"fake_worker": "wait"},
+    )
+    wait_for_status(client, job.id, {"running"})
+    return job.id
+
+
 @pytest.fixture(scope="session")
 def finetuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A server with a tiny-random-llama job holding two real LoRA checkpoints (lora_models)."""

@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` on job creation: a retry returns the first job; a new body is a 400."""
+"""``Idempotency-Key`` on job creation and uploads: a retry returns the first object; a new
+body is a 400."""
 
 from __future__ import annotations
 
@@ -30,3 +31,25 @@ def test_same_key_same_body_returns_the_first_job(rft_server: ServerHandle) -> N
         create(suffix="other")
     assert info.value.code == "idempotency_key_reused"
     assert len(client.fine_tuning.jobs.list(limit=100).data) == before + 1
+
+
+def test_a_retried_upload_stores_one_file(rft_server: ServerHandle) -> None:
+    """Before: a client retrying ``POST /v1/files`` after a lost response stored the file twice
+    (and twice against the project's disk quota)."""
+    client = rft_server.client()
+    data = b'{"messages": [{"role": "user", "content": "once"}]}\n'
+    headers = {"Idempotency-Key": "upload-once-1"}
+
+    def upload(content: bytes) -> str:
+        made = client.files.create(
+            file=("once.jsonl", content), purpose="fine-tune", extra_headers=headers
+        )
+        return made.id
+
+    before = len(client.files.list().data)
+    assert upload(data) == upload(data)
+    assert len(client.files.list().data) == before + 1
+    with pytest.raises(openai.BadRequestError) as info:
+        upload(data + data)
+    assert info.value.code == "idempotency_key_reused"
+    assert len(client.files.list().data) == before + 1

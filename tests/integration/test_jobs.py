@@ -8,6 +8,7 @@ from tests.integration.conftest import (
     RFT_API_KEY,
     ServerHandle,
     rft_method,
+    start_waiting_job,
     upload_jsonl,
     wait_for_status,
 )
@@ -82,13 +83,7 @@ def test_worker_crash_fails_the_job_with_its_log(rft_server: ServerHandle) -> No
 
 def test_pause_resume_and_cancel_a_running_job(rft_server: ServerHandle) -> None:
     client = _client(rft_server)
-    job = client.fine_tuning.jobs.create(
-        model="tiny-random-llama",
-        training_file=upload_jsonl(client),
-        method=rft_method(),
-        metadata={"fake_worker": "wait"},
-    )
-    wait_for_status(client, job.id, {"running"})
+    job = client.fine_tuning.jobs.retrieve(start_waiting_job(client))
     client.fine_tuning.jobs.pause(job.id)
     paused = wait_for_status(client, job.id, {"paused"} | TERMINAL)
     assert paused.status == "paused"

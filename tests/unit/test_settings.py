@@ -33,3 +33,24 @@ def test_env_prefix_reads_openrft_variables(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("OPENRFT_PORT", "8123")
     settings = Settings()
     assert (settings.max_concurrent_jobs, settings.port) == (3, 8123)
+
+
+def test_a_worker_gets_every_setting_but_the_api_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: workers read only the environment, so ``serve`` flags (``--egress-allow``,
+    ``--grader-base-dir``, ...) never reached them, while ``OPENRFT_API_KEY`` did."""
+    given = Settings(
+        api_key="sk-secret",
+        data_dir=tmp_path,
+        egress_allow=["10.0.0.0/8", "reward.internal"],
+        grader_base_dir=tmp_path / "graders",
+        model_aliases={"gpt-4.1": "tiny-random-llama"},
+        sandbox_isolation="unshare",
+        max_job_seconds=60.0,
+    )
+    env = given.environment()
+    assert "OPENRFT_API_KEY" not in env
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == given.model_copy(update={"api_key": None})

@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from openrft.api.deps import FileServiceDep, ProjectDep
+from openrft.domain.records import FileRecord
 from openrft.errors import InvalidRequestError
 from openrft.protocol.common import DeletedObject
 from openrft.protocol.files import ListFilesResponse, OpenAIFile
+from openrft.services.files import FileService
+from openrft.services.idempotency import IdempotencyStore, upload_hash
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
 
 
+def create_once(
+    files: FileService, project: str, key: str, filename: str, purpose: str, stream: BinaryIO
+) -> FileRecord:
+    """The file a request with this ``Idempotency-Key`` (and the same name, purpose and
+    content) stored, storing it now if none did."""
+    file_id = IdempotencyStore(files.sessions).once(
+        project,
+        "files",
+        key,
+        upload_hash(filename, purpose, stream),
+        lambda: files.create_stream(project, filename, purpose, stream).id,
+        lambda made: files.delete(project, made),
+    )
+    return files.retrieve(project, file_id)
+
+
 @router.post("")
-async def create_file(request: Request, project: ProjectDep, files: FileServiceDep) -> OpenAIFile:
+async def create_file(
+    request: Request,
+    project: ProjectDep,
+    files: FileServiceDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> OpenAIFile:
     """Starlette spools the file part to a temp file; it is copied and validated in a thread.
+    With ``Idempotency-Key``, a retry of the same upload returns the first file.
 
     The body size cap is ``BodyLimitMiddleware`` (openrft/api/limits.py).
     """
@@ -35,9 +60,14 @@ async def create_file(request: Request, project: ProjectDep, files: FileServiceD
                 param="purpose",
             )
         filename = upload.filename or "upload"
-        record = await run_in_threadpool(
-            files.create_stream, project, filename, purpose, upload.file
-        )
+        if idempotency_key is None:
+            record = await run_in_threadpool(
+                files.create_stream, project, filename, purpose, upload.file
+            )
+        else:
+            record = await run_in_threadpool(
+                create_once, files, project, idempotency_key, filename, purpose, upload.file
+            )
     return OpenAIFile.of(record)
 
 

@@ -45,13 +45,14 @@ def create_job(
     request = body.to_service()
     if idempotency_key is None:
         return FineTuningJob.of(jobs.create(project, request))
-    store = IdempotencyStore(jobs.sessions)
-    digest = request_hash(request)
-    earlier = store.earlier(project, "jobs", idempotency_key, digest)
-    if earlier is None:
-        made = jobs.create(project, request).id
-        earlier = store.remember(project, "jobs", idempotency_key, digest, made)
-    return FineTuningJob.of(jobs.retrieve(project, earlier))
+    job_id = IdempotencyStore(jobs.sessions).once(
+        project,
+        "jobs",
+        idempotency_key,
+        request_hash(request),
+        lambda: jobs.create(project, request).id,
+    )
+    return FineTuningJob.of(jobs.retrieve(project, job_id))
 
 
 @router.get("")

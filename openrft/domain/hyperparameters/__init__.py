@@ -1,4 +1,4 @@
-"""``method.reinforcement.hyperparameters``: one typed schema, its resolution and its docs.
+"""``method.<type>.hyperparameters``: one typed schema, its resolution and its docs.
 
 ``schema.HYPERPARAMETERS`` holds one ``Hyperparameter`` per field (its docstring says how to add
 one); ``resolve_hyperparameters`` validates a request against it and fills in "auto";
@@ -14,16 +14,17 @@ from openrft.domain.hyperparameters.schema import (
     BEDROCK_ALIASES,
     HYPERPARAMETERS,
     LOSS_TYPES,
+    METHOD_HYPERPARAMETERS,
     SCALE_REWARDS,
     trainer_default,
 )
-from openrft.domain.hyperparameters.spec import PARAM, Hyperparameter
+from openrft.domain.hyperparameters.spec import Hyperparameter
 
 __all__ = [
     "BEDROCK_ALIASES",
     "HYPERPARAMETERS",
     "LOSS_TYPES",
-    "PARAM",
+    "METHOD_HYPERPARAMETERS",
     "SCALE_REWARDS",
     "Hyperparameter",
     "canonical_names",

@@ -10,6 +10,11 @@ trainer reads it, also give ``TrainConfig`` a typed field of that name whose def
 ``trainer_default("<name>")``; if it is a data-dependent "auto", add its rule to
 ``resolve._resolve_auto``. Then regenerate the README table with
 ``python scripts/hyperparameter_table.py --write``.
+
+``method.reinforcement`` accepts every entry. ``method.supervised`` and ``method.dpo`` accept
+the entries named in ``TUNING_FIELDS`` (the same objects, so one default and one bound each);
+DPO's ``beta`` is its own entry (``DPO_BETA``): there it is the DPO loss's temperature, not a
+KL coefficient. ``METHOD_HYPERPARAMETERS[method]`` is the schema of one method.
 """
 
 from __future__ import annotations
@@ -210,6 +215,37 @@ _EXTENSIONS = (
 HYPERPARAMETERS: dict[str, Hyperparameter] = {h.name: h for h in _OPENAI + _EXTENSIONS}
 BEDROCK_ALIASES: dict[str, str] = {
     h.bedrock: h.name for h in HYPERPARAMETERS.values() if h.bedrock is not None
+}
+
+
+# What supervised and DPO jobs accept: OpenAI's three fields plus the optimiser and LoRA knobs.
+TUNING_FIELDS = (
+    "batch_size",
+    "learning_rate_multiplier",
+    "n_epochs",
+    "eval_interval",
+    "learning_rate",
+    "lora_rank",
+    "lora_alpha",
+    "max_steps",
+    "dtype",
+    "warmup_ratio",
+    "max_grad_norm",
+)
+DPO_BETA = Hyperparameter(
+    "beta",
+    Number(0.0, 2.0, lo_open=True, auto=True),
+    "auto",
+    "DPO only: the temperature of the preference loss; higher keeps the model closer to the "
+    'reference model; "auto": 0.1 (TRL\'s default)',
+    openai=True,
+    auto=0.1,
+)
+_TUNING = {name: HYPERPARAMETERS[name] for name in TUNING_FIELDS}
+METHOD_HYPERPARAMETERS: dict[str, dict[str, Hyperparameter]] = {
+    "supervised": _TUNING,
+    "dpo": {**_TUNING, "beta": DPO_BETA},
+    "reinforcement": HYPERPARAMETERS,
 }
 
 

@@ -12,8 +12,6 @@ from typing import Any, Protocol
 
 from openrft.errors import InvalidRequestError
 
-PARAM = "method.reinforcement.hyperparameters"
-
 
 class Kind(Protocol):
     @property
@@ -22,14 +20,20 @@ class Kind(Protocol):
         ...
 
     def check(self, name: str, value: Any) -> Any:
-        """The value to use (numbers coerced), or an ``InvalidRequestError`` naming ``name``."""
+        """The value to use (numbers coerced), or an ``InvalidRequestError`` naming ``name``
+        (the field's full path in the request)."""
         ...
 
 
+def hyperparameters_param(method: str) -> str:
+    """Where a method's hyperparameters sit in a create request."""
+    return f"method.{method}.hyperparameters"
+
+
 def invalid(name: str, expected: str, value: Any) -> InvalidRequestError:
+    """``name``: the field's full path in the request (``method.dpo.hyperparameters.beta``)."""
     return InvalidRequestError(
-        f"Invalid value for '{PARAM}.{name}': expected {expected}, got {value!r}.",
-        param=f"{PARAM}.{name}",
+        f"Invalid value for '{name}': expected {expected}, got {value!r}.", param=name
     )
 
 
@@ -133,8 +137,8 @@ class Object:
         for key in value:
             if key not in allowed:
                 raise InvalidRequestError(
-                    f"Unknown key '{key}' in '{PARAM}.{name}'; allowed: {', '.join(allowed)}.",
-                    param=f"{PARAM}.{name}.{key}",
+                    f"Unknown key '{key}' in '{name}'; allowed: {', '.join(allowed)}.",
+                    param=f"{name}.{key}",
                 )
         merged = {**allowed, **value}
         return {f.name: f.kind.check(f"{name}.{f.name}", merged[f.name]) for f in self.fields}
@@ -142,7 +146,7 @@ class Object:
 
 @dataclass(frozen=True)
 class Hyperparameter:
-    """One field of ``method.reinforcement.hyperparameters``.
+    """One field of ``method.<type>.hyperparameters``.
 
     default: the value when the request leaves the field out ("auto" and null allowed).
     auto: what "auto" (or a null ``default``) stands for when the training data does not change

@@ -26,6 +26,8 @@ import traceback
 from typing import Any, BinaryIO
 
 NOBODY = 65534
+# mount(2) flags of the tmpfs that covers a hidden path: read-only, nosuid, nodev, noexec.
+HIDE_FLAGS = 1 | 2 | 4 | 8
 # Imported before dropping root, in case the Python installation is not readable by nobody
 # (e.g. under /root) and no bind mount makes it so.
 PRELOAD = (
@@ -179,8 +181,23 @@ def cpu_used() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def hide(paths: list[str]) -> None:
+    """Cover each path with an empty read-only tmpfs; only sent in a private mount namespace.
+    A path that cannot be covered stops the sandbox (the parent reports a load failure)."""
+    if not paths:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for path in paths:
+        if libc.mount(b"none", path.encode(), b"tmpfs", HIDE_FLAGS, b"size=4k,mode=000") != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"cannot hide {path}: {os.strerror(errno)}")
+
+
 def apply_limits(config: dict[str, Any]) -> None:
-    """rlimits for this process and everything it forks; drop root to nobody."""
+    """Hidden paths, rlimits for this process and everything it forks; drop root to nobody."""
+    hide(config["hide"])
     memory, nproc, fsize = (
         config["memory_bytes"],
         config["max_processes"],

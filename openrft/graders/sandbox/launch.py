@@ -1,15 +1,21 @@
-"""How sandbox processes are started: bubblewrap when it works, else ``unshare``, else rlimits only.
+"""How sandbox processes are started: bubblewrap, or ``unshare`` / rlimits only when the operator
+opts in.
 
 Every mode applies rlimits (CPU time, address space, processes, file size) inside the child and
-drops root to ``nobody``. The isolation on top, probed once per process:
+drops root to ``nobody``, and no mode passes on the server's environment (API keys, cloud and
+database credentials): the child gets ``SANDBOX_ENV`` only. The isolation on top:
 
 - ``bwrap``: new mount namespace holding only read-only ``/usr``, ``/lib*``, the Python prefix and
   its site-packages, a private ``/tmp`` tmpfs (mode 1777), ``/proc`` and ``/dev`` (no ``/etc``,
   no home, no data dir), and the judge relay's socket when the grader has judges
   (``judge_relay.py``); new network (loopback only), PID, IPC and UTS namespaces;
   ``--die-with-parent``.
-- ``unshare``: new network and PID namespaces; the file system stays visible.
+- ``unshare``: new network, PID and mount namespaces; the data dir (``hidden`` paths) is covered
+  by an empty read-only tmpfs, the rest of the file system stays visible.
 - ``none``: rlimits and the privilege drop only.
+
+``auto`` (the default) means bubblewrap or nothing: without a working bubblewrap, user code is
+refused (``SandboxUnavailableError``) unless the operator names a weaker mode explicitly.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+
+from openrft.errors import InvalidRequestError
+
+# The whole environment of a sandbox process, in every mode.
+SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+UNISOLATED_MODES = ("unshare", "none")
 
 ENFORCED = {
     "bwrap": (
@@ -37,9 +49,16 @@ ENFORCED = {
         "wall-clock timeout",
         "no network",
         "own PID namespace",
+        "data dir hidden",
     ),
     "none": ("rlimits (cpu, memory, processes, file size)", "wall-clock timeout"),
 }
+
+
+class SandboxUnavailableError(InvalidRequestError):
+    """User code was sent to a server that cannot isolate it and was not told to run it anyway."""
+
+    default_code = "sandbox_unavailable"
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,11 @@ class Isolation:
     mode: str
     prefix: tuple[str, ...]
     own_pid_namespace: bool
+
+    @property
+    def own_mount_namespace(self) -> bool:
+        """Mounts made inside the child stay inside it (``hidden`` paths can be covered)."""
+        return self.mode == "unshare"
 
     @property
     def enforced(self) -> tuple[str, ...]:
@@ -92,6 +116,7 @@ def bwrap_prefix(tmp_size_bytes: int) -> tuple[str, ...]:
 
 
 def unshare_prefix() -> tuple[str, ...]:
+    # --mount-proc implies a private mount namespace.
     args = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
     if os.geteuid() != 0:
         args.append("--map-root-user")
@@ -105,6 +130,7 @@ def _works(prefix: tuple[str, ...]) -> bool:
         probe = subprocess.run(
             [*prefix, python_executable(), "-I", "-c", "import json"],
             capture_output=True,
+            env=SANDBOX_ENV,
             timeout=30,
             check=False,
         )
@@ -114,19 +140,53 @@ def _works(prefix: tuple[str, ...]) -> bool:
 
 
 @functools.cache
-def detect_isolation(requested: str = "auto", tmp_size_bytes: int = 256 * 1024**2) -> Isolation:
-    """The strongest working mode (or ``requested`` if it works); probed once per process."""
+def _probe(mode: str, tmp_size_bytes: int) -> Isolation | None:
+    """``mode``'s isolation when it works on this machine (probed once per process)."""
     candidates = {
-        "bwrap": Isolation("bwrap", bwrap_prefix(tmp_size_bytes), True),
-        "unshare": Isolation("unshare", unshare_prefix(), True),
-        "none": Isolation("none", (), False),
+        "bwrap": lambda: Isolation("bwrap", bwrap_prefix(tmp_size_bytes), True),
+        "unshare": lambda: Isolation("unshare", unshare_prefix(), True),
+        "none": lambda: Isolation("none", (), False),
     }
-    order = ["bwrap", "unshare", "none"] if requested == "auto" else [requested, "none"]
-    for mode in order:
-        isolation = candidates[mode]
-        if mode == "none" or _works(isolation.prefix):
-            return isolation
-    return candidates["none"]
+    isolation = candidates[mode]()
+    return isolation if mode == "none" or _works(isolation.prefix) else None
+
+
+def detect_isolation(requested: str = "auto", tmp_size_bytes: int = 256 * 1024**2) -> Isolation:
+    """bubblewrap for ``auto`` (and ``bwrap``); ``unshare`` or ``none`` only when named.
+
+    Raises SandboxUnavailableError when the mode does not work here: user code never runs with
+    less isolation than the operator asked for.
+    """
+    mode = "bwrap" if requested == "auto" else requested
+    isolation = _probe(mode, tmp_size_bytes)
+    if isolation is not None:
+        return isolation
+    if mode == "bwrap":
+        raise SandboxUnavailableError(
+            "This server runs no user code (python graders, Lambda handler files, python tools): "
+            "bubblewrap does not work on it. The operator can install bubblewrap, or accept "
+            "weaker isolation with --sandbox-isolation unshare (or none)."
+        )
+    raise SandboxUnavailableError(
+        f"This server runs no user code: its sandbox mode {mode!r} does not work on it; the "
+        "operator can choose another --sandbox-isolation."
+    )
+
+
+def isolation_warning(requested: str) -> str | None:
+    """What the operator must hear at startup: user code refused, or run with weak isolation."""
+    try:
+        isolation = detect_isolation(requested)
+    except SandboxUnavailableError as exc:
+        return exc.message
+    if isolation.mode not in UNISOLATED_MODES:
+        return None
+    return (
+        f"--sandbox-isolation {isolation.mode}: user code (python graders, Lambda handler "
+        "files, python tools) runs WITHOUT file system isolation; in force only: "
+        + ", ".join(isolation.enforced)
+        + "."
+    )
 
 
 def child_command(isolation: Isolation, binds: tuple[tuple[str, str], ...] = ()) -> list[str]:

@@ -47,6 +47,7 @@ class SandboxPool:
             "wall_time_s": limits.wall_time_s,
             "own_pid_namespace": self.isolation.own_pid_namespace,
             "log_chars": limits.log_chars,
+            "hide": list(limits.hidden) if self.isolation.own_mount_namespace else [],
         }
         self.relay = JudgeRelay(judge) if judge is not None else None
         binds: tuple[tuple[str, str], ...] = ()

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from openrft.graders.sandbox.launch import Isolation, child_command
+from openrft.graders.sandbox.launch import SANDBOX_ENV, Isolation, child_command
 
 _MAX_FRAME = 64 * 1024**2
 
@@ -62,6 +62,7 @@ class SandboxWorker:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
+            env=SANDBOX_ENV,
             start_new_session=True,
             limit=_MAX_FRAME,
         )

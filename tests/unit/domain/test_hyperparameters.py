@@ -111,3 +111,31 @@ def test_hyperparameters_must_be_an_object() -> None:
     with pytest.raises(InvalidRequestError) as info:
         resolve_hyperparameters([1], n_train_rows=10)  # type: ignore[arg-type]
     assert info.value.param == "method.reinforcement.hyperparameters"
+
+
+def test_supervised_jobs_take_openai_fields_and_the_optimiser_knobs() -> None:
+    hp = resolve_hyperparameters(
+        {"n_epochs": 3, "learning_rate_multiplier": 2}, n_train_rows=20, method="supervised"
+    )
+    assert hp["batch_size"] == 8 and hp["n_epochs"] == 3
+    assert hp["learning_rate"] == pytest.approx(2e-4)
+    assert "beta" not in hp and "group_size" not in hp
+
+
+def test_dpo_beta_is_the_preference_temperature_with_openais_bounds() -> None:
+    assert resolve_hyperparameters(None, n_train_rows=4, method="dpo")["beta"] == 0.1
+    assert resolve_hyperparameters({"beta": 2}, n_train_rows=4, method="dpo")["beta"] == 2.0
+    with pytest.raises(InvalidRequestError) as info:
+        resolve_hyperparameters({"beta": 0}, n_train_rows=4, method="dpo")
+    assert info.value.param == "method.dpo.hyperparameters.beta"
+    assert "a number > 0.0 and <= 2.0" in info.value.message
+
+
+def test_reinforcement_only_fields_are_refused_for_supervised_jobs() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        resolve_hyperparameters({"group_size": 4}, n_train_rows=4, method="supervised")
+    assert info.value.param == "method.supervised.hyperparameters.group_size"
+    assert "for method 'supervised'" in info.value.message
+    with pytest.raises(InvalidRequestError) as info:
+        resolve_hyperparameters({"batch_size": 0}, n_train_rows=4, method="dpo")
+    assert info.value.param == "method.dpo.hyperparameters.batch_size"

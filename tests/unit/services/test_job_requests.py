@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from openrft.domain.jobs import public_grader
@@ -18,35 +20,69 @@ def _file(purpose: str = "fine-tune") -> FileRecord:
 
 def test_reinforcement_section_folds_in_legacy_hyperparameters() -> None:
     method = {"type": "reinforcement", "reinforcement": {"grader": GRADER}}
-    section = req.reinforcement_section(method, {"batch_size": 2})
+    kind, section = req.method_section(method, {"batch_size": 2})
+    assert kind == "reinforcement"
     assert section["hyperparameters"] == {"batch_size": 2}
+
+
+def test_no_method_means_supervised_with_the_top_level_hyperparameters() -> None:
+    assert req.method_section(None, {"n_epochs": 2}) == (
+        "supervised",
+        {"hyperparameters": {"n_epochs": 2}},
+    )
+
+
+@pytest.mark.parametrize("kind", ["supervised", "dpo"])
+def test_supervised_and_dpo_sections_may_be_left_out(kind: str) -> None:
+    assert req.method_section({"type": kind}, None) == (kind, {"hyperparameters": None})
+    hp = {"n_epochs": 1}
+    given = {"type": kind, kind: {"hyperparameters": hp}}
+    assert req.method_section(given, None) == (kind, {"hyperparameters": hp})
 
 
 def test_hyperparameters_given_twice_are_refused() -> None:
     method = {"type": "reinforcement", "reinforcement": {"grader": GRADER, "hyperparameters": {}}}
     method["reinforcement"]["hyperparameters"] = {"n_epochs": 2}
     with pytest.raises(InvalidRequestError) as info:
-        req.reinforcement_section(method, {"batch_size": 2})
+        req.method_section(method, {"batch_size": 2})
     assert info.value.param == "hyperparameters"
 
 
 @pytest.mark.parametrize(
     ("method", "param"),
     [
-        (None, "method"),
-        ({"type": "supervised"}, "method.type"),
+        ({"type": "sft"}, "method.type"),
         ({"type": 3}, "method.type"),
         ({"type": "reinforcement", "reinforcement": "x"}, "method.reinforcement"),
         (
             {"type": "reinforcement", "reinforcement": {"graders": {}}},
             "method.reinforcement.graders",
         ),
+        ({"type": "dpo", "dpo": {"grader": GRADER}}, "method.dpo.grader"),
+        ({"type": "dpo", "supervised": {}}, "method.supervised"),
+        ({"type": "supervised", "supervised": []}, "method.supervised"),
     ],
 )
 def test_bad_methods_name_their_field(method: dict | None, param: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
-        req.reinforcement_section(method, None)
+        req.method_section(method, None)
     assert info.value.param == param
+
+
+def test_rows_that_do_not_suit_the_method_name_the_line_and_field() -> None:
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    lines = [
+        json.dumps({"messages": chat}).encode(),
+        b"",
+        json.dumps({"input": {"messages": chat[:1]}, "preferred_output": []}).encode(),
+    ]
+    req.check_rows(lines[:2], "supervised", "training_file", "file-1")
+    with pytest.raises(InvalidRequestError) as info:
+        req.check_rows(lines, "dpo", "validation_file", "file-2")
+    assert info.value.param == "validation_file"
+    assert info.value.message.startswith(
+        "Invalid validation_file 'file-2' for method 'dpo': line 1: missing \"input\" object"
+    )
 
 
 def test_training_file_must_exist_and_be_for_fine_tuning() -> None:

@@ -14,7 +14,8 @@ export default {
   mount(body) { this.body = body; },
   update(ctx) {
     const job = ctx.job;
-    const hp = job.method && job.method.reinforcement ? job.method.reinforcement.hyperparameters : {};
+    const section = job.method ? job.method[job.method.type] : null;
+    const hp = section ? section.hyperparameters : {};
     const rows = [
       ["status", el("span", {class: "status " + job.status, id: "job-status"}, job.status)],
       ["model", job.model],

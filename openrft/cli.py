@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from openrft.demo.command import demo as demo_command
+from openrft.preflight_command import preflight as preflight_command
 from openrft.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Self-hosted reinforcement fine-tuning service.")
@@ -25,6 +26,7 @@ jobs_app = typer.Typer(no_args_is_help=True, help="Watch fine-tuning jobs.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(jobs_app, name="jobs")
 app.command("demo")(demo_command)
+app.command("preflight")(preflight_command)
 
 DataDirOption = Annotated[Path | None, typer.Option(help="Data dir [./openrft-data].")]
 DatabaseUrlOption = Annotated[str | None, typer.Option(help="SQLAlchemy database URL.")]
@@ -163,13 +165,16 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 
 @dataclass
 class Progress:
-    """What ``jobs follow`` shows; rewards are the latest reported means."""
+    """What ``jobs follow`` shows; rewards (reinforcement) or losses (supervised, DPO) are the
+    latest reported means."""
 
     status: str = "?"
     step: int | None = None
     total_steps: int | None = None
     train_reward: float | None = None
     valid_reward: float | None = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
     estimated_finish: int | None = None
     seen_events: set[str] = field(default_factory=set)
 
@@ -179,6 +184,9 @@ class Progress:
         self.train_reward = data.get("train_reward_mean", self.train_reward)
         if data.get("valid_reward_mean") is not None:
             self.valid_reward = data["valid_reward_mean"]
+        self.train_loss = data.get("train_loss", self.train_loss)
+        if data.get("valid_loss") is not None:
+            self.valid_loss = data["valid_loss"]
 
     def render(self, job_id: str) -> Table:
         table = Table(title=f"fine-tuning job {job_id}", show_header=False)
@@ -186,11 +194,15 @@ class Progress:
         eta = "-"
         if self.estimated_finish:
             eta = f"{max(0, self.estimated_finish - int(time.time()))} s"
+        scores = (
+            (("train loss", self.train_loss), ("valid loss", self.valid_loss))
+            if self.train_loss is not None
+            else (("train reward", self.train_reward), ("valid reward", self.valid_reward))
+        )
         for name, value in (
             ("status", self.status),
             ("step", step),
-            ("train reward", _fmt(self.train_reward)),
-            ("valid reward", _fmt(self.valid_reward)),
+            *((label, _fmt(number)) for label, number in scores),
             ("ETA", eta),
         ):
             table.add_row(name, value)

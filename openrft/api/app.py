@@ -21,6 +21,7 @@ from openrft.api.routes import (
     jobs,
     metrics,
     models,
+    preflight,
     responses,
     samples,
 )
@@ -38,6 +39,7 @@ from openrft.services.job_credentials import JobCredentials
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
 from openrft.services.models import build_model_service
+from openrft.services.preflight import PreflightService
 from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
@@ -99,23 +101,26 @@ def build_services(settings: Settings) -> Services:
     )
     egress = EgressPolicy.from_settings(settings, keyed=keyed)
     sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress, models)
+    jobs = JobService(
+        sessions,
+        blobs,
+        grader_context=sources.context,
+        resolve_model=resolve_base,
+        aliases=aliases,
+        max_queued_per_project=settings.max_queued_jobs_per_project,
+    )
+    graders = GraderService.from_settings(settings, sources.context, egress)
     services = Services(
         settings=settings,
         engine=engine,
         keys=keys,
         files=files,
-        jobs=JobService(
-            sessions,
-            blobs,
-            grader_context=sources.context,
-            resolve_model=resolve_base,
-            aliases=aliases,
-            max_queued_per_project=settings.max_queued_jobs_per_project,
-        ),
+        jobs=jobs,
         models=models,
         chat=chat,
         responses=ResponsesService(chat),
-        graders=GraderService.from_settings(settings, sources.context, egress),
+        graders=graders,
+        preflight=PreflightService(jobs, settings, graders.ctx),
     )
     if not settings.is_loopback and not services.keys.auth_required():
         engine.dispose()
@@ -176,6 +181,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(samples.router)
     app.include_router(models.router)
     app.include_router(graders.router)
+    app.include_router(preflight.router)
     app.include_router(chat.router)
     app.include_router(responses.router)
     return app

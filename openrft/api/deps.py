@@ -19,6 +19,7 @@ from openrft.services.graders import GraderService
 from openrft.services.jobs import JobService
 from openrft.services.keys import KeyService, bearer_key
 from openrft.services.models import ModelService
+from openrft.services.preflight import PreflightService
 from openrft.services.reports import ReportService
 from openrft.services.responses import ResponsesService
 from openrft.services.samples import SampleService
@@ -36,6 +37,7 @@ class Services:
     chat: ChatService
     responses: ResponsesService
     graders: GraderService
+    preflight: PreflightService
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ ModelServiceDep = Annotated[ModelService, Depends(_service("models"))]
 ChatServiceDep = Annotated[ChatService, Depends(_service("chat"))]
 ResponsesServiceDep = Annotated[ResponsesService, Depends(_service("responses"))]
 GraderServiceDep = Annotated[GraderService, Depends(_service("graders"))]
+PreflightServiceDep = Annotated[PreflightService, Depends(_service("preflight"))]
 
 
 def get_sample_service(services: ServicesDep) -> SampleService:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,7 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from openrft.db.files_repo import FileRepository
 from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
 from openrft.domain.base_models import canonical_base_model
-from openrft.domain.jobs import Checkpoint, CreateJob, Job, JobEvent, JobStatus, ensure_action
+from openrft.domain.jobs import (
+    Checkpoint,
+    CreateJob,
+    Job,
+    JobEvent,
+    JobStatus,
+    MethodType,
+    ensure_action,
+)
 from openrft.domain.model_aliases import ModelAliases
 from openrft.domain.records import FileRecord
 from openrft.errors import ConflictError, InvalidRequestError, NotFoundError, RateLimitError
@@ -31,6 +40,21 @@ _ACTION_MOVES: dict[str, tuple[JobStatus, str, Callable[[], dict[str, Any]]]] = 
     "pause": (JobStatus.PAUSED, "Job paused", dict),
     "resume": (JobStatus.QUEUED, "Job resumed, moving job to queued state", dict),
 }
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A create request after validation: what a job (or a preflight) runs on."""
+
+    model: str  # canonical base model
+    training: FileRecord
+    validation: FileRecord | None
+    kind: MethodType  # method.type
+    section: dict[str, Any]  # method.<type>
+    hyperparameters: dict[str, Any]  # resolved
+    grader: dict[str, Any]  # normalized
+    monitor: dict[str, Any] | None
+    checks: ValidationContext
 
 
 def check_limit(limit: int, maximum: int = 1000) -> int:
@@ -60,11 +84,11 @@ class JobService:
         self.resolve_model = resolve_model
         self.aliases = aliases or ModelAliases()
 
-    def create(self, project: str, request: CreateJob) -> Job:
-        """Validate everything, store the job (validating_files), check its files, queue it."""
-        model = self._resolve_model(request.model)
+    def check(self, project: str, request: CreateJob) -> CheckedRequest:
+        """Validate the model, files, grader and hyperparameters of a create request (the
+        preflight checks a request the same way)."""
+        model = self.canonical_model(request.model)
         with self.sessions() as session:
-            self._check_queue_room(JobRepository(session), project)
             files = FileRepository(session)
             training = req.check_training_file(
                 files.get(project, request.training_file), request.training_file, "training_file"
@@ -86,27 +110,37 @@ class JobService:
             grader = req.validate_grader_spec(section, checks)
             monitor = req.validate_monitor_grader(section, checks)
             req.check_checkpoint_selection(hyperparameters, monitor)
+        return CheckedRequest(
+            model, training, validation, kind, section, hyperparameters, grader, monitor, checks
+        )
+
+    def create(self, project: str, request: CreateJob) -> Job:
+        """Validate everything, store the job (validating_files), check its files, queue it."""
+        with self.sessions() as session:
+            self._check_queue_room(JobRepository(session), project)
+        checked = self.check(project, request)
+        section, validation = checked.section, checked.validation
         job = Job(
             id=new_id("ftjob-"),
             project=project,
             created_at=int(time.time()),
             status=JobStatus.VALIDATING_FILES,
-            model=model,
+            model=checked.model,
             model_alias=request.model if self.aliases.is_alias(request.model) else None,
-            training_file=training.id,
+            training_file=checked.training.id,
             validation_file=validation.id if validation else None,
             seed=req.resolve_seed(request.seed),
-            method=kind,
-            hyperparameters=hyperparameters,
-            grader=grader,
-            monitor_grader=monitor,
+            method=checked.kind,
+            hyperparameters=checked.hyperparameters,
+            grader=checked.grader,
+            monitor_grader=checked.monitor,
             preflight=req.check_preflight(section.get("preflight")),
             suffix=req.check_suffix(request.suffix),
             metadata=req.check_metadata(request.metadata),
             response_format=req.check_response_format(section.get("response_format")),
             integrations=request.integrations,
-            tools=req.check_tools(section.get("tools"), checks),
-            training_rows=training.rows,
+            tools=req.check_tools(section.get("tools"), checked.checks),
+            training_rows=checked.training.rows,
         )
         with self.sessions.begin() as session:
             jobs = JobRepository(session)
@@ -125,7 +159,7 @@ class JobService:
                 with self.blobs.open(file_key(record.id)) as handle:
                     req.check_rows(handle, kind, param, record.id)
 
-    def _resolve_model(self, name: str) -> str:
+    def canonical_model(self, name: str) -> str:
         """The canonical base model ``name`` (or the alias ``name``) stands for."""
         target = self.aliases.target(name)
         try:

@@ -19,6 +19,7 @@ from openrft.training.config import TrainConfig
 from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
+from openrft.training.preflight_gate import preflight_gate
 from openrft.training.rollout import EngineSampler, TokenizerCodec
 from openrft.training.tool_setup import job_tools, tool_rollouts
 from openrft.training.tuning import (
@@ -96,6 +97,8 @@ async def run_job(
             controller = _controller(
                 spec, config, runtime, policy, (grader, monitor), tokenizer, rows, scratch, tools
             )
+            gate_roles = (controller.roles.codec, controller.rollouts, grader)
+            await preflight_gate(spec, config, runtime, rows, gate_roles)
             return await controller.run(resume_from=_resume_dir(spec))
     finally:
         await grader.aclose()

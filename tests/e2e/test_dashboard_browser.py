@@ -145,6 +145,20 @@ def test_a_checkpoints_chat_box_answers(offline: Offline, finished_job: Finished
     expect(reply).to_contain_text("tokens · finish:")
 
 
+def test_the_integrity_panel_runs_a_preflight_of_the_jobs_settings(
+    offline: Offline, finished_job: FinishedJob
+) -> None:
+    page = open_job(offline, finished_job)
+    expect(page.locator("#alarms")).to_have_text("No alarms.")
+    expect(page.locator("#preflight-report")).to_contain_text("ran no preflight")
+    page.click("#preflight-run")
+    verdict = page.locator("#preflight-verdict")
+    expect(verdict).to_contain_text("Preflight verdict:", timeout=180_000)
+    probes = page.locator("#panel-integrity tr.probe")
+    expect(probes).to_have_count(5)  # python graders: no judge probe
+    assert "learnable fraction" in page.locator("#panel-integrity").inner_text()
+
+
 def test_another_projects_job_is_neither_listed_nor_openable(
     offline: Offline, finished_job: FinishedJob
 ) -> None:

@@ -23,6 +23,13 @@ from tests.integration.conftest import (
 from tests.integration.test_auth import create_key
 
 GOOD_ROW = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+_PAIR = {
+    "input": {"messages": [{"role": "user", "content": "hi"}]},
+    "preferred_output": [{"role": "assistant", "content": "hello"}],
+    "non_preferred_output": [{"role": "assistant", "content": "go away"}],
+}
+DPO_ROW = json.dumps(_PAIR)
+BAD_DPO_ROW = json.dumps({**_PAIR, "non_preferred_output": [{"role": "assistant"}]})
 
 
 @dataclass
@@ -33,6 +40,7 @@ class Ctx:
     training_file: str
     assistants_file: str
     cancelled_job: str
+    bad_pairs_file: str  # a DPO pair, then a supervised row (each valid for some method)
 
     def upload(self, name: str, data: bytes, purpose: str = "fine-tune") -> Any:
         return self.client.files.create(file=(name, data), purpose=purpose)  # type: ignore[arg-type]
@@ -61,7 +69,10 @@ def ctx(rft_server: ServerHandle) -> Ctx:
     client.fine_tuning.jobs.cancel(job.id)
     wait_for_status(client, job.id, {"cancelled"})
     intruder = rft_server.client(create_key(rft_server, "bad-inputs-other"))
-    return Ctx(client, intruder, rft_server, training, assistants, job.id)
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    pairs = f"{DPO_ROW}\n{json.dumps({'messages': chat})}".encode()
+    bad_pairs = client.files.create(file=("pairs.jsonl", pairs), purpose="fine-tune").id
+    return Ctx(client, intruder, rft_server, training, assistants, job.id, bad_pairs)
 
 
 def _reinforcement(**section: Any) -> dict[str, Any]:
@@ -249,6 +260,20 @@ CASES = [
         400,
         "for method 'dpo': line 1: missing \"input\" object",
         "training_file",
+    ),
+    Case(
+        "dpo file whose second row is a supervised example",
+        lambda c: c.create_job(training_file=c.bad_pairs_file, method={"type": "dpo"}),
+        400,
+        "for method 'dpo': line 2: missing \"input\" object",
+        "training_file",
+    ),
+    Case(
+        "upload of a DPO pair whose answer has no content",
+        lambda c: c.upload("pairs.jsonl", f"{DPO_ROW}\n{BAD_DPO_ROW}".encode()),
+        400,
+        'line 2: non_preferred_output[0] has no "content"',
+        "file",
     ),
     Case(
         "dpo with reinforcement-only hyperparameters",

@@ -13,6 +13,8 @@ const CHARTS = [
   ["Clip fractions", ["actor_pg_clipfrac", "clip_ratio/low_mean", "clip_ratio/high_mean"]],
   ["Response length (tokens)", ["response_length_mean"]],
   ["Truncation rate", ["completions/clipped_ratio"]],
+  ["Monitor grader (never trains)", ["train_reward_mean", "monitor/reward_mean", "valid_monitor_reward_mean"]],
+  ["Repetition rate (token 4-grams)", ["completions/repetition_rate"]],
   ["Grader error rate", ["grader_error_rate"]],
   ["Zero-variance groups", ["frac_reward_zero_std"]],
   ["Step time (s)", ["step_time_s"]],
@@ -72,6 +74,8 @@ export default {
     const specs = [...CHARTS];
     const graders = graderKeys(ctx.metrics);
     if (graders.length) specs.push(["Grader sub-scores", graders]);
+    // Supervised and DPO jobs report losses instead of rewards.
+    if (ctx.metrics.some((m) => "train_loss" in m)) specs.unshift(["Loss (train, validation)", ["train_loss", "valid_loss"]]);
     for (const [title, keys] of specs) {
       const data = columns(ctx.metrics, keys);
       const points = data.slice(1).reduce((n, s) => n + s.filter((v) => v !== null).length, 0);

@@ -6,8 +6,9 @@ import charts from "./charts.js";
 import checkpoints from "./checkpoints.js";
 import events from "./events.js";
 import files from "./files.js";
+import integrity from "./integrity.js";
 import report from "./report.js";
 import samples from "./samples.js";
 import summary from "./summary.js";
 
-export const PANELS = [summary, charts, report, samples, checkpoints, files, events];
+export const PANELS = [summary, integrity, charts, report, samples, checkpoints, files, events];

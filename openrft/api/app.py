@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
@@ -29,6 +31,7 @@ from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
+from openrft.executors.ray_address import RayUnreachableError, check_ray_address
 from openrft.graders.sandbox.launch import isolation_warning
 from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
@@ -57,12 +60,30 @@ class UnsafeBindError(StartupRefusedError):
 
 
 def check_executor(settings: Settings) -> None:
-    """Only the local scheduler exists in this build; a Ray executor would plug in here."""
-    if settings.executor != "local":
+    """``--executor ray``: the ray package is installed and ``--ray-address`` answers."""
+    if settings.executor != "ray":
+        return
+    try:
+        check_ray_address(settings.ray_address)
+    except RayUnreachableError as exc:
+        raise StartupRefusedError(str(exc)) from None
+    if importlib.util.find_spec("ray") is None:
         raise StartupRefusedError(
-            f"--executor {settings.executor} is not available in this build; "
-            "use --executor local (the default)."
+            "--executor ray needs the ray package: pip install 'openrft[ray]' (make install "
+            "does), or use --executor local."
         )
+
+
+def build_executor(settings: Settings, sessions: sessionmaker[Session]) -> LocalExecutor:
+    """The scheduler of ``--executor``: local subprocesses, or actors on a Ray cluster."""
+    if settings.executor == "ray":
+        from openrft.executors.ray_executor import RayExecutor
+
+        try:
+            return RayExecutor.from_settings(settings, sessions)
+        except RayUnreachableError as exc:
+            raise StartupRefusedError(str(exc)) from None
+    return LocalExecutor.from_settings(settings, sessions)
 
 
 def grader_base_dir(settings: Settings, *, keyed: bool) -> Path | None:
@@ -159,7 +180,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         app.state.metrics = http_metrics
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
-        executor = LocalExecutor.from_settings(settings, services.jobs.sessions)
+        executor = build_executor(settings, services.jobs.sessions)
         executor.start()
         try:
             yield

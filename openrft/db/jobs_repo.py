@@ -280,6 +280,18 @@ class EventRepository:
             )
         )
 
+    def delete_step_metrics(self, job_id: str, step: int) -> int:
+        """Delete the job's ``metrics`` events of ``step``; returns how many there were."""
+        query = sa.select(job_events.c.seq, job_events.c.data).where(
+            job_events.c.job_id == job_id, job_events.c.type == "metrics"
+        )
+        seqs = [
+            seq for seq, data in self.session.execute(query) if (data or {}).get("step") == step
+        ]
+        if seqs:
+            self.session.execute(job_events.delete().where(job_events.c.seq.in_(seqs)))
+        return len(seqs)
+
     def page(self, job_id: str, *, after: str | None, limit: int) -> tuple[list[JobEvent], bool]:
         page = fetch_page(
             self.session, job_events, job_events.c.job_id == job_id, after=after, limit=limit

@@ -121,7 +121,13 @@ def build_services(settings: Settings) -> Services:
         project_quota_bytes=settings.project_disk_quota_bytes,
     )
     egress = EgressPolicy.from_settings(settings, keyed=keyed)
-    sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress, models)
+    sources = GraderSources(
+        files,
+        grader_base_dir(settings, keyed=keyed),
+        egress,
+        models,
+        sandbox=settings.sandbox_isolation,
+    )
     jobs = JobService(
         sessions,
         blobs,

@@ -197,13 +197,16 @@ class GraderContext:
 class ValidationContext:
     """What validating a grader may consult: Lambda ``file.py:handler`` files under
     ``base_dir`` (None: none), the caller's uploaded handler files (``read_upload``; None: none),
-    the egress policy a Lambda URL must pass, and which models a model grader may name
-    (``knows_model``; None: not checked)."""
+    the egress policy a Lambda URL must pass, which models a model grader may name
+    (``knows_model``; None: not checked), and the sandbox mode user code would run in."""
 
     base_dir: Path | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     read_upload: UploadReader | None = None
     knows_model: ModelChecker | None = None
+    # The operator's sandbox mode: code for the sandbox is refused when it does not work here
+    # (None: not checked).
+    sandbox: str | None = None
 
 
 class Grader(Protocol):

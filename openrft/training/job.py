@@ -11,7 +11,6 @@ import torch
 
 from openrft.domain.jobs import JobSpec
 from openrft.graders import GraderContext, build_grader
-from openrft.inference.engine import GenerationEngine
 from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.tools import Toolbox
@@ -20,7 +19,8 @@ from openrft.training.controller import Outcome, Roles, TrainingController, Trai
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.preflight_gate import preflight_gate
-from openrft.training.rollout import EngineSampler, TokenizerCodec
+from openrft.training.rollout import Sampler, TokenizerCodec
+from openrft.training.rollout_workers import rollout_sampler
 from openrft.training.tool_setup import job_tools, tool_rollouts
 from openrft.training.tuning import (
     Objective,
@@ -94,12 +94,13 @@ async def run_job(
     try:
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
-            controller = _controller(
-                spec, config, runtime, policy, (grader, monitor), tokenizer, rows, scratch, tools
-            )
-            gate_roles = (controller.roles.codec, controller.rollouts, grader)
-            await preflight_gate(spec, config, runtime, rows, gate_roles)
-            return await controller.run(resume_from=_resume_dir(spec))
+            with rollout_sampler(spec, config, settings, runtime, policy) as sampler:
+                controller = _controller(
+                    spec, config, runtime, policy, (grader, monitor), sampler, rows, scratch, tools
+                )
+                gate_roles = (controller.roles.codec, controller.rollouts, grader)
+                await preflight_gate(spec, config, runtime, rows, gate_roles)
+                return await controller.run(resume_from=_resume_dir(spec))
     finally:
         await grader.aclose()
         if monitor is not None:
@@ -112,12 +113,12 @@ def _controller(
     runtime: TrainingRuntime,
     policy: Policy,
     graders: tuple[Any, Any | None],  # (grader, monitor grader or None)
-    tokenizer: Any,
+    sampler: Sampler,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
     tools: Toolbox | None,
 ) -> TrainingController:
-    sampler = EngineSampler(GenerationEngine(policy.model, tokenizer))
+    tokenizer = policy.tokenizer
     roles = Roles(
         runtime=runtime,
         codec=TokenizerCodec(tokenizer),

@@ -12,7 +12,6 @@ import torch
 
 from openrft.domain.jobs import JobSpec
 from openrft.graders import GraderContext, build_grader
-from openrft.inference.engine import GenerationEngine
 from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.tools import Toolbox
@@ -28,7 +27,8 @@ from openrft.training.controller import (
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.preflight_gate import preflight_gate
-from openrft.training.rollout import EngineSampler, TokenizerCodec
+from openrft.training.rollout import Sampler, TokenizerCodec
+from openrft.training.rollout_workers import rollout_sampler
 from openrft.training.tool_setup import job_tools, tool_rollouts
 from openrft.training.tuning import (
     Objective,
@@ -104,14 +104,17 @@ async def run_job(
     try:
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
-            with job_trackers(spec, settings, runtime) as trackers:
+            with (
+                rollout_sampler(spec, config, settings, runtime, policy) as sampler,
+                job_trackers(spec, settings, runtime) as trackers,
+            ):
                 controller = _controller(
                     spec,
                     config,
                     runtime,
                     policy,
                     (grader, monitor),
-                    tokenizer,
+                    sampler,
                     rows,
                     scratch,
                     tools,
@@ -132,14 +135,14 @@ def _controller(
     runtime: TrainingRuntime,
     policy: Policy,
     graders: tuple[Any, Any | None],  # (grader, monitor grader or None)
-    tokenizer: Any,
+    sampler: Sampler,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
     tools: Toolbox | None,
     *,
     observers: Sequence[StepObserver],
 ) -> TrainingController:
-    sampler = EngineSampler(GenerationEngine(policy.model, tokenizer))
+    tokenizer = policy.tokenizer
     roles = Roles(
         runtime=runtime,
         codec=TokenizerCodec(tokenizer),

@@ -222,6 +222,15 @@ _EXTENSIONS = (
 
 _EXECUTION = (
     Hyperparameter(
+        "rollout_workers",
+        Integer(1, 64),
+        1,
+        "Ray actors that generate each step's prompts in parallel (each holds a copy of the "
+        "base model; the LoRA adapter is shipped to them every step); more than 1 needs "
+        "`serve --executor ray`",
+        trains=False,
+    ),
+    Hyperparameter(
         "resources",
         Object(RESOURCE_FIELDS),
         None,

@@ -131,7 +131,7 @@ def test_job_on_ray_matches_the_same_job_run_locally(
     ray_server: ServerHandle, server: ServerHandle
 ) -> None:
     ray_client, local_client = ray_server.client(), server.client()
-    on_ray = _create(ray_client, 8, resources={"num_cpus": 0.25})
+    on_ray = _create(ray_client, 8, resources={"num_cpus": 0.25}, rollout_workers=2)
     local = _create(local_client, 8)
     for client, job_id in ((ray_client, on_ray), (local_client, local)):
         done = wait_for_status(client, job_id, TERMINAL, timeout_s=JOB_TIMEOUT_S)
@@ -141,6 +141,8 @@ def test_job_on_ray_matches_the_same_job_run_locally(
     assert {"actor_id", "node_id", "ray_job_id", "pid"} <= set(placed.data["ray"])
     assert placed.data["resources"]["num_cpus"] == 0.25  # the job's override of 0.5
     assert "num_cpus=0.25" in placed.message
+    (rollouts,) = [e for e in _events(ray_client, on_ray) if e.message.startswith("Generating on")]
+    assert len(set(rollouts.data["rollout_workers"])) == 2  # two actors shared the prompts
 
     def metrics(client: openai.OpenAI, job_id: str) -> list[set[str]]:
         return [set(e.data) for e in _events(client, job_id) if e.type == "metrics"]
@@ -149,7 +151,8 @@ def test_job_on_ray_matches_the_same_job_run_locally(
         return [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job_id)]
 
     def shapes(client: openai.OpenAI, job_id: str) -> list[tuple[str, str]]:
-        events = [e for e in _events(client, job_id) if e not in _ray_events(client, job_id)]
+        ray_only = ("Running on Ray", "Generating on")
+        events = [e for e in _events(client, job_id) if not e.message.startswith(ray_only)]
         return [(e.type, _shape(e.message)) for e in events]
 
     assert metrics(ray_client, on_ray) == metrics(local_client, local)

@@ -6,7 +6,6 @@ import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -28,11 +27,9 @@ from openrft.api.routes import (
     responses,
     samples,
 )
-from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
+from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector, RunningJobsCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
-from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
-from openrft.domain.model_aliases import ModelAliases
 from openrft.executors.local import LocalExecutor
 from openrft.executors.ray_address import RayUnreachableError, check_ray_address
 from openrft.graders.sandbox.launch import isolation_warning
@@ -44,7 +41,7 @@ from openrft.services.graders import GraderService
 from openrft.services.job_credentials import JobCredentials
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
-from openrft.services.models import ModelService
+from openrft.services.models import build_model_service
 from openrft.services.preflight import PreflightService
 from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
@@ -97,14 +94,6 @@ def grader_base_dir(settings: Settings, *, keyed: bool) -> Path | None:
     return None if keyed else Path.cwd()
 
 
-def local_model_policy(settings: Settings, *, keyed: bool) -> LocalModelPolicy:
-    """Local model paths: under ``--model-root`` dirs; without them any path on a keyless
-    server and none on a keyed one; never inside the data dir (other projects' weights)."""
-    roots = settings.model_roots
-    allowed = tuple(roots) if roots is not None else (() if keyed else None)
-    return LocalModelPolicy(allowed, denied=(settings.data_dir,))
-
-
 def build_services(settings: Settings) -> Services:
     """Engine (migrated to head), blob store and every service; registers ``--api-key``.
 
@@ -121,9 +110,8 @@ def build_services(settings: Settings) -> Services:
     if settings.api_key:
         keys.register(DEFAULT_PROJECT, settings.api_key)
     keyed = keys.auth_required()
-    resolve_base = partial(canonical_base_model, policy=local_model_policy(settings, keyed=keyed))
-    aliases = ModelAliases(settings.model_aliases)
-    models = ModelService(sessions, blobs, resolve_base=resolve_base, aliases=aliases)
+    models = build_model_service(settings, sessions, blobs, keyed=keyed)
+    resolve_base, aliases = models.resolve_base, models.aliases
     chat = build_chat_service(settings, models)
     files = FileService(
         sessions,
@@ -198,6 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         app.state.metrics = http_metrics
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
+        http_metrics.registry.register(RunningJobsCollector(services.jobs.live_metrics))
         executor = build_executor(settings, services.jobs.sessions)
         executor.start()
         try:

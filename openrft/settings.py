@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     api_key: str | None = Field(default=None, description="Key registered for project 'default'.")
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+    # --executor ray: what each job's actor reserves (a job's `resources` hyperparameter
+    # overrides), how long Ray may take to start it, how often a dead actor is replaced.
+    ray_num_cpus: float = Field(default=1.0, ge=0)
+    ray_num_gpus: float = Field(default=0.0, ge=0)
+    ray_memory_bytes: int | None = Field(default=None, ge=0)
+    ray_start_timeout_s: float = Field(default=600.0, gt=0)
+    ray_max_restarts: int = Field(default=2, ge=0)
     max_concurrent_jobs: int = Field(default=1, ge=1)
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     model_cache_dir: Path | None = Field(
@@ -112,6 +119,11 @@ class Settings(BaseSettings):
     max_queued_jobs_per_project: int | None = Field(
         default=100, ge=1, description="Jobs one project may have waiting (429 past it)."
     )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="Where jobs with an 'mlflow' integration log; default a SQLite store "
+        "<data_dir>/mlflow.db with artifacts in <data_dir>/mlflow-artifacts.",
+    )
     max_running_jobs_per_project: int | None = Field(
         default=None, ge=1, description="Running jobs per project; default: only the global cap."
     )
@@ -146,6 +158,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'openrft.db').resolve()}"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        """Where new MLflow experiments keep artifacts: in the data directory with the
+        default store; None (the store's own default) with a configured tracking URI."""
+        if self.mlflow_tracking_uri:
+            return None
+        return (self.data_dir / "mlflow-artifacts").resolve().as_uri()
 
     @property
     def resolved_model_cache_dir(self) -> Path:

@@ -11,15 +11,17 @@ import asyncio
 import logging
 import sys
 import traceback
+from functools import partial
 
 from openrft.domain.jobs import JobSpec
 from openrft.errors import OpenRFTError
-from openrft.graders.types import GraderContext
+from openrft.graders.types import GraderContext, JudgeAccess
 from openrft.net.egress import EgressPolicy
 from openrft.services.graders import sandbox_limits
 from openrft.services.job_credentials import JobCredentials
 from openrft.services.job_runtime import JobRuntime
 from openrft.services.keys import KeyService
+from openrft.services.models import build_model_service
 from openrft.settings import Settings
 from openrft.storage.private import make_private
 
@@ -40,16 +42,21 @@ def failure_error(exc: BaseException) -> dict[str, str]:
 
 def grader_context(runtime: JobRuntime, settings: Settings, spec: JobSpec) -> GraderContext:
     """How this job's graders reach out: this server's chat endpoint as the job's own project
-    (a job credential, on a keyed server), the operator's sandbox, and only the addresses the
-    server's egress policy allows (decided the way the server decides it)."""
+    (a job credential, on a keyed server), the operator's sandbox, only the addresses the
+    server's egress policy allows (decided the way the server decides it), and judges for
+    sandboxed code on the models the job's project may use."""
     keyed = KeyService(runtime.sessions).auth_required()
     lifetime_s = settings.max_job_seconds or MAX_CREDENTIAL_LIFETIME_S
     credential = JobCredentials(settings.data_dir).issue(spec.id, spec.project, lifetime_s)
+    api_key = credential if keyed else None
+    models = build_model_service(settings, runtime.sessions, runtime.blobs, keyed=keyed)
+    judge = JudgeAccess(settings.self_base_url, api_key, partial(models.knows, spec.project))
     return GraderContext(
         chat_base_url=settings.self_base_url,
-        api_key=credential if keyed else None,
+        api_key=api_key,
         sandbox=sandbox_limits(settings),
         egress=EgressPolicy.from_settings(settings, keyed=keyed),
+        judge=judge,
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.api.deps import Services
 from openrft.api.errors import install_error_handlers
@@ -26,12 +27,11 @@ from openrft.api.routes import (
     responses,
     samples,
 )
-from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
+from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector, RunningJobsCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
-from openrft.domain.base_models import LocalModelPolicy, canonical_base_model
 from openrft.domain.datasets import JsonlLimits
-from openrft.domain.model_aliases import ModelAliases
 from openrft.executors.local import LocalExecutor
+from openrft.executors.ray_address import RayUnreachableError, check_ray_address
 from openrft.graders.sandbox.launch import isolation_warning
 from openrft.inference.vllm_server import vllm_python
 from openrft.net.egress import EgressPolicy
@@ -42,7 +42,7 @@ from openrft.services.graders import GraderService
 from openrft.services.job_credentials import JobCredentials
 from openrft.services.jobs import JobService
 from openrft.services.keys import DEFAULT_PROJECT, KeyService
-from openrft.services.models import ModelService
+from openrft.services.models import build_model_service
 from openrft.services.preflight import PreflightService
 from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
@@ -61,12 +61,30 @@ class UnsafeBindError(StartupRefusedError):
 
 
 def check_executor(settings: Settings) -> None:
-    """Only the local scheduler exists in this build; a Ray executor would plug in here."""
-    if settings.executor != "local":
+    """``--executor ray``: the ray package is installed and ``--ray-address`` answers."""
+    if settings.executor != "ray":
+        return
+    try:
+        check_ray_address(settings.ray_address)
+    except RayUnreachableError as exc:
+        raise StartupRefusedError(str(exc)) from None
+    if importlib.util.find_spec("ray") is None:
         raise StartupRefusedError(
-            f"--executor {settings.executor} is not available in this build; "
-            "use --executor local (the default)."
+            "--executor ray needs the ray package: pip install 'openrft[ray]' (make install "
+            "does), or use --executor local."
         )
+
+
+def build_executor(settings: Settings, sessions: sessionmaker[Session]) -> LocalExecutor:
+    """The scheduler of ``--executor``: local subprocesses, or actors on a Ray cluster."""
+    if settings.executor == "ray":
+        from openrft.executors.ray_executor import RayExecutor
+
+        try:
+            return RayExecutor.from_settings(settings, sessions)
+        except RayUnreachableError as exc:
+            raise StartupRefusedError(str(exc)) from None
+    return LocalExecutor.from_settings(settings, sessions)
 
 
 def grader_base_dir(settings: Settings, *, keyed: bool) -> Path | None:
@@ -75,14 +93,6 @@ def grader_base_dir(settings: Settings, *, keyed: bool) -> Path | None:
     if settings.grader_base_dir is not None:
         return settings.grader_base_dir
     return None if keyed else Path.cwd()
-
-
-def local_model_policy(settings: Settings, *, keyed: bool) -> LocalModelPolicy:
-    """Local model paths: under ``--model-root`` dirs; without them any path on a keyless
-    server and none on a keyed one; never inside the data dir (other projects' weights)."""
-    roots = settings.model_roots
-    allowed = tuple(roots) if roots is not None else (() if keyed else None)
-    return LocalModelPolicy(allowed, denied=(settings.data_dir,))
 
 
 def build_services(settings: Settings) -> Services:
@@ -101,9 +111,8 @@ def build_services(settings: Settings) -> Services:
     if settings.api_key:
         keys.register(DEFAULT_PROJECT, settings.api_key)
     keyed = keys.auth_required()
-    resolve_base = partial(canonical_base_model, policy=local_model_policy(settings, keyed=keyed))
-    aliases = ModelAliases(settings.model_aliases)
-    models = ModelService(sessions, blobs, resolve_base=resolve_base, aliases=aliases)
+    models = build_model_service(settings, sessions, blobs, keyed=keyed)
+    resolve_base, aliases = models.resolve_base, models.aliases
     chat = build_chat_service(settings, models)
     files = FileService(
         sessions,
@@ -113,7 +122,13 @@ def build_services(settings: Settings) -> Services:
         project_quota_bytes=settings.project_disk_quota_bytes,
     )
     egress = EgressPolicy.from_settings(settings, keyed=keyed)
-    sources = GraderSources(files, grader_base_dir(settings, keyed=keyed), egress, models)
+    sources = GraderSources(
+        files,
+        grader_base_dir(settings, keyed=keyed),
+        egress,
+        models,
+        sandbox=settings.sandbox_isolation,
+    )
     jobs = JobService(
         sessions,
         blobs,
@@ -173,7 +188,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         app.state.metrics = http_metrics
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
-        executor = LocalExecutor.from_settings(settings, services.jobs.sessions)
+        http_metrics.registry.register(RunningJobsCollector(services.jobs.live_metrics))
+        executor = build_executor(settings, services.jobs.sessions)
         executor.start()
         try:
             yield

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +37,19 @@ def default_worker_command(job_id: str) -> list[str]:
     return [sys.executable, "-m", "openrft.worker", job_id]
 
 
+def worker_settings_env(settings: Settings) -> dict[str, str]:
+    """The ``OPENRFT_*`` environment a worker needs: these settings (flags given to ``serve``
+    too, never the API key) with the data dir and database it must share with this server."""
+    return {
+        **settings.environment(),
+        "OPENRFT_DATA_DIR": str(settings.data_dir.resolve()),
+        "OPENRFT_DATABASE_URL": settings.resolved_database_url,
+        # Model graders in the worker call this server's own /v1 (see grader_context).
+        "OPENRFT_HOST": settings.host,
+        "OPENRFT_PORT": str(settings.port),
+    }
+
+
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     """The last ``lines`` lines of a worker log ('' when there is none)."""
     if not path.exists():
@@ -43,7 +57,7 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,10 +67,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class WorkerProcess(Protocol):
+    """What the scheduler needs of a running worker: a ``subprocess.Popen`` here, a Ray actor's
+    run in ``executors.ray_executor``. ``wait`` raises ``subprocess.TimeoutExpired``."""
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
 @dataclass
-class _Worker:
+class WorkerRun:
     job_id: str
-    process: subprocess.Popen[bytes]
+    process: WorkerProcess
     log_path: Path
     cancel_seen_at: float | None = None
     started_at: float = field(default_factory=time.monotonic)
@@ -89,7 +116,7 @@ class LocalExecutor:
         self.poll_interval_s = poll_interval_s
         self.cancel_grace_s = cancel_grace_s
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self.workers: dict[str, _Worker] = {}
+        self.workers: dict[str, WorkerRun] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -97,19 +124,13 @@ class LocalExecutor:
     def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> LocalExecutor:
         prefix = settings.worker_command
         command = (lambda job_id: [*prefix, job_id]) if prefix else default_worker_command
-        env = {
-            **{k: v for k, v in os.environ.items() if k != "OPENRFT_API_KEY"},
-            **settings.environment(),
-            "OPENRFT_DATA_DIR": str(settings.data_dir.resolve()),
-            "OPENRFT_DATABASE_URL": settings.resolved_database_url,
-            # Model graders in the worker call this server's own /v1 (see grader_context).
-            "OPENRFT_HOST": settings.host,
-            "OPENRFT_PORT": str(settings.port),
-        }
         return cls(
             sessions,
             data_dir=settings.data_dir,
-            worker_env=env,
+            worker_env={
+                **{k: v for k, v in os.environ.items() if k != "OPENRFT_API_KEY"},
+                **worker_settings_env(settings),
+            },
             max_concurrent_jobs=settings.max_concurrent_jobs,
             max_running_per_project=settings.max_running_jobs_per_project,
             max_job_seconds=settings.max_job_seconds,
@@ -223,7 +244,7 @@ class LocalExecutor:
         except OSError as exc:
             self._fail(job_id, f"Could not start the training worker: {exc}")
             return
-        self.workers[job_id] = _Worker(job_id, process, log_path)
+        self.workers[job_id] = WorkerRun(job_id, process, log_path)
         with self.sessions.begin() as session:
             JobRepository(session).update(job_id, worker=f"{self.name}:{process.pid}")
 
@@ -239,7 +260,7 @@ class LocalExecutor:
             parts = worker.split(":")
             if len(parts) != 3 or parts[0] != host or not parts[2].isdigit():
                 continue
-            if not _pid_alive(int(parts[2])):
+            if not pid_alive(int(parts[2])):
                 self._fail(
                     job_id,
                     f"The training worker (pid {parts[2]}) is gone and the server that started "
@@ -261,7 +282,7 @@ class LocalExecutor:
                 continue
             self._fail_exited(job_id, worker, code)
 
-    def _fail_exited(self, job_id: str, worker: _Worker, code: int) -> None:
+    def _fail_exited(self, job_id: str, worker: WorkerRun, code: int) -> None:
         tail = log_tail(worker.log_path)
         if worker.killed == "timeout":
             error_code, reason = (

@@ -1,7 +1,8 @@
 """``lambda``: a Bedrock reward function called with batches of Bedrock events.
 
 Event item: ``{"id", "messages": [...prompt..., {"role": "assistant", "content": output}],
-"metadata": {"reference_answer": ..., <other row fields except messages>}, "reference_answer"}``;
+"metadata": {<row fields except messages>}, "reference_answer": {"text": ...}}`` (see
+``build_event``);
 for a multi-turn tool rollout ``messages`` is the whole conversation: the prompt, each assistant
 turn with its ``tool_calls``, each ``tool`` result, the final answer.
 Answer: ``[{"id", "aggregate_reward_score": float, "metrics_list": [{"name", "value", "type"}]}]``.
@@ -23,6 +24,7 @@ from openrft.graders.lambda_spec import function_kind, validate_lambda
 from openrft.graders.lambda_transport import (
     AwsTransport,
     HttpTransport,
+    Invocation,
     PermanentError,
     SandboxTransport,
     TransientError,
@@ -33,19 +35,30 @@ from openrft.graders.types import GraderContext, GradeResult, GradingFailedError
 
 
 def build_event(request: GradingRequest) -> dict[str, Any]:
-    """One Bedrock trajectory for ``request``."""
+    """One Bedrock trajectory for ``request`` (the shape is documented in docs/bedrock.md).
+
+    ``metadata`` holds the row's fields except ``messages`` as they are; a row field named
+    ``metadata`` that is an object is merged into it (its keys under the other fields), not
+    nested. ``reference_answer`` is also given at the top level, a string as
+    ``{"text": <string>}`` (what the Bedrock samples' handlers read); a row without one has no
+    such key anywhere.
+    """
     item = request.item
-    reference = item.get("reference_answer")
-    metadata = {"reference_answer": reference}
-    metadata |= {key: value for key, value in item.items() if key != "messages"}
+    extra = {key: value for key, value in item.items() if key != "messages"}
+    nested = extra.get("metadata")
+    if isinstance(nested, dict):
+        del extra["metadata"]
+        extra = nested | extra
     output = request.output_messages or [{"role": "assistant", "content": request.output_text}]
-    messages = [*request.messages, *output]
-    return {
+    event: dict[str, Any] = {
         "id": request.id,
-        "messages": messages,
-        "metadata": metadata,
-        "reference_answer": reference,
+        "messages": [*request.messages, *output],
+        "metadata": extra,
     }
+    if item.get("reference_answer") is not None:
+        reference = item["reference_answer"]
+        event["reference_answer"] = {"text": reference} if isinstance(reference, str) else reference
+    return event
 
 
 def answers_by_id(answer: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
@@ -102,32 +115,41 @@ class LambdaGrader:
     async def _grade_batch(self, batch: Sequence[GradingRequest]) -> list[GradeResult]:
         async with self.semaphore:
             start = time.perf_counter()
-            found = await self._invoke_with_retries([build_event(r) for r in batch])
+            found, logs = await self._invoke_with_retries([build_event(r) for r in batch])
             per_item = (time.perf_counter() - start) / len(batch)
         results = [result_from_entry(found.get(request.id)) for request in batch]
         for result in results:
             result.execution_time = per_item
+            result.logs = logs
         return results
 
-    async def _invoke_with_retries(self, event: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    async def _invoke_with_retries(
+        self, event: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], str]:
+        """The answers by id and the logs of the call that gave them."""
         ids = {item["id"] for item in event}
         attempts = self.config["max_retries"] + 1
         for attempt in range(attempts):
+            invocation = Invocation(None)
             try:
-                return answers_by_id(await self.transport.invoke(event), ids)
+                invocation = await self.transport.invoke(event)
+                return answers_by_id(invocation.answer, ids), invocation.logs
             except PermanentError as exc:
-                raise self._failure(len(event), attempt + 1, exc) from exc
+                raise self._failure(len(event), attempt + 1, exc, "") from exc
             except TransientError as exc:
                 if attempt + 1 == attempts:
-                    raise self._failure(len(event), attempts, exc) from exc
+                    logs = exc.logs or invocation.logs
+                    raise self._failure(len(event), attempts, exc, logs) from exc
                 await asyncio.sleep(self.backoff_s * 2**attempt)
         raise AssertionError("unreachable")
 
-    def _failure(self, size: int, attempts: int, exc: Exception) -> GradingFailedError:
-        return GradingFailedError(
+    def _failure(self, size: int, attempts: int, exc: Exception, logs: str) -> GradingFailedError:
+        error = GradingFailedError(
             f"Reward function {self.config['function']} failed on a batch of {size} after "
             f"{attempts} attempt(s): {exc}"
         )
+        error.logs = logs
+        return error
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -143,5 +165,9 @@ def make_transport(config: dict[str, Any], ctx: GraderContext) -> Transport:
     if kind == "arn":
         return AwsTransport(config["function"], timeout_s=timeout_s)
     return SandboxTransport(
-        config, limits=ctx.sandbox, timeout_s=timeout_s, concurrency=concurrency
+        config,
+        limits=ctx.sandbox,
+        timeout_s=timeout_s,
+        concurrency=concurrency,
+        judge=ctx.judge,
     )

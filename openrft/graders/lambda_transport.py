@@ -10,20 +10,34 @@ from typing import Any, Protocol
 import httpx
 
 from openrft.graders.sandbox.pool import SandboxPool
-from openrft.graders.types import SandboxLimits
+from openrft.graders.types import JudgeAccess, SandboxLimits
 from openrft.net.egress import EgressPolicy, body_snippet, unreachable_message
 
 
 class TransientError(Exception):
-    """Worth retrying: 5xx, 408/429, timeouts, connection errors, garbage, handler exceptions."""
+    """Worth retrying: 5xx, 408/429, timeouts, connection errors, garbage, handler exceptions.
+
+    ``logs``: what the handler printed or logged, when it ran here."""
+
+    def __init__(self, message: str, logs: str = "") -> None:
+        super().__init__(message)
+        self.logs = logs
 
 
 class PermanentError(Exception):
     """Not worth retrying (e.g. HTTP 4xx)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """A reward function's answer and what it printed or logged ("" when not known here)."""
+
+    answer: Any
+    logs: str = ""
+
+
 class Transport(Protocol):
-    async def invoke(self, event: list[dict[str, Any]]) -> Any: ...
+    async def invoke(self, event: list[dict[str, Any]]) -> Invocation: ...
 
     async def aclose(self) -> None: ...
 
@@ -42,7 +56,7 @@ class HttpTransport:
             timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency)
         )
 
-    async def invoke(self, event: list[dict[str, Any]]) -> Any:
+    async def invoke(self, event: list[dict[str, Any]]) -> Invocation:
         try:
             response = await self.client.post(self.url, json=event)
         except httpx.TimeoutException as exc:
@@ -56,7 +70,7 @@ class HttpTransport:
         if response.status_code >= 400:
             raise PermanentError(f"HTTP {response.status_code}: {body_snippet(response.text)}")
         try:
-            return response.json()
+            return Invocation(response.json())
         except ValueError as exc:
             raise TransientError("the answer is not JSON") from exc
 
@@ -68,7 +82,13 @@ class SandboxTransport:
     """Call ``handler(event, context)`` from a local file in warm sandbox processes."""
 
     def __init__(
-        self, spec: dict[str, Any], *, limits: SandboxLimits, timeout_s: float, concurrency: int
+        self,
+        spec: dict[str, Any],
+        *,
+        limits: SandboxLimits,
+        timeout_s: float,
+        concurrency: int,
+        judge: JudgeAccess | None = None,
     ) -> None:
         workers = max(1, min(concurrency, limits.workers))
         self.pool = SandboxPool(
@@ -77,14 +97,15 @@ class SandboxTransport:
             kind="lambda",
             filename=spec["_filename"],
             limits=dataclasses.replace(limits, wall_time_s=timeout_s, workers=workers),
+            judge=judge,
         )
         self.context = {"function_name": spec["_handler"], "memory_limit_in_mb": 0}
 
-    async def invoke(self, event: list[dict[str, Any]]) -> Any:
+    async def invoke(self, event: list[dict[str, Any]]) -> Invocation:
         [outcome] = await self.pool.run([[event, self.context]])
         if not outcome.ok:
-            raise TransientError(f"the handler failed: {outcome.error}")
-        return outcome.value
+            raise TransientError(f"the handler failed: {outcome.error}", outcome.logs)
+        return Invocation(outcome.value, outcome.logs)
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -102,7 +123,7 @@ class AwsTransport:
         self.client = boto3.client("lambda", region_name=region, config=config)
         self.arn = arn
 
-    async def invoke(self, event: list[dict[str, Any]]) -> Any:
+    async def invoke(self, event: list[dict[str, Any]]) -> Invocation:
         try:
             response = await asyncio.to_thread(
                 self.client.invoke, FunctionName=self.arn, Payload=json.dumps(event).encode()
@@ -113,7 +134,7 @@ class AwsTransport:
         if response.get("FunctionError"):
             raise TransientError(f"the function failed: {payload[:500]!r}")
         try:
-            return json.loads(payload)
+            return Invocation(json.loads(payload))
         except ValueError as exc:
             raise TransientError("the answer is not JSON") from exc
 

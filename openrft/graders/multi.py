@@ -91,6 +91,7 @@ class MultiGrader:
             execution_time=elapsed,
             token_usage=token_usage,
             token_usage_per_model=usage_per_model,
+            logs="".join(f"[{key}]\n{sub.logs}" for key, sub in subs.items() if sub.logs),
         )
 
     async def aclose(self) -> None:

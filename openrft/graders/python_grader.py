@@ -69,6 +69,7 @@ class PythonGrader:
             kind="grade",
             filename="grader.py",
             limits=ctx.sandbox,
+            judge=ctx.judge,
         )
 
     async def grade(self, requests: Sequence[GradingRequest]) -> list[GradeResult]:
@@ -83,6 +84,7 @@ class PythonGrader:
             else:
                 result = GradeResult.failed("python_grader_runtime_error", outcome.error)
             result.execution_time = per_item
+            result.logs = outcome.logs
             results.append(result)
         return results
 

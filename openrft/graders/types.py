@@ -86,6 +86,9 @@ class GradeResult:
     token_usage: dict[str, int] | None = None
     # Extension: usage per grader model, for ``model_grader_token_usage_per_model``.
     token_usage_per_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    # What user code printed or logged in the call that gave this grade (a Lambda handler's
+    # whole batch call); "" when nothing or not user code.
+    logs: str = ""
 
     @classmethod
     def failed(cls, flag: str, detail: str | None = None, **extra: Any) -> GradeResult:
@@ -126,11 +129,14 @@ _DETAIL_KEY_FOR = {
 
 
 class GradingFailedError(OpenRFTError):
-    """A whole batch could not be graded (e.g. the Lambda stayed down through every retry)."""
+    """A whole batch could not be graded (e.g. the Lambda stayed down through every retry).
+
+    ``logs``: what the handler printed or logged in its last attempt, when it ran here."""
 
     status = 502
     type = "server_error"
     default_code = "grading_failed"
+    logs: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,10 +151,28 @@ class SandboxLimits:
     tmp_size_bytes: int = 256 * 1024**2
     # "auto" (bubblewrap or refuse), "bwrap", "unshare" or "none"; see sandbox/launch.py.
     isolation: str = "auto"
+    # Characters of printed/logged output kept per call (the start and the end).
+    log_chars: int = 16_000
     # Paths the sandbox must not see where the mode leaves the file system visible (the data
     # dir): covered by an empty tmpfs in "unshare" mode; bwrap never mounts them.
     hidden: tuple[str, ...] = ()
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+
+
+# ``file-abc123`` → (file name, source) of the caller's ``purpose="grader"`` upload, or None.
+UploadReader = Callable[[str], "tuple[str, str] | None"]
+# A model name → True when this server can serve it to the caller (model graders' ``model``).
+ModelChecker = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class JudgeAccess:
+    """Judges for sandboxed grader code (``sandbox/judge_relay.py``): this server's ``/v1``, the
+    key the relay forwards with, and which model names the project may use."""
+
+    chat_base_url: str
+    api_key: str | None
+    knows_model: ModelChecker
 
 
 @dataclass(frozen=True)
@@ -165,25 +189,24 @@ class GraderContext:
     model_concurrency: int = 8
     # Which addresses tenant-chosen URLs (Lambda URLs) may reach; default: public ones only.
     egress: EgressPolicy = field(default_factory=EgressPolicy)
-
-
-# ``file-abc123`` → (file name, source) of the caller's ``purpose="grader"`` upload, or None.
-UploadReader = Callable[[str], "tuple[str, str] | None"]
-# A model name → True when this server can serve it to the caller (model graders' ``model``).
-ModelChecker = Callable[[str], bool]
+    # Judges reachable from sandboxed python graders and handlers; None: no channel.
+    judge: JudgeAccess | None = None
 
 
 @dataclass(frozen=True)
 class ValidationContext:
     """What validating a grader may consult: Lambda ``file.py:handler`` files under
     ``base_dir`` (None: none), the caller's uploaded handler files (``read_upload``; None: none),
-    the egress policy a Lambda URL must pass, and which models a model grader may name
-    (``knows_model``; None: not checked)."""
+    the egress policy a Lambda URL must pass, which models a model grader may name
+    (``knows_model``; None: not checked), and the sandbox mode user code would run in."""
 
     base_dir: Path | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     read_upload: UploadReader | None = None
     knows_model: ModelChecker | None = None
+    # The operator's sandbox mode: code for the sandbox is refused when it does not work here
+    # (None: not checked).
+    sandbox: str | None = None
 
 
 class Grader(Protocol):

@@ -49,6 +49,10 @@ class RunGraderMetadata(BaseModel):
     # Typed integer in the spec, but the spec's own example (and we) return the usage object.
     token_usage: dict[str, int] | int | None
     sampled_model_name: str | None
+    # Extensions: what a python grader or Lambda handler printed or logged (bounded), and why
+    # a Lambda call failed (its traceback, for a handler run here).
+    logs: str | None = None
+    error_details: str | None = None
 
 
 class RunGraderResponse(BaseModel):

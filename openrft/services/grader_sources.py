@@ -48,12 +48,14 @@ def check_grader_upload(filename: str, path: Path) -> None:
 @dataclass(frozen=True)
 class GraderSources:
     """``context(project)``: the ValidationContext for one caller's grader; model graders may
-    name what ``models`` serves the caller."""
+    name what ``models`` serves the caller; user code is refused unless ``sandbox`` (the
+    operator's mode) works here."""
 
     files: FileService
     base_dir: Path | None
     egress: EgressPolicy
     models: ModelService | None = None
+    sandbox: str | None = None
 
     def context(self, project: str) -> ValidationContext:
         return ValidationContext(
@@ -61,6 +63,7 @@ class GraderSources:
             egress=self.egress,
             read_upload=partial(self.read_upload, project),
             knows_model=partial(self.models.knows, project) if self.models else None,
+            sandbox=self.sandbox,
         )
 
     def read_upload(self, project: str, file_id: str) -> tuple[str, str] | None:

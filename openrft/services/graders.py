@@ -18,7 +18,7 @@ from openrft.graders import (
     validate_grader,
 )
 from openrft.graders.base import PerItemGrader
-from openrft.graders.types import SandboxLimits, ValidationContext
+from openrft.graders.types import JudgeAccess, SandboxLimits, ValidationContext
 from openrft.net.egress import EgressPolicy
 from openrft.protocol.graders import RunGraderErrors, RunGraderMetadata, RunGraderResponse
 from openrft.settings import Settings
@@ -82,24 +82,32 @@ class GraderService:
         messages = list(row.get("messages") or [])
         request = GradingRequest("sample-0", messages, model_sample, row)
         start = time.perf_counter()
-        ctx = dataclasses.replace(self.ctx, api_key=api_key) if api_key else self.ctx
+        ctx = dataclasses.replace(self.ctx, api_key=api_key or self.ctx.api_key)
+        knows_model = self.sources(project).knows_model
+        if knows_model is not None:
+            judge = JudgeAccess(ctx.chat_base_url, ctx.api_key, knows_model)
+            ctx = dataclasses.replace(ctx, judge=judge)
         built = build_grader(spec, ctx)
+        failure: str | None = None
         try:
             # Templates render in a thread: a big render never holds the event loop.
             if isinstance(built, PerItemGrader):
                 [result] = await asyncio.to_thread(built.grade_all, [request])
             else:
                 [result] = await built.grade([request])
-        except GradingFailedError:
-            # /run reports in the response what would fail a training step.
-            result = GradeResult.failed("unresponsive_reward_error")
+        except GradingFailedError as exc:
+            # /run reports in the response what would fail a training step, and why.
+            result = GradeResult.failed("unresponsive_reward_error", logs=exc.logs)
+            failure = exc.message
         finally:
             await built.aclose()
-        return to_response(spec, result, time.perf_counter() - start)
+        return to_response(spec, result, time.perf_counter() - start, failure)
 
 
-def to_response(spec: dict[str, Any], result: GradeResult, elapsed_s: float) -> RunGraderResponse:
-    """A GradeResult as the full RunGraderResponse."""
+def to_response(
+    spec: dict[str, Any], result: GradeResult, elapsed_s: float, failure: str | None = None
+) -> RunGraderResponse:
+    """A GradeResult as the full RunGraderResponse (``failure``: why a Lambda call failed)."""
     models = list(result.token_usage_per_model)
     metadata = RunGraderMetadata(
         name=spec["name"],
@@ -109,6 +117,8 @@ def to_response(spec: dict[str, Any], result: GradeResult, elapsed_s: float) -> 
         scores=dict(result.metrics),
         token_usage=result.token_usage,
         sampled_model_name=models[0] if len(models) == 1 else None,
+        logs=result.logs or None,
+        error_details=failure,
     )
     return RunGraderResponse(
         reward=result.reward,

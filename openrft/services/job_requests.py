@@ -252,9 +252,14 @@ def check_tools(value: Any, ctx: ValidationContext) -> list[dict[str, Any]] | No
     multi-turn rollouts; their URLs must pass the egress policy, as Lambda URLs do."""
     if value is None:
         return None
+    from openrft.graders.validation import check_sandbox
     from openrft.tools import validate_tool_providers
 
-    return validate_tool_providers(value, egress=ctx.egress, param="method.reinforcement.tools")
+    providers = validate_tool_providers(
+        value, egress=ctx.egress, param="method.reinforcement.tools"
+    )
+    check_sandbox(providers, ctx)
+    return providers
 
 
 def resolve_section_hyperparameters(

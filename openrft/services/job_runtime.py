@@ -15,7 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from openrft.db.engine import make_engine, make_session_factory
-from openrft.db.jobs_repo import CheckpointRepository, JobRepository
+from openrft.db.jobs_repo import CheckpointRepository, EventRepository, JobRepository
 from openrft.db.models_repo import ModelRepository
 from openrft.db.samples_repo import SampleRepository
 from openrft.domain.jobs import Checkpoint, Job, JobSpec, JobStatus
@@ -83,6 +83,7 @@ class JobRuntime:
             status=job.status,
             tools=job.tools,
             method=job.method,
+            integrations=job.integrations,
         )
 
     def add_event(
@@ -94,8 +95,12 @@ class JobRuntime:
         type: str = "message",
         data: dict[str, Any] | None = None,
     ) -> None:
+        """A ``metrics`` event replaces an earlier one of the same step: a worker that resumed
+        from a checkpoint after a crash runs the steps since that checkpoint again."""
         safe = json_safe(data) if data is not None else None
         with self.sessions.begin() as session:
+            if type == "metrics" and safe is not None and "step" in safe:
+                EventRepository(session).delete_step_metrics(job_id, safe["step"])
             JobRepository(session).record_event(job_id, message, level=level, type=type, data=safe)
 
     def control_request(self, job_id: str) -> Literal["cancel", "pause"] | None:

@@ -4,16 +4,22 @@ models and checkpoints."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.jobs_repo import CheckpointRepository
 from openrft.db.models_repo import ModelRepository
-from openrft.domain.base_models import base_model_names, canonical_base_model
+from openrft.domain.base_models import (
+    LocalModelPolicy,
+    base_model_names,
+    canonical_base_model,
+)
 from openrft.domain.model_aliases import ModelAliases
 from openrft.domain.models import ModelInfo, ResolvedModel
 from openrft.domain.records import ModelRecord
 from openrft.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from openrft.settings import Settings
 from openrft.storage.blobs import BlobStore
 
 BASE_OWNER = "openrft"
@@ -101,3 +107,20 @@ class ModelService:
         names = [*self.base_names(), *self.aliases.names()]
         bases = [ModelInfo(name, 0, BASE_OWNER) for name in names]
         return bases + [ModelInfo(r.id, r.created_at, project) for r in records]
+
+
+def local_model_policy(settings: Settings, *, keyed: bool) -> LocalModelPolicy:
+    """Local model paths: under ``--model-root`` dirs; without them any path on a keyless
+    server and none on a keyed one; never inside the data dir (other projects' weights)."""
+    roots = settings.model_roots
+    allowed = tuple(roots) if roots is not None else (() if keyed else None)
+    return LocalModelPolicy(allowed, denied=(settings.data_dir,))
+
+
+def build_model_service(
+    settings: Settings, sessions: sessionmaker[Session], blobs: BlobStore, *, keyed: bool
+) -> ModelService:
+    """The ModelService the server uses (and a worker, to check a judge's model)."""
+    resolve_base = partial(canonical_base_model, policy=local_model_policy(settings, keyed=keyed))
+    aliases = ModelAliases(settings.model_aliases)
+    return ModelService(sessions, blobs, resolve_base=resolve_base, aliases=aliases)

@@ -19,6 +19,7 @@ import torch
 
 from openrft.domain.samples import RolloutSample
 from openrft.rl import compute_advantages
+from openrft.training.bedrock_metrics import critic_metrics
 from openrft.training.checkpoints import (
     CheckpointKeeper,
     CheckpointStore,
@@ -35,6 +36,7 @@ from openrft.training.grader_errors import (
     check_step_errors,
     eval_error_warning,
 )
+from openrft.training.grader_logs import GRADER_LOGS_FILENAME, GraderLogBook, distinct_logs
 from openrft.training.grading import AsyncGrader, grade_groups, graded_groups
 from openrft.training.results import results_csv
 from openrft.training.rollout import (
@@ -163,6 +165,7 @@ class TrainingController:
         self.state = LoopState(results=[])
         self.stopping = EarlyStopping(config.early_stopping)
         self.keeper = CheckpointKeeper(roles.runtime, job_id, scratch_dir)
+        self.grader_logs = GraderLogBook()
         self.rollouts = roles.rollouts or SingleTurn(roles.sampler, roles.codec)
         self.train = self._encode(train_rows, "training")
         self.valid = self._encode(valid_rows, "validation")
@@ -213,6 +216,8 @@ class TrainingController:
                 metrics["valid_grader_error_rate"] = result.error_rate
                 if result.reward_mean is not None:
                     metrics["valid_reward_mean"] = result.reward_mean
+                    # Nova's name for it (verl's mean over n samples per prompt)
+                    metrics[f"val-score/rewards/mean@{cfg.eval_samples}"] = result.reward_mean
                     metrics["valid_reward_std"] = result.reward_std
                     stop_reason = self.stopping.update(result.reward_mean)
                 if result.monitor_reward_mean is not None:
@@ -239,6 +244,7 @@ class TrainingController:
         )
         generated = time.monotonic()
         graded = await grade_groups(self.roles.grader, groups, tag=f"step{step}")
+        self.grader_logs.add(step, "train", distinct_logs(graded.results))
         check_step_errors(step, graded, cfg.max_grader_error_rate)  # else: pause, not train
         graded_at = time.monotonic()
         advantages, adv_metrics = compute_advantages(
@@ -265,7 +271,12 @@ class TrainingController:
             "total_steps": self.total_steps,
             "train_reward_mean": adv_metrics["reward_mean"],
             "train_reward_std": adv_metrics["reward_std"],
-            "critic_rewards_mean": adv_metrics["reward_mean"],
+            **critic_metrics(
+                graded.rewards,
+                advantages,
+                graded.graded,
+                [sum(g.loss_mask(i)) for g in groups for i in range(len(g.completions))],
+            ),
             **actor,
             "response_length_mean": completion_tokens / max(graded.rewards.numel(), 1),
             "completions/clipped_ratio": clipped_ratio(groups),
@@ -303,8 +314,9 @@ class TrainingController:
         phase = f"Validation after step {step}" if step else "Baseline evaluation"
         limit = self.config.max_grader_error_rate
         warning = eval_error_warning(phase, result.error_rate, result.quoted_errors(), limit)
+        self.grader_logs.add(step, "valid", result.logs)
         if warning is not None:
-            self._event(warning, level="warn")
+            self._event(warning, level="warn", data={"grader_logs": result.error_logs})
         return result
 
     def _keep_samples(self, samples: Sequence[RolloutSample]) -> None:
@@ -418,6 +430,8 @@ class TrainingController:
         runtime = self.roles.runtime
         csv_bytes = results_csv(self.state.results or [])
         runtime.add_result_file(self.job_id, RESULTS_FILENAME, csv_bytes)
+        if (logs := self.grader_logs.jsonl()) is not None:
+            runtime.add_result_file(self.job_id, GRADER_LOGS_FILENAME, logs)
         for observer in self.roles.observers:
             observer.on_finish(outcome)
         if outcome != "succeeded":

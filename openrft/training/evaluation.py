@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from openrft.domain.samples import RolloutSample
+from openrft.graders import GradeResult
 from openrft.training.data import Row
-from openrft.training.grading import QUOTED_ERRORS, AsyncGrader, grade_groups
+from openrft.training.grader_logs import distinct_logs
+from openrft.training.grading import QUOTED_ERRORS, AsyncGrader, grade_groups, quoted_logs
 from openrft.training.rollout import Codec, Rollouts, Sampler, SamplingConfig, SingleTurn
 from openrft.training.samples import eval_samples
 
@@ -32,6 +34,8 @@ class EvalResult:
     errors: Counter[str] = field(default_factory=Counter)
     samples: list[RolloutSample] = field(default_factory=list)  # every sample, errored too
     monitor_reward_mean: float | None = None  # the monitor grader's mean, when there is one
+    logs: list[str] = field(default_factory=list)  # what the grader's code printed, distinct
+    error_logs: str = ""  # the part of it from calls that failed (bounded)
 
     @property
     def error_rate(self) -> float:
@@ -64,12 +68,18 @@ async def evaluate(
     lengths: list[int] = []
     errors: Counter[str] = Counter()
     kept: list[RolloutSample] = []
+    logs: list[str] = []
+    failed: list[GradeResult] = []
     for start in range(0, len(items), EVAL_PROMPTS_PER_CALL):
         chunk = items[start : start + EVAL_PROMPTS_PER_CALL]
         groups = await rollouts.run([r for r, _ in chunk], [p for _, p in chunk], config, samples)
         graded = await grade_groups(grader, groups, tag=f"eval-{start}")
         rewards.extend(graded.graded_rewards)
         errors.update(graded.errors)
+        logs += distinct_logs(graded.results)
+        failed += [
+            r for r, ok in zip(graded.results, graded.graded.tolist(), strict=True) if not ok
+        ]
         kept += eval_samples(step, groups, start, graded.results)
         if monitor is not None:
             monitored = await grade_groups(monitor, groups, tag=f"eval-{start}-monitor")
@@ -80,4 +90,16 @@ async def evaluate(
     std = (sum((r - (mean or 0.0)) ** 2 for r in rewards) / max(n - 1, 1)) ** 0.5
     length = sum(lengths) / max(len(lengths), 1)
     monitor_mean = statistics.fmean(monitor_rewards) if monitor_rewards else None
-    return EvalResult(mean, std, length, len(items), samples, n, errors, kept, monitor_mean)
+    return EvalResult(
+        mean,
+        std,
+        length,
+        len(items),
+        samples,
+        n,
+        errors,
+        kept,
+        monitor_mean,
+        list(dict.fromkeys(logs)),
+        quoted_logs(failed),
+    )

@@ -39,6 +39,7 @@ def error_data(step: int, graded: GradedBatch, limit: float) -> dict[str, Any]:
         "max_grader_error_rate": limit,
         "samples": graded.graded.numel(),
         "errors": [{"message": text, "count": n} for text, n in graded.errors.most_common(10)],
+        "grader_logs": graded.error_logs(),
     }
 
 

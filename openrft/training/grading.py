@@ -23,6 +23,7 @@ from openrft.training.rollout import GroupRollout
 # early, so a grader that fails deterministically costs one extra round, not two.
 RETRY_ROUNDS = 2
 QUOTED_ERRORS = 3  # distinct error messages quoted in an event
+QUOTED_LOG_CHARS = 4000  # characters of failed calls' logs in an event
 
 
 class AsyncGrader(Protocol):
@@ -59,6 +60,18 @@ class GradedBatch:
         """The most frequent error messages, e.g. ``'12x python_grader_runtime_error: ...'``."""
         return "; ".join(f"{n}x {text}" for text, n in self.errors.most_common(QUOTED_ERRORS))
 
+    def error_logs(self) -> str:
+        """What the grader's code printed or logged in calls that failed (bounded)."""
+        failed = [r for r, ok in zip(self.results, self.graded.tolist(), strict=True) if not ok]
+        return quoted_logs(failed)
+
+
+def quoted_logs(results: Sequence[GradeResult]) -> str:
+    """The distinct logs of ``results``, at most ``QUOTED_LOG_CHARS`` characters of them."""
+    distinct = list(dict.fromkeys(r.logs for r in results if r.logs))
+    text = "\n---\n".join(distinct)
+    return text if len(text) <= QUOTED_LOG_CHARS else text[:QUOTED_LOG_CHARS] + "\n[...]"
+
 
 def grading_requests(groups: Sequence[GroupRollout], tag: str) -> list[GradingRequest]:
     """One request per completion; ids ``{tag}-{group}-{sample}`` are unique in the batch."""
@@ -89,7 +102,7 @@ async def grade_requests(
     try:
         results = await grader.grade(requests)
     except GradingFailedError as exc:
-        failed = GradeResult.failed("unresponsive_reward_error")
+        failed = GradeResult.failed("unresponsive_reward_error", logs=exc.logs)
         return [failed] * len(requests), [f"unresponsive_reward_error: {exc}"] * len(requests)
     if len(results) != len(requests):
         raise RuntimeError(f"grader returned {len(results)} results for {len(requests)} requests")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,25 +13,23 @@ import torch
 
 from openrft.domain.jobs import JobSpec
 from openrft.graders import GraderContext, build_grader
-from openrft.inference.engine import GenerationEngine
-from openrft.inference.registry import canonical_base_name, load_base_model, resolve_model_dir
-from openrft.inference.tokens import default_stop_token_ids
-from openrft.inference.vllm_engine import VllmEngine
-from openrft.inference.vllm_server import (
-    ServerOptions,
-    VllmServer,
-    choose_engine,
-    require_vllm_python,
-    vllm_python,
-)
+from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.tools import Toolbox
+from openrft.trackers.observers import job_trackers
 from openrft.training.config import TrainConfig
-from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
+from openrft.training.controller import (
+    Outcome,
+    Roles,
+    StepObserver,
+    TrainingController,
+    TrainingRuntime,
+)
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.preflight_gate import preflight_gate
-from openrft.training.rollout import EngineSampler, Sampler, TokenizerCodec
+from openrft.training.rollout import Sampler, TokenizerCodec
+from openrft.training.rollout_workers import rollout_sampler
 from openrft.training.tool_setup import job_tools, tool_rollouts
 from openrft.training.tuning import (
     Objective,
@@ -41,7 +39,7 @@ from openrft.training.tuning import (
 )
 from openrft.training.tuning_data import ENCODERS
 from openrft.training.update import Learner
-from openrft.training.vllm_sampler import VllmSampler
+from openrft.training.vllm_sampler import job_rollout_engine, vllm_rollouts
 
 
 def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[Row]]:
@@ -96,7 +94,9 @@ async def run_job(
         ),
     )
     if spec.method != "reinforcement":
-        return _tune(spec, config, runtime, policy, (train_rows, valid_rows), scratch)
+        with job_trackers(spec, settings, runtime) as trackers:
+            rows = (train_rows, valid_rows)
+            return _tune(spec, config, runtime, policy, rows, scratch, observers=trackers)
     ctx = dataclasses.replace(
         grader_ctx or GraderContext(chat_base_url=settings.self_base_url),
         scratch_dir=scratch / "grader",
@@ -106,16 +106,21 @@ async def run_job(
     try:
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
-            with rollout_sampler(spec, config, settings, runtime, policy, scratch) as sampler:
+            with (
+                _job_sampler(spec, config, settings, runtime, policy, scratch) as sampler,
+                job_trackers(spec, settings, runtime) as trackers,
+            ):
                 controller = _controller(
                     spec,
                     config,
                     runtime,
-                    (policy, sampler),
+                    policy,
                     (grader, monitor),
+                    sampler,
                     rows,
                     scratch,
                     tools,
+                    observers=trackers,
                 )
                 gate_roles = (controller.roles.codec, controller.rollouts, grader)
                 await preflight_gate(spec, config, runtime, rows, gate_roles)
@@ -127,7 +132,7 @@ async def run_job(
 
 
 @contextmanager
-def rollout_sampler(
+def _job_sampler(
     spec: JobSpec,
     config: TrainConfig,
     settings: Settings,
@@ -135,59 +140,29 @@ def rollout_sampler(
     policy: Policy,
     scratch: Path,
 ) -> Iterator[Sampler]:
-    """The engine rollouts and evaluations sample from (``rollout_engine``): openrft's own,
-    or a vLLM server of the base model that gets the LoRA adapter after every step."""
-    python = vllm_python(settings.vllm_python)
-    engine = choose_engine(config.rollout_engine, settings.inference_engine, python)
-    if engine == "vllm" and not policy.is_lora:
-        if config.rollout_engine == "vllm":
-            raise ValueError("rollout_engine 'vllm' needs a LoRA job (lora_rank > 0)")
-        engine = "openrft"
-    if engine == "openrft":
-        yield EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+    """What rollouts and evaluations sample from (``rollout_engine``): a vLLM server that gets
+    the LoRA adapter after every step, or openrft's engine (in process or on Ray workers)."""
+    if job_rollout_engine(config, settings, policy) == "vllm":
+        with vllm_rollouts(spec, config, settings, runtime, policy, scratch) as sampler:
+            yield sampler
         return
-    model_config = policy.causal_lm.config
-    options = ServerOptions(
-        python=require_vllm_python(settings.vllm_python),
-        model_dir=resolve_model_dir(
-            canonical_base_name(spec.model), cache_dir=settings.resolved_model_cache_dir
-        ),
-        dtype=config.dtype,
-        max_model_len=min(int(getattr(model_config, "max_position_embeddings", 2048)), 32768),
-        max_lora_rank=config.lora_rank,
-        threads=settings.training_threads,
-    )
-    server = VllmServer(options, scratch / "vllm.log")
-    client = VllmEngine(server.base_url, default_stop_token_ids(policy.tokenizer, policy.causal_lm))
-    sampler = VllmSampler(client, policy, scratch / "adapters")
-    runtime.add_event(
-        spec.id, "Rollouts and evaluations run on vLLM; the LoRA adapter syncs after each step."
-    )
-    try:
-        yield sampler
-    finally:
-        client.close()
-        server.close()
-        if sampler.sync_seconds:
-            mean = sum(sampler.sync_seconds) / len(sampler.sync_seconds)
-            runtime.add_event(
-                spec.id,
-                f"vLLM adapter syncs: {len(sampler.sync_seconds)}, {mean:.2f} s each on average.",
-                data={"vllm_adapter_syncs": len(sampler.sync_seconds), "vllm_sync_s_mean": mean},
-            )
+    with rollout_sampler(spec, config, settings, runtime, policy) as local_or_ray:
+        yield local_or_ray
 
 
 def _controller(
     spec: JobSpec,
     config: TrainConfig,
     runtime: TrainingRuntime,
-    trained: tuple[Policy, Sampler],
+    policy: Policy,
     graders: tuple[Any, Any | None],  # (grader, monitor grader or None)
+    sampler: Sampler,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
     tools: Toolbox | None,
+    *,
+    observers: Sequence[StepObserver],
 ) -> TrainingController:
-    policy, sampler = trained
     tokenizer = policy.tokenizer
     roles = Roles(
         runtime=runtime,
@@ -198,6 +173,7 @@ def _controller(
         weights=policy,
         monitor=graders[1],
         rollouts=tool_rollouts(sampler, tokenizer, tools, [*rows[0], *rows[1]], config.max_turns),
+        observers=observers,
     )
     return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
 
@@ -209,6 +185,8 @@ def _tune(
     policy: Policy,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
+    *,
+    observers: Sequence[StepObserver],
 ) -> Outcome:
     """A supervised or DPO job: its rows as token ids, its objective, the tuning loop."""
     encode = ENCODERS[spec.method]
@@ -219,7 +197,7 @@ def _tune(
         else SupervisedObjective(policy)
     )
     controller = TuningController(
-        spec.id, config, objective, policy, runtime, (examples[0], examples[1]), scratch
+        spec.id, config, objective, policy, runtime, (examples[0], examples[1]), scratch, observers
     )
     return controller.run(resume_from=_resume_dir(spec))
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+import torch
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch import nn
@@ -69,6 +70,18 @@ class Policy:
             return
         with self.model.disable_adapter():
             yield self.causal_lm
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """The trainable tensors by name (the LoRA adapter, or every weight of a full
+        fine-tune): what another copy of this policy needs to generate like it."""
+        return {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
+
+    def load_trained_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Copy ``trained_state()`` of a policy built the same way into this one."""
+        params = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for name, tensor in state.items():
+                params[name].copy_(tensor)
 
     def save(self, out_dir: Path) -> None:
         """Adapter (``adapter_config.json`` + ``adapter_model.safetensors``) or, for a full

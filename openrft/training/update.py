@@ -17,6 +17,7 @@ import torch
 
 from openrft.rl import LossNorm, PolicyLossInputs, policy_loss, truncated_importance_weights
 from openrft.training.config import TrainConfig
+from openrft.training.data_parallel import DataParallel
 from openrft.training.policy import Policy
 from openrft.training.rollout import GroupRollout
 from openrft.training.scoring import GroupTokens, enable_layer_checkpointing, group_logprobs
@@ -127,9 +128,17 @@ class Optimization:
 class Learner:
     """Owns the optimizer and LR schedule; ``step`` applies GRPO to one generation batch."""
 
-    def __init__(self, policy: Policy, config: TrainConfig, total_steps: int):
+    def __init__(
+        self,
+        policy: Policy,
+        config: TrainConfig,
+        total_steps: int,
+        parallel: DataParallel | None = None,
+    ):
+        """``parallel``: this process's rank when several train the same batch together."""
         self.policy = policy
         self.config = config
+        self.parallel = parallel
         if config.activation_checkpointing:
             enable_layer_checkpointing(policy.causal_lm)
         self.optimization = Optimization(policy, config, total_steps * config.num_iterations)
@@ -156,6 +165,8 @@ class Learner:
         batches = split_micro_batches(
             groups, advantages, cfg.micro_batch_tokens, skip_zero=cfg.beta == 0.0
         )
+        if self.parallel is not None:
+            batches = self.parallel.shard(batches)
         sums: dict[str, float] = defaultdict(float)
         started = time.perf_counter()
         if cfg.beta != 0.0:
@@ -166,10 +177,14 @@ class Learner:
             started = time.perf_counter()
             for batch in batches:
                 self._backward(batch, norm, sums)
+            if self.parallel is not None:
+                self.parallel.sum_gradients(self.policy.trainable_parameters())
             sums["forward_backward_s"] += time.perf_counter() - started
             started = time.perf_counter()
             sums["grad_norm"] += self.optimization.step()
             sums["optimizer_s"] += time.perf_counter() - started
+        if self.parallel is not None:
+            sums = defaultdict(float, self.parallel.combine_metrics(sums))
         # Entropy estimate -E[log p] from the sampled tokens, used when no token was trained on.
         sums["sampled_nll_sum"] = -sum(sum(c.logprobs) for g in groups for c in g.completions)
         return self._metrics(sums, max(n_tok, 1))

@@ -6,7 +6,7 @@ lr 5e-4, temperature 0.7, same seed), each with the strict monitor grader:
   the ``reward_hacking`` alarm;
 - trained on the demo's one-answer reward, it does not.
 
-Slow (two jobs side by side, tens of minutes on 2 busy cores):
+Slow (two jobs side by side; steps took 8-10 minutes each on 2 overloaded cores):
 ``pytest -m slow tests/e2e/test_hacking_alarm.py -s``. With ``OPENRFT_HACKING_OUT=path.json``
 the per-step numbers of both runs are written there (the README's table comes from them);
 ``OPENRFT_MODEL_CACHE_DIR`` reuses converted models.
@@ -88,7 +88,8 @@ def test_gameable_reward_raises_the_hacking_alarm_and_the_one_answer_reward_does
         "OPENRFT_MODEL_CACHE_DIR": os.environ.get("OPENRFT_MODEL_CACHE_DIR", ""),
     }
     with start_server(data_dir, env=env) as server:
-        client = server.client()
+        # A loaded machine can take longer than the default 30 s to answer a poll.
+        client = server.client().with_options(timeout=300, max_retries=5)
         train, valid, _ = prepare_data(DemoConfig(out_dir=tmp_path / "demo", gsm8k_dir=GSM8K_DIR))
         files = tuple(
             client.files.create(file=path, purpose="fine-tune").id for path in (train, valid)

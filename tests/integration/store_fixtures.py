@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,20 +47,29 @@ class Store:
     blobs: BlobStore
 
 
-def _postgres_engine() -> Iterator[sa.Engine]:
+@contextmanager
+def postgres_schema(prefix: str = "openrft_test") -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL, dropped afterwards; yields a URL using it."""
     url = require_postgres()
-    schema = f"openrft_test_{random_suffix(10).lower()}"
+    schema = f"{prefix}_{random_suffix(10).lower()}"
     admin = sa.create_engine(url)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        yield engine
+        yield f"{url}?options=-csearch_path%3D{schema}"
     finally:
-        engine.dispose()
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _postgres_engine() -> Iterator[sa.Engine]:
+    with postgres_schema() as url:
+        engine = sa.create_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -158,8 +158,8 @@ def test_jobs_follow_prints_progress_until_the_job_ends(rft_server: ServerHandle
     assert "The job has successfully completed" in out.stdout
 
 
-def test_serve_refuses_an_executor_it_does_not_have(tmp_path: Path) -> None:
+def test_serve_refuses_the_ray_executor_without_an_address(tmp_path: Path) -> None:
     settings = Settings(executor="ray", data_dir=tmp_path)
-    with pytest.raises(StartupRefusedError, match="--executor ray is not available"):
+    with pytest.raises(StartupRefusedError, match="--executor ray needs --ray-address HOST:PORT"):
         build_services(settings)
     assert not (tmp_path / "openrft.db").exists()

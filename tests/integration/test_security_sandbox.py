@@ -19,10 +19,20 @@ import pytest
 
 from openrft.graders import GraderContext, SandboxLimits, build_grader, validate_grader
 from openrft.graders.sandbox import launch
+from openrft.graders.types import ValidationContext
+from openrft.services.job_requests import check_tools
 from tests.integration.conftest import ServerHandle, start_server
 from tests.unit.graders.conftest import make_request
 
 KEY = "sk-security-sandbox"
+NO_SANDBOX_CHECKED = ValidationContext(sandbox="auto")
+STRING_CHECK = {
+    "type": "string_check",
+    "name": "s",
+    "input": "a",
+    "reference": "a",
+    "operation": "eq",
+}
 CANARY = "canary-aws-secret-0123456789"
 SECRET = "canary-weights-9876543210"
 ROW = b'{"messages": [{"role": "user", "content": "hi"}]}\n'
@@ -146,6 +156,13 @@ def test_without_bubblewrap_user_code_is_refused_by_default(
             _snoop_grader("auto", tmp_path)
         assert info.value.code == "sandbox_unavailable"
         assert "--sandbox-isolation" in info.value.message
+        with pytest.raises(launch.SandboxUnavailableError):  # at validation, not at run time
+            validate_grader({"type": "python", "source": SNOOP}, ctx=NO_SANDBOX_CHECKED)
+        with pytest.raises(launch.SandboxUnavailableError):
+            check_tools(
+                [{"type": "python", "source": "def f(x):\n    return x\n"}], NO_SANDBOX_CHECKED
+            )
+        assert validate_grader(STRING_CHECK, ctx=NO_SANDBOX_CHECKED)  # no user code: fine
         warning = launch.isolation_warning("auto")
         assert warning is not None and "bubblewrap does not work" in warning
     finally:

@@ -342,6 +342,20 @@ def test_non_finite_metrics_are_stored_as_null(store: Store, tmp_path: Path) -> 
     assert checkpoint.metrics == {"a": 0.5}
 
 
+def test_a_step_reported_again_after_a_resume_keeps_one_metrics_event(store: Store) -> None:
+    job_id = _job(store)
+    _run(store, job_id)
+    for step, reward in ((1, 0.1), (2, 0.2), (2, 0.3)):  # step 2 again: resumed from step 1
+        store.runtime.add_event(
+            job_id, f"step {step}", type="metrics", data={"step": step, "r": reward}
+        )
+    events = store.jobs.events("p1", job_id, after=None, limit=20)[0]
+    assert [e.data for e in events if e.type == "metrics"] == [
+        {"step": 2, "r": 0.3},
+        {"step": 1, "r": 0.1},
+    ]
+
+
 def test_migrating_an_up_to_date_database_again_is_a_no_op(store: Store) -> None:
     file_id = _upload(store)
     upgrade_database(store.engine)

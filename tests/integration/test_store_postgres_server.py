@@ -8,10 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from openrft.ids import random_suffix
-from tests.conftest import require_postgres
 from tests.integration.conftest import (
     FAKE_WORKER,
     ServerHandle,
@@ -20,6 +17,7 @@ from tests.integration.conftest import (
     upload_jsonl,
     wait_for_status,
 )
+from tests.integration.store_fixtures import postgres_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -27,25 +25,17 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
     """A server whose database is a fresh PostgreSQL schema, dropped afterwards."""
-    url = require_postgres()
-    schema = f"openrft_srv_{random_suffix(10).lower()}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    scoped_url = f"{url}?options=-csearch_path%3D{schema}"
     env = {"OPENRFT_WORKER_COMMAND": json.dumps([sys.executable, str(FAKE_WORKER)])}
-    try:
-        with start_server(
+    with (
+        postgres_schema("openrft_srv") as url,
+        start_server(
             Path(tmp_path_factory.mktemp("openrft-pg")),
             api_key="sk-pg",
-            extra_args=("--database-url", scoped_url),
+            extra_args=("--database-url", url),
             env=env,
-        ) as handle:
-            yield handle
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        ) as handle,
+    ):
+        yield handle
 
 
 def test_job_runs_to_success_on_postgres(pg_server: ServerHandle) -> None:

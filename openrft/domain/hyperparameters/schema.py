@@ -45,6 +45,14 @@ EARLY_STOPPING_FIELDS = (
     ),
 )
 
+RESOURCE_FIELDS = (
+    Hyperparameter("num_cpus", Number(0.0, null=True), None, "CPUs; null = OPENRFT_RAY_NUM_CPUS"),
+    Hyperparameter("num_gpus", Number(0.0, null=True), None, "GPUs; null = OPENRFT_RAY_NUM_GPUS"),
+    Hyperparameter(
+        "memory", Integer(0, null=True), None, "bytes of RAM; null = OPENRFT_RAY_MEMORY_BYTES"
+    ),
+)
+
 _OPENAI = (
     Hyperparameter(
         "batch_size",
@@ -222,7 +230,27 @@ _EXTENSIONS = (
     ),
 )
 
-HYPERPARAMETERS: dict[str, Hyperparameter] = {h.name: h for h in _OPENAI + _EXTENSIONS}
+_EXECUTION = (
+    Hyperparameter(
+        "rollout_workers",
+        Integer(1, 64),
+        1,
+        "Ray actors that generate each step's prompts in parallel (each holds a copy of the "
+        "base model; the LoRA adapter is shipped to them every step); more than 1 needs "
+        "`serve --executor ray`",
+        trains=False,
+    ),
+    Hyperparameter(
+        "resources",
+        Object(RESOURCE_FIELDS),
+        None,
+        "what the job's actor reserves on a Ray cluster (`serve --executor ray`); each null "
+        "field takes the server's setting; the local executor ignores it",
+        trains=False,
+    ),
+)
+
+HYPERPARAMETERS: dict[str, Hyperparameter] = {h.name: h for h in _OPENAI + _EXTENSIONS + _EXECUTION}
 BEDROCK_ALIASES: dict[str, str] = {
     h.bedrock: h.name for h in HYPERPARAMETERS.values() if h.bedrock is not None
 }
@@ -241,6 +269,7 @@ TUNING_FIELDS = (
     "dtype",
     "warmup_ratio",
     "max_grad_norm",
+    "resources",
 )
 DPO_BETA = Hyperparameter(
     "beta",

@@ -5,16 +5,23 @@ of a 4-byte big-endian length plus UTF-8 JSON, on the original stdin/stdout. The
 the config (source, entry, kind, limits, ...); each later frame is ``{"args": [...]}`` and gets
 ``{"ok": true, "value": ...}``, ``{"ok": false, "error": "<traceback>"}`` or ``{"retire": true}``
 (CPU budget of this process used up: the parent restarts it and sends the call again).
-User code sees stdin and stdout as ``/dev/null``.
+User code sees stdin as ``/dev/null``. What it writes to ``sys.stdout``, ``sys.stderr`` and
+``logging`` (root handler at the default WARNING level, like AWS Lambda's runtime) is captured,
+bounded to ``log_chars`` characters (the start and the end), and sent back as ``"logs"`` in the
+reply (also on the load reply, for output at import time).
 """
 
 import contextlib
 import json
+import logging
 import math
 import os
 import resource
+import selectors
+import socket
 import struct
 import sys
+import threading
 import traceback
 from typing import Any, BinaryIO
 
@@ -66,6 +73,107 @@ def write_frame(stream: BinaryIO, message: Any) -> None:
     data = json.dumps(message).encode()
     stream.write(struct.pack(">I", len(data)) + data)
     stream.flush()
+
+
+class LogCapture:
+    """A text stream keeping the first quarter of ``limit`` characters and the last rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.head_limit = limit // 4
+        self.tail_limit = limit - self.head_limit
+        self.reset()
+
+    def reset(self) -> None:
+        self.head, self.tail, self.dropped = "", "", 0
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head, rest = self.head + text[:room], text[room:]
+        else:
+            rest = text
+        self.tail += rest
+        excess = len(self.tail) - self.tail_limit
+        if excess > 0:
+            self.dropped += excess
+            self.tail = self.tail[excess:]
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return False
+
+    def text(self) -> str:
+        if not self.dropped:
+            return self.head + self.tail
+        return f"{self.head}\n[... {self.dropped} characters dropped ...]\n{self.tail}"
+
+
+def capture_output(limit: int) -> LogCapture:
+    """Route ``sys.stdout``, ``sys.stderr`` and the root logger to one capture."""
+    capture = LogCapture(limit)
+    sys.stdout = sys.stderr = capture
+    handler = logging.StreamHandler(capture)
+    handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return capture
+
+
+def pump(selector: selectors.BaseSelector, key: selectors.SelectorKey) -> None:
+    """Move what one side of a forwarded connection sent to the other; close both at EOF."""
+    source, peer = key.fileobj, key.data
+    try:
+        data = source.recv(65536)  # type: ignore[union-attr]
+        if data:
+            peer.sendall(data)
+            return
+    except OSError:
+        pass
+    for sock in (source, peer):
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(sock)
+        sock.close()  # type: ignore[union-attr]
+
+
+def forward_loop(listener: socket.socket, socket_path: str) -> None:
+    """Each connection to ``listener`` is joined to a new connection to the Unix socket."""
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is not listener:
+                pump(selector, key)
+                continue
+            client, _ = listener.accept()
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(socket_path)
+            except OSError:
+                client.close()
+                continue
+            selector.register(client, selectors.EVENT_READ, upstream)
+            selector.register(upstream, selectors.EVENT_READ, client)
+
+
+def open_judge_channel(judge: dict[str, str]) -> None:
+    """A loopback port that forwards to the judge relay's socket; the OpenAI SDK finds it
+    through ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``. Without a loopback device (``unshare``
+    mode) there is no channel."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", 0))
+    except OSError:
+        listener.close()
+        return
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    thread = threading.Thread(target=forward_loop, args=(listener, judge["socket"]), daemon=True)
+    thread.start()
+    os.environ["OPENAI_BASE_URL"] = f"http://127.0.0.1:{port}/v1"
+    os.environ["OPENAI_API_KEY"] = judge["key"]
 
 
 def cpu_used() -> float:
@@ -168,15 +276,19 @@ def call(func: Any, message: dict[str, Any], config: dict[str, Any]) -> dict[str
 def serve(proto_in: BinaryIO, proto_out: BinaryIO) -> None:
     config = read_frame(proto_in)
     sys.path.extend(config["paths"])
+    capture = capture_output(config["log_chars"])
     apply_limits(config)
+    if config.get("judge"):
+        open_judge_channel(config["judge"])
     namespace: dict[str, Any] = {"__name__": "__grader__"}
     try:
         exec(compile(config["source"], config["filename"], "exec"), namespace)
         func = namespace[config["entry"]]
     except BaseException:
-        write_frame(proto_out, {"ok": False, "error": traceback.format_exc(limit=-4)[-4000:]})
+        error = traceback.format_exc(limit=-4)[-4000:]
+        write_frame(proto_out, {"ok": False, "error": error, "logs": capture.text()})
         return
-    write_frame(proto_out, {"ok": True})
+    write_frame(proto_out, {"ok": True, "logs": capture.text()})
     main_pid = os.getpid()
     while (message := read_frame(proto_in)) is not None:
         used = cpu_used()
@@ -185,10 +297,12 @@ def serve(proto_in: BinaryIO, proto_out: BinaryIO) -> None:
             return
         soft = math.ceil(used + config["cpu_time_s"])
         resource.setrlimit(resource.RLIMIT_CPU, (soft, math.ceil(config["cpu_lifetime_s"])))
+        capture.reset()
         reply = call(func, message, config)
         if os.getpid() != main_pid:  # a fork of user code returned into our loop
             os._exit(0)
         reap_strays(config)
+        reply["logs"] = capture.text()
         write_frame(proto_out, reply)
 
 

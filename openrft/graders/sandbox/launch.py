@@ -6,8 +6,10 @@ drops root to ``nobody``, and no mode passes on the server's environment (API ke
 database credentials): the child gets ``SANDBOX_ENV`` only. The isolation on top:
 
 - ``bwrap``: new mount namespace holding only read-only ``/usr``, ``/lib*``, the Python prefix and
-  its site-packages, a private ``/tmp`` tmpfs, ``/proc`` and ``/dev`` (no ``/etc``, no home, no
-  data dir); new network (loopback only), PID, IPC and UTS namespaces; ``--die-with-parent``.
+  its site-packages, a private ``/tmp`` tmpfs (mode 1777), ``/proc`` and ``/dev`` (no ``/etc``,
+  no home, no data dir), and the judge relay's socket when the grader has judges
+  (``judge_relay.py``); new network (loopback only), PID, IPC and UTS namespaces;
+  ``--die-with-parent``.
 - ``unshare``: new network, PID and mount namespaces; the data dir (``hidden`` paths) is covered
   by an empty read-only tmpfs, the rest of the file system stays visible.
 - ``none``: rlimits and the privilege drop only.
@@ -105,7 +107,9 @@ def bwrap_prefix(tmp_size_bytes: int) -> tuple[str, ...]:
         for parent in reversed(Path(path).parents[:-1]):
             args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_size_bytes), "--tmpfs", "/tmp"]
+    # /tmp is writable by the sandbox user (nobody), as code that uses ``tempfile`` expects.
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_size_bytes)]
+    args += ["--tmpfs", "/tmp"]
     args += ["--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
     args += ["--chdir", "/tmp", "--"]
     return tuple(args)
@@ -185,7 +189,19 @@ def isolation_warning(requested: str) -> str | None:
     )
 
 
-def child_command(isolation: Isolation) -> list[str]:
-    """The full argv of one sandbox process."""
+def child_command(isolation: Isolation, binds: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """The full argv of one sandbox process; ``binds``: (host path, sandbox path) pairs made
+    visible inside (bwrap only: the other modes see the host's file system)."""
     source = (Path(__file__).parent / "child.py").read_text()
-    return [*isolation.prefix, python_executable(), "-I", "-c", source]
+    prefix = list(isolation.prefix)
+    if isolation.mode == "bwrap":
+        extra = []
+        for host, inside in binds:  # the parent made traversable for the sandbox user
+            extra += ["--perms", "0755", "--dir", str(Path(inside).parent), "--bind", host, inside]
+        prefix[-1:-1] = extra  # before the final "--"
+    return [*prefix, python_executable(), "-I", "-c", source]
+
+
+def sandbox_path(isolation: Isolation, host: str, inside: str) -> str:
+    """Where the sandbox sees a host path that ``child_command`` binds at ``inside``."""
+    return inside if isolation.mode == "bwrap" else host

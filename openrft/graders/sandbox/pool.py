@@ -6,9 +6,10 @@ import asyncio
 import math
 from typing import Any
 
-from openrft.graders.sandbox.launch import detect_isolation, library_paths
+from openrft.graders.sandbox.judge_relay import SANDBOX_SOCKET, JudgeRelay
+from openrft.graders.sandbox.launch import detect_isolation, library_paths, sandbox_path
 from openrft.graders.sandbox.worker import Outcome, SandboxWorker
-from openrft.graders.types import SandboxLimits
+from openrft.graders.types import JudgeAccess, SandboxLimits
 
 
 class SandboxPool:
@@ -17,10 +18,18 @@ class SandboxPool:
     ``kind`` is ``"grade"`` (``entry(sample, item) -> float``), ``"lambda"``
     (``entry(event, context) -> JSON``) or ``"tool"`` (``entry(name, arguments) -> JSON``, the
     python tools of multi-turn rollouts). Processes start lazily and stay warm until ``aclose``.
+    With ``judge``, the code can call this server's chat completions through a ``JudgeRelay``.
     """
 
     def __init__(
-        self, *, source: str, entry: str, kind: str, filename: str, limits: SandboxLimits
+        self,
+        *,
+        source: str,
+        entry: str,
+        kind: str,
+        filename: str,
+        limits: SandboxLimits,
+        judge: JudgeAccess | None = None,
     ) -> None:
         self.limits = limits
         self.isolation = detect_isolation(limits.isolation, limits.tmp_size_bytes)
@@ -37,10 +46,21 @@ class SandboxPool:
             "cpu_lifetime_s": max(600.0, 10 * limits.cpu_time_s),
             "wall_time_s": limits.wall_time_s,
             "own_pid_namespace": self.isolation.own_pid_namespace,
+            "log_chars": limits.log_chars,
             "hide": list(limits.hidden) if self.isolation.own_mount_namespace else [],
         }
+        self.relay = JudgeRelay(judge) if judge is not None else None
+        binds: tuple[tuple[str, str], ...] = ()
+        if self.relay is not None:
+            host = str(self.relay.socket_path)
+            binds = ((host, SANDBOX_SOCKET),)
+            config["judge"] = {
+                "socket": sandbox_path(self.isolation, host, SANDBOX_SOCKET),
+                "key": self.relay.key,
+            }
         self.workers = [
-            SandboxWorker(config, self.isolation, limits.wall_time_s) for _ in range(limits.workers)
+            SandboxWorker(config, self.isolation, limits.wall_time_s, binds)
+            for _ in range(limits.workers)
         ]
         self.idle: asyncio.Queue[SandboxWorker] = asyncio.Queue()
         for worker in self.workers:
@@ -50,6 +70,8 @@ class SandboxPool:
         """One outcome per call, in the order of ``calls``."""
         if not calls:
             return []
+        if self.relay is not None:
+            await self.relay.start()
         size = math.ceil(len(calls) / len(self.workers))
         slices = [calls[i : i + size] for i in range(0, len(calls), size)]
         parts = await asyncio.gather(*(self._run_slice(part) for part in slices))
@@ -64,3 +86,5 @@ class SandboxPool:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(worker.kill() for worker in self.workers))
+        if self.relay is not None:
+            await self.relay.aclose()

@@ -18,11 +18,13 @@ _MAX_FRAME = 64 * 1024**2
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one call: ``value`` when ``ok``, else ``error`` (a traceback or reason)."""
+    """The result of one call: ``value`` when ``ok``, else ``error`` (a traceback or reason);
+    ``logs``: what the code printed or logged during the call (bounded)."""
 
     ok: bool
     value: Any = None
     error: str | None = None
+    logs: str = ""
 
 
 class SandboxCrashed(Exception):
@@ -33,22 +35,30 @@ class SandboxWorker:
     """Runs calls one at a time, in order, in one sandbox process; restarts it when it dies.
 
     ``config`` is the child's first frame (see ``child.py``); ``call_timeout_s`` is the wall-clock
-    limit of one call (and of loading the code).
+    limit of one call (and of loading the code); ``binds`` are host paths bound into it.
     """
 
-    def __init__(self, config: dict[str, Any], isolation: Isolation, call_timeout_s: float):
+    def __init__(
+        self,
+        config: dict[str, Any],
+        isolation: Isolation,
+        call_timeout_s: float,
+        binds: tuple[tuple[str, str], ...] = (),
+    ):
         self.config = config
+        self.binds = binds
         self.isolation = isolation
         self.call_timeout_s = call_timeout_s
         self.process: asyncio.subprocess.Process | None = None
         self.load_error: str | None = None
+        self.load_logs = ""
 
     async def start(self) -> None:
         """Spawn the process and load the code; a load failure is kept in ``load_error``
         (and retried by the next ``run``, in case it was the machine, not the code)."""
-        self.load_error = None
+        self.load_error, self.load_logs = None, ""
         self.process = await asyncio.create_subprocess_exec(
-            *child_command(self.isolation),
+            *child_command(self.isolation, self.binds),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
@@ -63,6 +73,7 @@ class SandboxWorker:
             await self.kill()
             self.load_error = "the sandbox process did not start (crashed or timed out)"
             return
+        self.load_logs = str(reply.get("logs") or "")
         if not reply.get("ok"):
             await self.kill()
             self.load_error = f"the grader code failed to load:\n{reply.get('error')}"
@@ -75,9 +86,8 @@ class SandboxWorker:
             if self.process is None or self.process.returncode is not None:
                 await self.start()
             if self.load_error is not None:
-                return outcomes + [Outcome(False, error=self.load_error)] * (
-                    len(calls) - len(outcomes)
-                )
+                failed = Outcome(False, error=self.load_error, logs=self.load_logs)
+                return outcomes + [failed] * (len(calls) - len(outcomes))
             outcomes += await self._run_until_crash(calls[len(outcomes) :])
         return outcomes
 
@@ -100,7 +110,10 @@ class SandboxWorker:
                 if reply.get("retire"):
                     await self.kill()
                     break
-                outcomes.append(Outcome(bool(reply["ok"]), reply.get("value"), reply.get("error")))
+                logs = str(reply.get("logs") or "")
+                outcomes.append(
+                    Outcome(bool(reply["ok"]), reply.get("value"), reply.get("error"), logs)
+                )
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):

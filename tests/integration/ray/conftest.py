@@ -56,6 +56,9 @@ def ray_cluster() -> Iterator[RayCluster]:
     pytest.importorskip("ray", reason="ray is installed by `make install` (the ray extra)")
     temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1"}
+    # Ray kills workers when the whole machine nears 95% memory in use, whoever uses it; on a
+    # shared test machine that is other processes: leave out-of-memory to the kernel.
+    env["RAY_memory_monitor_refresh_ms"] = "0"
     port = free_port()
     cluster = RayCluster(address=f"127.0.0.1:{port}", temp_dir=temp_dir, env=env)
     args = ["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port)]

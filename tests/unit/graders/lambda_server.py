@@ -19,7 +19,7 @@ def score_items(event: list[dict[str, Any]]) -> list[dict[str, Any]]:
     answers = []
     for item in event:
         output = item["messages"][-1]["content"]
-        correct = output == item["reference_answer"]
+        correct = output == item["reference_answer"]["text"]
         answers.append(
             {
                 "id": item["id"],

@@ -57,8 +57,28 @@ def test_event_has_bedrock_shape() -> None:
         "id": "r0",
         "messages": [*PROMPT, {"role": "assistant", "content": "4"}],
         "metadata": {"reference_answer": "4", "k": 0},
-        "reference_answer": "4",
+        "reference_answer": {"text": "4"},
     }
+
+
+def test_a_dict_reference_is_delivered_as_it_is() -> None:
+    row = {"messages": PROMPT, "reference_answer": {"answer": "4", "unit": "apples"}}
+    event = build_event(make_request("4", row, "r0"))
+    assert event["reference_answer"] == {"answer": "4", "unit": "apples"}
+    assert event["metadata"] == {"reference_answer": {"answer": "4", "unit": "apples"}}
+
+
+def test_a_row_without_reference_has_no_reference_key() -> None:
+    event = build_event(make_request("4", {"messages": PROMPT, "ground_truth": "4"}, "r0"))
+    assert "reference_answer" not in event
+    assert event["metadata"] == {"ground_truth": "4"}
+    assert event.get("reference_answer", {}) == {}
+
+
+def test_a_row_metadata_field_is_merged_not_nested() -> None:
+    row = {"messages": PROMPT, "metadata": {"source": "gsm8k", "k": 1}, "k": 2}
+    event = build_event(make_request("4", row, "r0"))
+    assert event["metadata"] == {"source": "gsm8k", "k": 2}
 
 
 def test_a_tool_trajectory_is_the_whole_conversation_in_messages() -> None:

@@ -60,6 +60,19 @@ def make(
     return controller, runtime, sampler
 
 
+# The data keys of the metrics event in Bedrock's RFT walkthrough (gpt-oss GSM8K).
+BEDROCK_BLOG_KEYS = {
+    "total_steps",
+    "step",
+    "critic_rewards_mean",
+    "actor_pg_loss",
+    "actor_entropy",
+    "actor_grad_norm",
+    "critic_advantages_mean",
+    "response_length_mean",
+}
+
+
 async def test_full_run_reports_every_step_evaluates_and_checkpoints(tmp_path: Path) -> None:
     controller, runtime, sampler = make(tmp_path)
     assert controller.total_steps == 6  # ceil(5 / 2) * 2 epochs
@@ -68,9 +81,10 @@ async def test_full_run_reports_every_step_evaluates_and_checkpoints(tmp_path: P
     metrics = runtime.metrics_events()
     assert [m["step"] for m in metrics] == [1, 2, 3, 4, 5, 6]
     for m in metrics:
-        assert set(m) >= REQUIRED_KEYS
+        assert set(m) >= REQUIRED_KEYS | BEDROCK_BLOG_KEYS
         assert m["total_steps"] == 6
     assert [m["step"] for m in metrics if "valid_reward_mean" in m] == [2, 4, 6]
+    assert [m["step"] for m in metrics if "val-score/rewards/mean@2" in m] == [2, 4, 6]
     # The fake learner raises the reward; the validation reward climbs above the baseline.
     baseline = next(e for e in runtime.events if (e["data"] or {}).get("phase") == "baseline")
     assert metrics[-1]["valid_reward_mean"] > baseline["data"]["valid_reward_mean"] + 0.3

@@ -1,0 +1,194 @@
+"""``openrft serve --executor ray`` on the real local Ray cluster: jobs run as Ray actors.
+
+One server for the module (each job's actor asks for half a CPU of the 2-CPU cluster). The
+tiny jobs are compared with the same job on the session's local-executor ``server``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.conftest import (
+    OPENRFT_BIN,
+    STRING_CHECK,
+    ServerHandle,
+    server,
+    start_server,
+    wait_for_status,
+)
+from tests.integration.ray.conftest import RayCluster
+
+__all__ = ["server"]
+
+pytest.importorskip("ray")
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+TINY = {
+    "batch_size": 2,
+    "group_size": 2,
+    "max_completion_tokens": 4,
+    "eval_interval": 2,
+    "eval_samples": 1,
+    "lora_rank": 2,
+    "early_stopping": {"patience": 100},  # every job runs all its steps
+}
+JOB_TIMEOUT_S = 300.0
+
+
+@pytest.fixture(scope="module")
+def ray_server(
+    ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerHandle]:
+    env = {
+        "OPENRFT_RAY_NUM_CPUS": "0.5",
+        "OPENRFT_TRAINING_THREADS": "1",
+        "OPENRFT_MAX_CONCURRENT_JOBS": "2",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    args = ("--executor", "ray", "--ray-address", ray_cluster.address)
+    with start_server(tmp_path_factory.mktemp("openrft-ray"), extra_args=args, env=env) as handle:
+        yield handle
+
+
+def _upload(client: openai.OpenAI, rows: int, name: str) -> str:
+    lines = [
+        json.dumps({"messages": [{"role": "user", "content": f"q{i}"}], "answer": "x"})
+        for i in range(rows)
+    ]
+    return client.files.create(file=(name, "\n".join(lines).encode()), purpose="fine-tune").id
+
+
+def _create(client: openai.OpenAI, rows: int, **hyperparameters: Any) -> str:
+    job = client.fine_tuning.jobs.create(
+        model="tiny-random-llama",
+        training_file=_upload(client, rows, "train.jsonl"),
+        validation_file=_upload(client, 2, "valid.jsonl"),
+        seed=7,
+        method={
+            "type": "reinforcement",
+            "reinforcement": {
+                "grader": STRING_CHECK,
+                "hyperparameters": {**TINY, **hyperparameters},
+            },
+        },
+    )
+    return job.id
+
+
+def _events(client: openai.OpenAI, job_id: str) -> list[Any]:
+    return list(reversed(client.fine_tuning.jobs.list_events(job_id, limit=1000).data))
+
+
+def _metrics_steps(client: openai.OpenAI, job_id: str) -> list[int]:
+    return [e.data["step"] for e in _events(client, job_id) if e.type == "metrics"]
+
+
+def _ray_events(client: openai.OpenAI, job_id: str) -> list[Any]:
+    return [e for e in _events(client, job_id) if e.message.startswith("Running on Ray")]
+
+
+def _until(what: str, check: Any, timeout_s: float = JOB_TIMEOUT_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+    return found
+
+
+def _shape(message: str) -> str:
+    """An event message without its numbers and ids (rewards, model names, step counts)."""
+    return re.sub(r"ft:\S+|\b[a-z]+-[A-Za-z0-9]{16,}|-?\d+(\.\d+)?(e-?\d+)?", "#", message)
+
+
+def test_serve_fails_at_startup_on_an_unreachable_ray_address(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    serve = [str(OPENRFT_BIN), "serve", "--data-dir", str(tmp_path), "--port", str(free_port())]
+    result = subprocess.run(
+        [*serve, "--executor", "ray", "--ray-address", address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OPENRFT_")},
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"Cannot reach the Ray cluster at {address}" in result.stderr
+    assert "ray start --head" in result.stderr
+
+
+def test_job_on_ray_matches_the_same_job_run_locally(
+    ray_server: ServerHandle, server: ServerHandle
+) -> None:
+    ray_client, local_client = ray_server.client(), server.client()
+    on_ray = _create(ray_client, 8, resources={"num_cpus": 0.25}, rollout_workers=2)
+    local = _create(local_client, 8)
+    for client, job_id in ((ray_client, on_ray), (local_client, local)):
+        done = wait_for_status(client, job_id, TERMINAL, timeout_s=JOB_TIMEOUT_S)
+        assert done.status == "succeeded", done.error
+
+    (placed,) = _ray_events(ray_client, on_ray)
+    assert {"actor_id", "node_id", "ray_job_id", "pid"} <= set(placed.data["ray"])
+    assert placed.data["resources"]["num_cpus"] == 0.25  # the job's override of 0.5
+    assert "num_cpus=0.25" in placed.message
+    (rollouts,) = [e for e in _events(ray_client, on_ray) if e.message.startswith("Generating on")]
+    assert len(set(rollouts.data["rollout_workers"])) == 2  # two actors shared the prompts
+
+    def metrics(client: openai.OpenAI, job_id: str) -> list[set[str]]:
+        return [set(e.data) for e in _events(client, job_id) if e.type == "metrics"]
+
+    def checkpoints(client: openai.OpenAI, job_id: str) -> list[int]:
+        return [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job_id)]
+
+    def shapes(client: openai.OpenAI, job_id: str) -> list[tuple[str, str]]:
+        ray_only = ("Running on Ray", "Generating on")
+        events = [e for e in _events(client, job_id) if not e.message.startswith(ray_only)]
+        return [(e.type, _shape(e.message)) for e in events]
+
+    assert metrics(ray_client, on_ray) == metrics(local_client, local)
+    assert len(metrics(ray_client, on_ray)) == 4
+    assert checkpoints(ray_client, on_ray) == checkpoints(local_client, local) == [4, 2]
+    assert shapes(ray_client, on_ray) == shapes(local_client, local)
+
+
+def test_pause_resume_cancel_and_a_killed_actor_on_ray(ray_server: ServerHandle) -> None:
+    """One job is paused, resumed, then its actor is killed: it resumes from its checkpoint
+    and succeeds with each step's metrics event once. A second job, alongside, is cancelled."""
+    client = ray_server.client()
+    job_id = _create(client, 40, batch_size=1, max_steps=8)
+    other = _create(client, 40, batch_size=1)
+    _until("step 1", lambda: _metrics_steps(client, job_id))
+    client.fine_tuning.jobs.pause(job_id)
+    paused = wait_for_status(client, job_id, {"paused"} | TERMINAL, timeout_s=JOB_TIMEOUT_S)
+    assert paused.status == "paused", paused.error
+    stopped_at = max(_metrics_steps(client, job_id))
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job_id).data
+    assert [c.step_number for c in checkpoints] == [stopped_at]
+
+    _until("the other job's actor", lambda: _ray_events(client, other))
+    client.fine_tuning.jobs.cancel(other)
+    assert wait_for_status(client, other, TERMINAL, JOB_TIMEOUT_S).status == "cancelled"
+
+    client.fine_tuning.jobs.resume(job_id)
+    resumed = _until("the resumed actor", lambda: _ray_events(client, job_id)[1:])[0]
+    _until("a step after the pause", lambda: max(_metrics_steps(client, job_id)) > stopped_at)
+    os.kill(resumed.data["ray"]["pid"], signal.SIGKILL)
+
+    done = wait_for_status(client, job_id, TERMINAL, timeout_s=JOB_TIMEOUT_S)
+    assert done.status == "succeeded", done.error
+    assert _metrics_steps(client, job_id) == list(range(1, 9))  # each step's event once
+    died = [e for e in _events(client, job_id) if "died" in e.message]
+    assert len(died) == 1 and resumed.data["ray"]["actor_id"] in died[0].message
+    assert "Resuming from the checkpoint of step" in died[0].message
+    actors = [e.data["ray"]["actor_id"] for e in _ray_events(client, job_id)]
+    assert len(actors) == len(set(actors)) == 3  # first run, resumed run, after the kill

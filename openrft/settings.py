@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     max_queued_jobs_per_project: int | None = Field(
         default=100, ge=1, description="Jobs one project may have waiting (429 past it)."
     )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="Where jobs with an 'mlflow' integration log; default a SQLite store "
+        "<data_dir>/mlflow.db with artifacts in <data_dir>/mlflow-artifacts.",
+    )
     max_running_jobs_per_project: int | None = Field(
         default=None, ge=1, description="Running jobs per project; default: only the global cap."
     )
@@ -142,6 +147,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'openrft.db').resolve()}"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        """Where new MLflow experiments keep artifacts: in the data directory with the
+        default store; None (the store's own default) with a configured tracking URI."""
+        if self.mlflow_tracking_uri:
+            return None
+        return (self.data_dir / "mlflow-artifacts").resolve().as_uri()
 
     @property
     def resolved_model_cache_dir(self) -> Path:

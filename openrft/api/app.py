@@ -27,7 +27,7 @@ from openrft.api.routes import (
     responses,
     samples,
 )
-from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
+from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector, RunningJobsCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
@@ -186,6 +186,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         app.state.metrics = http_metrics
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
+        http_metrics.registry.register(RunningJobsCollector(services.jobs.live_metrics))
         executor = build_executor(settings, services.jobs.sessions)
         executor.start()
         try:

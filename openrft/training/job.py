@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,15 @@ from openrft.graders import GraderContext, build_grader
 from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.tools import Toolbox
+from openrft.trackers.observers import job_trackers
 from openrft.training.config import TrainConfig
-from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
+from openrft.training.controller import (
+    Outcome,
+    Roles,
+    StepObserver,
+    TrainingController,
+    TrainingRuntime,
+)
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.preflight_gate import preflight_gate
@@ -84,7 +92,9 @@ async def run_job(
         ),
     )
     if spec.method != "reinforcement":
-        return _tune(spec, config, runtime, policy, (train_rows, valid_rows), scratch)
+        with job_trackers(spec, settings, runtime) as trackers:
+            rows = (train_rows, valid_rows)
+            return _tune(spec, config, runtime, policy, rows, scratch, observers=trackers)
     ctx = dataclasses.replace(
         grader_ctx or GraderContext(chat_base_url=settings.self_base_url),
         scratch_dir=scratch / "grader",
@@ -94,9 +104,21 @@ async def run_job(
     try:
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
-            with rollout_sampler(spec, config, settings, runtime, policy) as sampler:
+            with (
+                rollout_sampler(spec, config, settings, runtime, policy) as sampler,
+                job_trackers(spec, settings, runtime) as trackers,
+            ):
                 controller = _controller(
-                    spec, config, runtime, policy, (grader, monitor), sampler, rows, scratch, tools
+                    spec,
+                    config,
+                    runtime,
+                    policy,
+                    (grader, monitor),
+                    sampler,
+                    rows,
+                    scratch,
+                    tools,
+                    observers=trackers,
                 )
                 gate_roles = (controller.roles.codec, controller.rollouts, grader)
                 await preflight_gate(spec, config, runtime, rows, gate_roles)
@@ -117,6 +139,8 @@ def _controller(
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
     tools: Toolbox | None,
+    *,
+    observers: Sequence[StepObserver],
 ) -> TrainingController:
     tokenizer = policy.tokenizer
     roles = Roles(
@@ -128,6 +152,7 @@ def _controller(
         weights=policy,
         monitor=graders[1],
         rollouts=tool_rollouts(sampler, tokenizer, tools, [*rows[0], *rows[1]], config.max_turns),
+        observers=observers,
     )
     return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
 
@@ -139,6 +164,8 @@ def _tune(
     policy: Policy,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
+    *,
+    observers: Sequence[StepObserver],
 ) -> Outcome:
     """A supervised or DPO job: its rows as token ids, its objective, the tuning loop."""
     encode = ENCODERS[spec.method]
@@ -149,7 +176,7 @@ def _tune(
         else SupervisedObjective(policy)
     )
     controller = TuningController(
-        spec.id, config, objective, policy, runtime, (examples[0], examples[1]), scratch
+        spec.id, config, objective, policy, runtime, (examples[0], examples[1]), scratch, observers
     )
     return controller.run(resume_from=_resume_dir(spec))
 

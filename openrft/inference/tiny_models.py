@@ -28,7 +28,7 @@ def qwen3_config(vocab_size: int, pad_token_id: int, eos_token_id: int) -> Qwen3
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        head_dim=16,
+        head_dim=32,  # vLLM's CPU attention kernels start at 32
         max_position_embeddings=4096,
         initializer_range=0.3,  # peaked next-token distributions: no greedy near-ties
         tie_word_embeddings=False,
@@ -48,7 +48,7 @@ def gpt_oss_config(vocab_size: int, pad_token_id: int, eos_token_id: int) -> Gpt
         num_experts_per_tok=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        head_dim=16,
+        head_dim=32,  # vLLM's CPU attention kernels start at 32
         sliding_window=32,
         layer_types=["sliding_attention", "full_attention"],
         max_position_embeddings=4096,

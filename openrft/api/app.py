@@ -27,12 +27,13 @@ from openrft.api.routes import (
     responses,
     samples,
 )
-from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector
+from openrft.api.routes.metrics import HttpMetrics, JobStatusCollector, RunningJobsCollector
 from openrft.db.engine import make_engine, make_session_factory, upgrade_database
 from openrft.domain.datasets import JsonlLimits
 from openrft.executors.local import LocalExecutor
 from openrft.executors.ray_address import RayUnreachableError, check_ray_address
 from openrft.graders.sandbox.launch import isolation_warning
+from openrft.inference.vllm_server import vllm_python
 from openrft.net.egress import EgressPolicy
 from openrft.services.chat import build_chat_service
 from openrft.services.files import FileService
@@ -135,6 +136,7 @@ def build_services(settings: Settings) -> Services:
         resolve_model=resolve_base,
         aliases=aliases,
         max_queued_per_project=settings.max_queued_jobs_per_project,
+        vllm_installed=lambda: vllm_python(settings.vllm_python) is not None,
     )
     graders = GraderService.from_settings(settings, sources.context, egress)
     services = Services(
@@ -186,6 +188,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = services
         app.state.metrics = http_metrics
         http_metrics.registry.register(JobStatusCollector(services.jobs.count_by_status))
+        http_metrics.registry.register(RunningJobsCollector(services.jobs.live_metrics))
         executor = build_executor(settings, services.jobs.sessions)
         executor.start()
         try:

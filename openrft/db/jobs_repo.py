@@ -258,6 +258,11 @@ class JobRepository:
         query = sa.select(jobs.c.id, jobs.c.worker).where(jobs.c.status == JobStatus.RUNNING.value)
         return {job_id: worker for job_id, worker in self.session.execute(query).all()}
 
+    def running_projects(self) -> dict[str, str]:
+        """``{job_id: project}`` of every running job."""
+        query = sa.select(jobs.c.id, jobs.c.project).where(jobs.c.status == JobStatus.RUNNING.value)
+        return {job_id: project for job_id, project in self.session.execute(query).all()}
+
     def count_by_status(self) -> dict[str, int]:
         query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
         return {status: int(count) for status, count in self.session.execute(query).all()}
@@ -297,6 +302,16 @@ class EventRepository:
             self.session, job_events, job_events.c.job_id == job_id, after=after, limit=limit
         )
         return [_event(row) for row in page.rows], page.has_more
+
+    def recent_metrics(self, job_id: str, limit: int) -> list[dict[str, Any]]:
+        """The data of the job's latest ``limit`` metrics events, newest first."""
+        query = (
+            sa.select(job_events.c.data)
+            .where(job_events.c.job_id == job_id, job_events.c.type == "metrics")
+            .order_by(job_events.c.seq.desc())
+            .limit(limit)
+        )
+        return [data for (data,) in self.session.execute(query).all() if data]
 
 
 class CheckpointRepository:

@@ -12,9 +12,14 @@ from pathlib import Path
 from openrft.errors import InvalidRequestError
 
 TINY_RANDOM_LLAMA = "tiny-random-llama"
+# Tiny random models of the seed's families (Qwen3, gpt-oss), built offline for tests on CPU.
+TINY_RANDOM_QWEN3 = "tiny-random-qwen3"
+TINY_RANDOM_GPT_OSS = "tiny-random-gpt-oss"
 SMOLLM2 = "SmolLM2-135M-Instruct"
 _ALIASES = {
     TINY_RANDOM_LLAMA: TINY_RANDOM_LLAMA,
+    TINY_RANDOM_QWEN3: TINY_RANDOM_QWEN3,
+    TINY_RANDOM_GPT_OSS: TINY_RANDOM_GPT_OSS,
     SMOLLM2: SMOLLM2,
     "HuggingFaceTB/SmolLM2-135M-Instruct": SMOLLM2,
 }
@@ -23,7 +28,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def base_model_names() -> list[str]:
     """The built-in base model ids (canonical names, no aliases)."""
-    return [TINY_RANDOM_LLAMA, SMOLLM2]
+    return [TINY_RANDOM_LLAMA, SMOLLM2, TINY_RANDOM_QWEN3, TINY_RANDOM_GPT_OSS]
 
 
 def canonical_base_name(name: str) -> str:

@@ -166,6 +166,7 @@ class JobSpec:
     preflight: PreflightMode = "off"
     tools: list[dict[str, Any]] | None = None  # tool providers of multi-turn rollouts
     method: MethodType = "reinforcement"
+    integrations: list[dict[str, Any]] | None = None  # experiment trackers (normalized)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,22 @@ from openrft.inference.requests import GenerationRequest
 log = logging.getLogger(__name__)
 
 
+def serving_key(base_model: str, weights_dir: Path | None) -> str:
+    """Which in-memory model serves a request: its base (adapters ride on it), or for full
+    fine-tuned weights a model of their own."""
+    if weights_dir is not None and not is_lora_dir(weights_dir):
+        return f"full:{weights_dir.resolve()}"
+    return f"base:{canonical_base_name(base_model)}"
+
+
+def serving_model_dir(key: str, base_model: str, weights_dir: Path | None, cache_dir: Path) -> str:
+    """The directory the model of ``serving_key`` loads from."""
+    if key.startswith("full:"):
+        assert weights_dir is not None
+        return str(weights_dir)
+    return resolve_model_dir(canonical_base_name(base_model), cache_dir=cache_dir)
+
+
 @dataclass(eq=False)
 class LoadedModel:
     """A model in memory with its tokenizer, adapters, engine and batching worker.
@@ -50,6 +66,8 @@ class LoadedModel:
 
 class ModelPool:
     """Loads models lazily and serves them with batched, thread-run generation."""
+
+    supports_constraints = True
 
     def __init__(
         self,
@@ -102,23 +120,14 @@ class ModelPool:
                 loaded.worker.close()
         self._models.clear()
 
-    @staticmethod
-    def _key(base_model: str, weights_dir: Path | None) -> str:
-        if weights_dir is not None and not is_lora_dir(weights_dir):
-            return f"full:{weights_dir.resolve()}"
-        return f"base:{canonical_base_name(base_model)}"
+    _key = staticmethod(serving_key)
 
     def _load(self, key: str, base_model: str, weights_dir: Path | None) -> LoadedModel:
         with self._load_lock:
             if key in self._models:
                 return self._models[key]
             tokenizer = load_tokenizer(base_model, cache_dir=self.cache_dir)
-            if key.startswith("full:"):
-                assert weights_dir is not None
-                model_dir = str(weights_dir)
-            else:
-                canonical = canonical_base_name(base_model)
-                model_dir = resolve_model_dir(canonical, cache_dir=self.cache_dir)
+            model_dir = serving_model_dir(key, base_model, weights_dir, self.cache_dir)
             model = load_model_dir(model_dir, dtype=self.dtype)
             loaded = LoadedModel(
                 key=key,

@@ -23,12 +23,15 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openrft.domain.base_models import (
     SMOLLM2,
+    TINY_RANDOM_GPT_OSS,
     TINY_RANDOM_LLAMA,
+    TINY_RANDOM_QWEN3,
     base_model_names,
     canonical_base_name,
 )
 from openrft.errors import InvalidRequestError
 from openrft.inference.tiny_llama import write_tiny_llama
+from openrft.inference.tiny_models import gpt_oss_config, qwen3_config, tiny_writer
 
 __all__ = [
     "SMOLLM2",
@@ -42,6 +45,7 @@ __all__ = [
 ]
 
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_TINY_FAMILIES = {TINY_RANDOM_QWEN3: qwen3_config, TINY_RANDOM_GPT_OSS: gpt_oss_config}
 
 
 def load_base_model(
@@ -76,6 +80,8 @@ def resolve_model_dir(canonical: str, *, cache_dir: Path) -> str:
     """A directory (or hub id) that ``from_pretrained`` loads for this canonical base name."""
     if canonical == TINY_RANDOM_LLAMA:
         return str(_cached(cache_dir / TINY_RANDOM_LLAMA, write_tiny_llama))
+    if canonical in _TINY_FAMILIES:
+        return str(_cached(cache_dir / canonical, tiny_writer(_TINY_FAMILIES[canonical])))
     if canonical == SMOLLM2:
         gguf = smollm2_gguf_path()
         return str(_cached(cache_dir / SMOLLM2, lambda out: _convert_gguf(gguf, out)))

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from openrft.domain.response_format import TEXT, OutputFormat
 from openrft.domain.tool_format import ToolCallStream
@@ -28,11 +28,27 @@ from openrft.inference.requests import (
 from openrft.inference.tokens import encode_chat
 
 if TYPE_CHECKING:  # the pool pulls in torch, transformers and peft
-    from openrft.inference.pool import LoadedModel, ModelPool
+    from openrft.inference.pool import LoadedModel
 
 DEFAULT_MAX_TOKENS = 1024
 
 FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+class ServingPool(Protocol):
+    """Where models are served: openrft's ``ModelPool`` or ``VllmPool``. ``get`` returns a
+    loaded model with ``tokenizer``, ``max_positions`` and ``engine`` (with ``device``);
+    ``supports_constraints``: it runs grammar-constrained decoding (openrft's engine only)."""
+
+    supports_constraints: bool
+
+    async def get(self, base_model: str, weights_dir: Path | None = None) -> Any: ...
+
+    async def run(self, loaded: Any, request: GenerationRequest, weights_dir: Path | None) -> None:
+        """Decode ``request``, filling its completions."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,7 @@ class SampleResult:
 
 
 async def prepare_generation(
-    pool: ModelPool, base_model: str, weights_dir: Path | None, request: TextRequest
+    pool: ServingPool, base_model: str, weights_dir: Path | None, request: TextRequest
 ) -> TextGeneration:
     """Load the model (once), render the prompt, check it fits; nothing is decoded yet."""
     loaded = await pool.get(base_model, weights_dir)
@@ -122,11 +138,30 @@ async def prepare_generation(
             code="context_length_exceeded",
         )
     constraint = None
+    if not pool.supports_constraints:
+        _check_unconstrained(request)
     if request.tool_choice.forces_call:
         constraint = await asyncio.to_thread(_forced_calls, loaded, request)
     elif request.output_format.constrained:
         constraint = await asyncio.to_thread(_json_output, loaded, request.output_format)
     return TextGeneration(pool, loaded, weights_dir, request, prompt, max_new, constraint)
+
+
+def _check_unconstrained(request: TextRequest) -> None:
+    """A 400 for what only grammar-constrained decoding can honour (not on vLLM here)."""
+    if request.tool_choice.forces_call:
+        raise InvalidRequestError(
+            "Forcing tool calls ('required' or a named function) needs constrained decoding, "
+            "which this server's vLLM engine does not run; use tool_choice 'auto', or a server "
+            "started with --inference-engine openrft.",
+            param="tool_choice",
+        )
+    if request.output_format.constrained:
+        raise InvalidRequestError(
+            "JSON output formats need constrained decoding, which this server's vLLM engine "
+            "does not run; use a server started with --inference-engine openrft.",
+            param=request.output_format.param,
+        )
 
 
 def _forced_calls(loaded: LoadedModel, request: TextRequest) -> Callable[[], Any]:
@@ -170,8 +205,8 @@ class TextGeneration:
 
     def __init__(
         self,
-        pool: ModelPool,
-        loaded: LoadedModel,
+        pool: ServingPool,
+        loaded: Any,
         weights_dir: Path | None,
         request: TextRequest,
         prompt: list[int],

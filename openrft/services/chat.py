@@ -40,7 +40,7 @@ from openrft.protocol.chat import (
 from openrft.services.models import ModelService
 
 if TYPE_CHECKING:
-    from openrft.inference.pool import ModelPool
+    from openrft.inference.text_generation import ServingPool
     from openrft.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,19 @@ log = logging.getLogger(__name__)
 def build_chat_service(settings: Settings, models: ModelService) -> ChatService:
     """The chat service of a server process; its pool follows the inference settings."""
 
-    def make_pool() -> ModelPool:
+    def make_pool() -> ServingPool:
+        from openrft.inference.vllm_server import choose_engine, require_vllm_python, vllm_python
+
+        python = vllm_python(settings.vllm_python)
+        if choose_engine("auto", settings.inference_engine, python) == "vllm":
+            from openrft.inference.vllm_pool import VllmPool
+
+            return VllmPool(
+                settings.resolved_model_cache_dir,
+                require_vllm_python(settings.vllm_python),
+                settings.data_dir / "logs",
+                settings.inference_threads,
+            )
         from openrft.inference.pool import ModelPool
 
         return ModelPool(
@@ -74,13 +86,13 @@ _UNSUPPORTED = {
 class ChatService:
     """Owns the model pool, built on first use (importing torch and loading models is slow)."""
 
-    def __init__(self, models: ModelService, make_pool: Callable[[], ModelPool]) -> None:
+    def __init__(self, models: ModelService, make_pool: Callable[[], ServingPool]) -> None:
         self.models = models
         self._make_pool = make_pool
-        self._pool: ModelPool | None = None
+        self._pool: ServingPool | None = None
         self._pool_lock = asyncio.Lock()
 
-    async def pool(self) -> ModelPool:
+    async def pool(self) -> ServingPool:
         async with self._pool_lock:
             if self._pool is None:
                 self._pool = await asyncio.to_thread(self._make_pool)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from openrft.domain.hyperparameters import no_effect_warnings, resolve_hyperparameters
@@ -14,6 +14,7 @@ from openrft.domain.method_rows import METHODS as METHOD_TYPES
 from openrft.domain.method_rows import method_problem
 from openrft.domain.records import FINE_TUNE_PURPOSE, FileRecord
 from openrft.errors import InvalidRequestError
+from openrft.inference.vllm_server import VLLM_EXTRA_HINT
 
 if TYPE_CHECKING:
     from openrft.graders.types import ValidationContext
@@ -212,6 +213,28 @@ def check_checkpoint_selection(hyperparameters: dict[str, Any], monitor: Any) ->
             "select_checkpoint_by='monitor' needs method.reinforcement.monitor_grader; give "
             "one or select by 'reward'.",
             param="method.reinforcement.hyperparameters.select_checkpoint_by",
+        )
+
+
+def check_rollout_engine(
+    hyperparameters: dict[str, Any], vllm_installed: Callable[[], bool]
+) -> None:
+    """``rollout_engine: "vllm"`` needs a LoRA job and vLLM installed where jobs run."""
+    if hyperparameters.get("rollout_engine") != "vllm":
+        return
+    param = "method.reinforcement.hyperparameters.rollout_engine"
+    if hyperparameters.get("lora_rank") == 0:
+        raise InvalidRequestError(
+            "rollout_engine 'vllm' loads the LoRA adapter into vLLM after every step; a full "
+            "fine-tune (lora_rank 0) samples on the openrft engine: set lora_rank > 0 or "
+            "rollout_engine 'openrft'.",
+            param=param,
+        )
+    if not vllm_installed():
+        raise InvalidRequestError(
+            f"rollout_engine 'vllm' needs vLLM, which this server does not have: "
+            f"{VLLM_EXTRA_HINT}; or use rollout_engine 'openrft'.",
+            param=param,
         )
 
 

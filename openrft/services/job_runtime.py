@@ -83,6 +83,7 @@ class JobRuntime:
             status=job.status,
             tools=job.tools,
             method=job.method,
+            integrations=job.integrations,
         )
 
     def add_event(

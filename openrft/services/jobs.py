@@ -28,9 +28,24 @@ from openrft.ids import new_id
 from openrft.services import job_requests as req
 from openrft.services.files import file_key
 from openrft.storage.blobs import BlobStore
+from openrft.trackers.spec import check_integrations
 
 if TYPE_CHECKING:
     from openrft.graders.types import ValidationContext
+
+# How many of a running job's latest metrics events /metrics reads (validation runs at least
+# every eval_interval steps; older values are stale anyway).
+LIVE_METRIC_EVENTS = 50
+
+
+@dataclass(frozen=True)
+class LiveMetrics:
+    """A running job's latest step metrics (``{"step": 3.0, "train_reward_mean": ...}``)."""
+
+    job_id: str
+    project: str
+    metrics: dict[str, float]
+
 
 # How often an action re-reads a job whose status changed under it before giving up.
 _ACTION_ATTEMPTS = 5
@@ -72,11 +87,14 @@ class JobService:
         resolve_model: Callable[[Any], str] = canonical_base_model,
         max_queued_per_project: int | None = None,
         aliases: ModelAliases | None = None,
+        vllm_installed: Callable[[], bool] = lambda: False,
     ):
         """``grader_context``: project → what its grader may name (handler files, URLs);
         ``resolve_model``: accepted base model name → canonical id (400 param "model");
         ``max_queued_per_project``: waiting jobs one project may have (429 past it);
-        ``aliases``: model names that stand for a base model (the job echoes both)."""
+        ``aliases``: model names that stand for a base model (the job echoes both);
+        ``vllm_installed``: whether jobs may ask for ``rollout_engine: "vllm"``."""
+        self.vllm_installed = vllm_installed
         self.max_queued_per_project = max_queued_per_project
         self.sessions = sessions
         self.blobs = blobs
@@ -110,6 +128,7 @@ class JobService:
             grader = req.validate_grader_spec(section, checks)
             monitor = req.validate_monitor_grader(section, checks)
             req.check_checkpoint_selection(hyperparameters, monitor)
+            req.check_rollout_engine(hyperparameters, self.vllm_installed)
         return CheckedRequest(
             model, training, validation, kind, section, hyperparameters, grader, monitor, checks
         )
@@ -120,8 +139,9 @@ class JobService:
             self._check_queue_room(JobRepository(session), project)
         checked = self.check(project, request)
         section, validation = checked.section, checked.validation
+        job_id = new_id("ftjob-")
         job = Job(
-            id=new_id("ftjob-"),
+            id=job_id,
             project=project,
             created_at=int(time.time()),
             status=JobStatus.VALIDATING_FILES,
@@ -138,7 +158,7 @@ class JobService:
             suffix=req.check_suffix(request.suffix),
             metadata=req.check_metadata(request.metadata),
             response_format=req.check_response_format(section.get("response_format")),
-            integrations=request.integrations,
+            integrations=check_integrations(request.integrations, job_id=job_id),
             tools=req.check_tools(section.get("tools"), checked.checks),
             training_rows=checked.training.rows,
         )
@@ -243,6 +263,25 @@ class JobService:
         check_limit(limit)
         with self.sessions() as session:
             return CheckpointRepository(session).page(job_id, after=after, limit=limit)
+
+    def live_metrics(self) -> list[LiveMetrics]:
+        """Every running job's latest value of each step metric (a metric logged only at some
+        steps, like the validation reward, keeps its last value over the recent steps)."""
+        with self.sessions() as session:
+            running = JobRepository(session).running_projects()
+            events = EventRepository(session)
+            recent = {
+                job_id: events.recent_metrics(job_id, LIVE_METRIC_EVENTS) for job_id in running
+            }
+        live = []
+        for job_id, project in sorted(running.items()):
+            latest: dict[str, float] = {}
+            for data in recent[job_id]:
+                for key, value in data.items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        latest.setdefault(key, float(value))
+            live.append(LiveMetrics(job_id, project, latest))
+        return live
 
     def count_by_status(self) -> dict[str, int]:
         """Jobs per status value, every project."""

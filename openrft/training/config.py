@@ -14,6 +14,7 @@ import torch
 
 from openrft.domain.hyperparameters import HYPERPARAMETERS, trainer_default
 from openrft.domain.hyperparameters.schema import EARLY_STOPPING_FIELDS
+from openrft.domain.hyperparameters.spec import Choice
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 _STOPPING = {f.name: f.default for f in EARLY_STOPPING_FIELDS}
@@ -63,6 +64,7 @@ class TrainConfig:
     max_grader_error_rate: float = trainer_default("max_grader_error_rate")
     select_checkpoint_by: str = trainer_default("select_checkpoint_by")
     max_turns: int = trainer_default("max_turns")
+    rollout_engine: str = trainer_default("rollout_engine")
     seed: int = 0
     # Not user-facing: truncated importance sampling cap (TRL's clip_max) and the token budget of
     # one training micro-batch (prompt + completions), which bounds activation memory.
@@ -94,11 +96,17 @@ class TrainConfig:
             if HYPERPARAMETERS[k].trains and (v is not None or HYPERPARAMETERS[k].auto is None)
         }
         for key, value in values.items():
-            if value == "auto":
+            if value == "auto" and not _auto_is_a_choice(key):
                 raise ValueError(f"hyperparameter {key} is unresolved ('auto')")
         values.setdefault("epsilon_high", values.get("epsilon", cls.epsilon))
         values["early_stopping"] = EarlyStoppingConfig(**(values.get("early_stopping") or {}))
         return cls(**values, seed=seed)
+
+
+def _auto_is_a_choice(name: str) -> bool:
+    """ "auto" is a value of its own for ``rollout_engine`` (decided where the job runs)."""
+    kind = HYPERPARAMETERS[name].kind
+    return isinstance(kind, Choice) and "auto" in kind.options
 
 
 def hyperparameter_fields() -> set[str]:

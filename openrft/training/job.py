@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,15 @@ from openrft.graders import GraderContext, build_grader
 from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.tools import Toolbox
+from openrft.trackers.observers import job_trackers
 from openrft.training.config import TrainConfig
-from openrft.training.controller import Outcome, Roles, TrainingController, TrainingRuntime
+from openrft.training.controller import (
+    Outcome,
+    Roles,
+    StepObserver,
+    TrainingController,
+    TrainingRuntime,
+)
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.preflight_gate import preflight_gate
@@ -30,6 +39,7 @@ from openrft.training.tuning import (
 )
 from openrft.training.tuning_data import ENCODERS
 from openrft.training.update import Learner
+from openrft.training.vllm_sampler import job_rollout_engine, vllm_rollouts
 
 
 def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[Row]]:
@@ -84,7 +94,9 @@ async def run_job(
         ),
     )
     if spec.method != "reinforcement":
-        return _tune(spec, config, runtime, policy, (train_rows, valid_rows), scratch)
+        with job_trackers(spec, settings, runtime) as trackers:
+            rows = (train_rows, valid_rows)
+            return _tune(spec, config, runtime, policy, rows, scratch, observers=trackers)
     ctx = dataclasses.replace(
         grader_ctx or GraderContext(chat_base_url=settings.self_base_url),
         scratch_dir=scratch / "grader",
@@ -94,9 +106,21 @@ async def run_job(
     try:
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
-            with rollout_sampler(spec, config, settings, runtime, policy) as sampler:
+            with (
+                _job_sampler(spec, config, settings, runtime, policy, scratch) as sampler,
+                job_trackers(spec, settings, runtime) as trackers,
+            ):
                 controller = _controller(
-                    spec, config, runtime, policy, (grader, monitor), sampler, rows, scratch, tools
+                    spec,
+                    config,
+                    runtime,
+                    policy,
+                    (grader, monitor),
+                    sampler,
+                    rows,
+                    scratch,
+                    tools,
+                    observers=trackers,
                 )
                 gate_roles = (controller.roles.codec, controller.rollouts, grader)
                 await preflight_gate(spec, config, runtime, rows, gate_roles)
@@ -105,6 +129,25 @@ async def run_job(
         await grader.aclose()
         if monitor is not None:
             await monitor.aclose()
+
+
+@contextmanager
+def _job_sampler(
+    spec: JobSpec,
+    config: TrainConfig,
+    settings: Settings,
+    runtime: TrainingRuntime,
+    policy: Policy,
+    scratch: Path,
+) -> Iterator[Sampler]:
+    """What rollouts and evaluations sample from (``rollout_engine``): a vLLM server that gets
+    the LoRA adapter after every step, or openrft's engine (in process or on Ray workers)."""
+    if job_rollout_engine(config, settings, policy) == "vllm":
+        with vllm_rollouts(spec, config, settings, runtime, policy, scratch) as sampler:
+            yield sampler
+        return
+    with rollout_sampler(spec, config, settings, runtime, policy) as local_or_ray:
+        yield local_or_ray
 
 
 def _controller(
@@ -117,6 +160,8 @@ def _controller(
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
     tools: Toolbox | None,
+    *,
+    observers: Sequence[StepObserver],
 ) -> TrainingController:
     tokenizer = policy.tokenizer
     roles = Roles(
@@ -128,6 +173,7 @@ def _controller(
         weights=policy,
         monitor=graders[1],
         rollouts=tool_rollouts(sampler, tokenizer, tools, [*rows[0], *rows[1]], config.max_turns),
+        observers=observers,
     )
     return TrainingController(spec.id, config, roles, rows[0], rows[1], scratch)
 
@@ -139,6 +185,8 @@ def _tune(
     policy: Policy,
     rows: tuple[list[Row], list[Row]],
     scratch: Path,
+    *,
+    observers: Sequence[StepObserver],
 ) -> Outcome:
     """A supervised or DPO job: its rows as token ids, its objective, the tuning loop."""
     encode = ENCODERS[spec.method]
@@ -149,7 +197,7 @@ def _tune(
         else SupervisedObjective(policy)
     )
     controller = TuningController(
-        spec.id, config, objective, policy, runtime, (examples[0], examples[1]), scratch
+        spec.id, config, objective, policy, runtime, (examples[0], examples[1]), scratch, observers
     )
     return controller.run(resume_from=_resume_dir(spec))
 

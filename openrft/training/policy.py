@@ -30,6 +30,9 @@ class Policy:
     ):
         self.tokenizer = tokenizer
         self.is_lora = lora_rank > 0
+        # Bumped on every change of the trained weights (optimizer step, resume), so an
+        # inference engine holding a copy of the adapter knows when to sync it.
+        self.version = 0
         self._reference: nn.Module | None = None
         if self.is_lora:
             config = LoraConfig(
@@ -90,6 +93,7 @@ class Policy:
 
     def load_weights(self, src_dir: Path) -> None:
         """Load trained weights written by ``save`` (resume)."""
+        self.version += 1
         if isinstance(self.model, PeftModel):
             set_peft_model_state_dict(self.model, load_file(str(src_dir / ADAPTER_FILE)))
             return

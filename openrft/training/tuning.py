@@ -29,7 +29,12 @@ from openrft.training.checkpoints import (
     save_trainer_state,
 )
 from openrft.training.config import TrainConfig
-from openrft.training.controller import RESULTS_FILENAME, Outcome, TrainingRuntime
+from openrft.training.controller import (
+    RESULTS_FILENAME,
+    Outcome,
+    StepObserver,
+    TrainingRuntime,
+)
 from openrft.training.data import step_batches, steps_per_epoch
 from openrft.training.policy import Policy
 from openrft.training.results import results_csv
@@ -115,9 +120,12 @@ class TuningController:
         runtime: TrainingRuntime,
         examples: tuple[Sequence[GroupTokens], Sequence[GroupTokens]],  # (train, valid)
         scratch_dir: Path,
+        observers: Sequence[StepObserver] = (),
     ):
+        """``observers``: the job's experiment trackers (step metrics and the end)."""
         self.job_id = job_id
         self.config = config
+        self.observers = observers
         self.objective = objective
         self.policy = policy
         self.runtime = runtime
@@ -210,6 +218,8 @@ class TuningController:
         self.state.step = step
         self.state.results.append(dict(metrics))
         self.runtime.add_event(self.job_id, message, type="metrics", data=dict(metrics))
+        for observer in self.observers:
+            observer.on_step(step, dict(metrics))
         mean_step = sum(self.step_times) / len(self.step_times)
         self.runtime.update_progress(
             self.job_id,
@@ -255,6 +265,8 @@ class TuningController:
 
     def _finish(self, outcome: Outcome) -> None:
         self.runtime.add_result_file(self.job_id, RESULTS_FILENAME, results_csv(self.state.results))
+        for observer in self.observers:
+            observer.on_finish(outcome)
         if outcome != "succeeded":
             self.runtime.finish(self.job_id, outcome)
             return

@@ -93,6 +93,7 @@ class Optimization:
     schedule over ``updates`` optimizer steps, and gradient clipping."""
 
     def __init__(self, policy: Policy, config: TrainConfig, updates: int):
+        self.policy = policy
         self.params = policy.trainable_parameters()
         self.max_grad_norm = config.max_grad_norm
         self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=0.0)
@@ -112,6 +113,7 @@ class Optimization:
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, limit))
         self.last_lr = float(self.scheduler.get_last_lr()[0])  # the LR this update used
         self.optimizer.step()
+        self.policy.version += 1
         self.scheduler.step()
         return grad_norm
 

@@ -292,6 +292,29 @@ CASES = [
         "method.type",
     ),
     Case(
+        "unknown integration type",
+        lambda c: c.create_job(integrations=[{"type": "comet", "comet": {}}]),
+        400,
+        "must be 'wandb' (Weights & Biases) or 'mlflow'",
+        "integrations.0.type",
+    ),
+    Case(
+        "wandb integration without a project",
+        lambda c: c.create_job(integrations=[{"type": "wandb", "wandb": {"name": "run"}}]),
+        400,
+        "must be a non-empty string",
+        "integrations.0.wandb.project",
+    ),
+    Case(
+        "mlflow integration with list tags",
+        lambda c: c.create_job(
+            integrations=[{"type": "mlflow", "mlflow": {"experiment_name": "e", "tags": ["x"]}}]
+        ),
+        400,
+        "mlflow.tags must be an object",
+        "integrations.0.mlflow.tags",
+    ),
+    Case(
         "missing reinforcement section",
         lambda c: c.create_job(method={"type": "reinforcement"}),
         400,

@@ -34,6 +34,7 @@ FULL_BASE_LR = 1e-6
 EPSILON = 0.2
 LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo")
 SCALE_REWARDS = ("group", "batch", "none")
+ROLLOUT_ENGINES = ("auto", "openrft", "vllm")
 ECHOED_UNUSED = "openrft echoes the value but does not use it."
 
 EARLY_STOPPING_FIELDS = (
@@ -210,6 +211,15 @@ _EXTENSIONS = (
         "reward",
         "the validation reward that picks the best checkpoint (the fine-tuned model): the "
         "grader's, or `monitor_grader`'s (needs one)",
+    ),
+    Hyperparameter(
+        "rollout_engine",
+        Choice(ROLLOUT_ENGINES),
+        "auto",
+        "what generates rollouts and evaluations: openrft's own engine, or vLLM (LoRA jobs; "
+        'the adapter alone is loaded into it after every optimizer step); "auto": the '
+        "server's `--inference-engine`, which by default is vLLM when a GPU and vLLM are present",
+        auto="auto",
     ),
     Hyperparameter(
         "max_turns",

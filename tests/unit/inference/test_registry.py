@@ -16,7 +16,12 @@ from openrft.inference.tokens import default_stop_token_ids, encode_chat
 
 
 def test_builtin_names_and_alias_resolve() -> None:
-    assert base_model_names() == ["tiny-random-llama", "SmolLM2-135M-Instruct"]
+    assert base_model_names() == [
+        "tiny-random-llama",
+        "SmolLM2-135M-Instruct",
+        "tiny-random-qwen3",
+        "tiny-random-gpt-oss",
+    ]
     assert canonical_base_name("HuggingFaceTB/SmolLM2-135M-Instruct") == "SmolLM2-135M-Instruct"
     assert canonical_base_name("tiny-random-llama") == "tiny-random-llama"
 

@@ -1,0 +1,137 @@
+"""One job's step time with 1 vs 2 rollout workers, through ``serve --executor ray`` (issue 13).
+
+Starts a local Ray head (``ray start --head``, 2 CPUs, dashboard off) and ``openrft serve
+--executor ray`` on it, then runs the same GRPO job twice — SmolLM2-135M-Instruct, LoRA, the
+reference GSM8K rows, ``--steps`` steps of 8 prompts x 8 samples, 64 new tokens, a
+``string_check`` grader — with ``rollout_workers`` 1 and 2, and reports the median
+``step_time_s`` and ``timing/generate_s`` of each from the jobs' metrics events. On a 2-core
+machine two workers share the same cores as one, so expect no gain here; on N nodes each
+worker has its own cores and generation (most of a step) splits N ways. Reported, never
+asserted. Output: ``bench/results/rollout_workers.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from bench import reference_config as ref
+from bench.serving import _free_port, running_server
+from openrft.settings import Settings
+
+RESULTS_PATH = Path(__file__).resolve().parent / "results" / "rollout_workers.json"
+RAY = Path(sys.executable).parent / "ray"
+GRADER = {
+    "type": "string_check",
+    "name": "answer",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.reference_answer}}",
+    "operation": "eq",
+}
+
+
+@contextmanager
+def ray_head() -> Iterator[str]:
+    """A 2-CPU Ray head on loopback; yields its address; stopped at exit."""
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_memory_monitor_refresh_ms": "0"}
+    address = f"127.0.0.1:{_free_port()}"
+    with tempfile.TemporaryDirectory(prefix="ray-", dir="/tmp") as temp_dir:
+        start = [str(RAY), "start", "--head", "--node-ip-address", "127.0.0.1"]
+        start += ["--port", address.split(":")[1], "--num-cpus", "2"]
+        start += ["--include-dashboard=false", "--temp-dir", temp_dir]
+        subprocess.run(start, env=env, check=True, capture_output=True, timeout=180)
+        try:
+            yield address
+        finally:
+            subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
+
+
+def run_job(client: openai.OpenAI, files: tuple[str, str], steps: int, workers: int) -> list[dict]:
+    """Run one job to its end; its metrics events' data, oldest first."""
+    job = client.fine_tuning.jobs.create(
+        model=ref.MODEL,
+        training_file=files[0],
+        validation_file=files[1],
+        seed=ref.SEED,
+        method={
+            "type": "reinforcement",
+            "reinforcement": {
+                "grader": GRADER,
+                "hyperparameters": {
+                    "batch_size": ref.PROMPTS_PER_STEP,
+                    "group_size": ref.GROUP_SIZE,
+                    "max_completion_tokens": ref.MAX_NEW_TOKENS,
+                    "lora_rank": ref.LORA_RANK,
+                    "max_steps": steps,
+                    "eval_interval": 1000,
+                    "eval_samples": 1,
+                    "rollout_workers": workers,
+                    "resources": {"num_cpus": 0.5},
+                },
+            },
+        },
+    )
+    while (status := client.fine_tuning.jobs.retrieve(job.id)).status not in (
+        "succeeded",
+        "failed",
+        "cancelled",
+    ):
+        time.sleep(2)
+    if status.status != "succeeded":
+        raise RuntimeError(
+            f"job with {workers} rollout workers ended {status.status}: {status.error}"
+        )
+    events = client.fine_tuning.jobs.list_events(job.id, limit=1000).data
+    return [e.data for e in reversed(events) if e.type == "metrics"]
+
+
+def summary(metrics: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        "median_step_time_s": statistics.median(m["step_time_s"] for m in metrics),
+        "median_generate_s": statistics.median(m["timing/generate_s"] for m in metrics),
+        "median_rollout_tokens_per_s": statistics.median(
+            m["rollout_tokens_per_s"] for m in metrics
+        ),
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args(argv)
+    rows = ref.reference_rows(args.steps)
+    train, valid = ("\n".join(json.dumps(r) for r in part).encode() for part in (rows, rows[:2]))
+    results: dict[str, Any] = {"steps": args.steps, "cpus": os.cpu_count(), "workers": {}}
+    with ray_head() as address:
+        env = {"OPENRFT_EXECUTOR": "ray", "OPENRFT_RAY_ADDRESS": address}
+        with running_server(Settings().resolved_model_cache_dir, env) as base_url:
+            client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=600)
+            files = tuple(
+                client.files.create(file=(f"{name}.jsonl", data), purpose="fine-tune").id
+                for name, data in (("train", train), ("valid", valid))
+            )
+            for workers in (1, 2):
+                metrics = run_job(client, (files[0], files[1]), args.steps, workers)
+                results["workers"][str(workers)] = summary(metrics)
+                print(f"rollout_workers={workers}: {results['workers'][str(workers)]}", flush=True)
+    one, two = (results["workers"][k]["median_step_time_s"] for k in ("1", "2"))
+    results["step_time_2_over_1"] = two / one
+    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Experiment trackers a job's ``integrations`` name: Weights & Biases and MLflow."""

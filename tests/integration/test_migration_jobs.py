@@ -91,7 +91,8 @@ def test_a_score_model_judge_grades_twenty_samples_in_a_job(server: ServerHandle
     job, samples = run_job(server, SCORE_MODEL)
     assert job.status == "succeeded", job.error
     assert len(samples) == 20
-    assert [s for s in samples if s["errors"]] == []
+    failed = [(s["split"], s["step"], s["errors"], s["completion"]) for s in samples if s["errors"]]
+    assert failed == []
     assert all(0.0 <= s["reward"] <= 1.0 for s in samples)
     client = server.client()
     metrics = [

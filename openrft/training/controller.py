@@ -181,7 +181,11 @@ class TrainingController:
         self.plan = [rows for _, rows in batches][: self.total_steps]
         self.learner = roles.make_learner(self.total_steps)
         self.step_times: list[float] = []
-        self.watch = IntegrityWatch(roles.monitor, config.group_size, config.max_completion_tokens)
+        # A multi-turn rollout's length sums its turns, each capped at max_completion_tokens.
+        turns = config.max_turns if roles.rollouts is not None else 1
+        self.watch = IntegrityWatch(
+            roles.monitor, config.group_size, config.max_completion_tokens * turns
+        )
 
     async def run(self, resume_from: Path | None = None) -> Outcome:
         """Train to the end (or early stop, cancel, pause) and finish the job."""

@@ -8,6 +8,7 @@ import pytest
 from openrft.graders import GradingFailedError
 from openrft.training.config import EarlyStoppingConfig, TrainConfig
 from openrft.training.controller import Roles, TrainingController
+from openrft.training.rollout import SingleTurn
 from tests.conftest import PRODUCT_STEP_METRICS
 from tests.unit.training.fakes import (
     FakeCodec,
@@ -275,3 +276,23 @@ async def test_a_grader_that_cannot_grade_pauses_the_job_before_training(
     # Baseline (1 call + 1 retry round), step 1 (1 call + 1 retry round): a round that fixes
     # nothing ends the retries.
     assert Down.calls == 4
+
+
+def test_multi_turn_length_alarms_measure_against_every_turns_budget(tmp_path: Path) -> None:
+    """A multi-turn rollout's length sums its turns, each capped at max_completion_tokens: the
+    length_drift alarm must compare with max_turns x that cap (it fired on every tool job)."""
+    config = replace(CONFIG, max_turns=3)
+    single, _, _ = make(tmp_path / "single", config)
+    assert single.watch.alarms.max_tokens == 6
+    sampler, codec = FakeSampler(), FakeCodec()
+    roles = Roles(
+        FakeRuntime(tmp_path / "store"),
+        codec,
+        sampler,
+        FakeGrader(),
+        lambda total: FakeLearner(sampler),
+        FakeWeights(),
+        rollouts=SingleTurn(sampler, codec),  # any multi-turn Rollouts; only its presence counts
+    )
+    multi = TrainingController("ftjob-1", config, roles, rows(5), rows(3), tmp_path / "scratch")
+    assert multi.watch.alarms.max_tokens == 18

@@ -45,9 +45,15 @@ TINY = {
     "early_stopping": {"patience": 100},  # every job runs all its steps
 }
 JOB_TIMEOUT_S = 300.0
-# The killed job's steps: enough that the kill, sent when the first step after the pause is
-# reported, lands well before the last one.
+# The killed job's steps, each graded slowly: the kill, sent when the first step after the
+# pause is reported, lands seconds before the last one however fast the machine is (16 fast
+# steps were not enough on a quiet machine: the job finished before the kill arrived).
 STEPS = 16
+SLOW_GRADER = {
+    "type": "python",
+    "name": "slow",
+    "source": "import time\n\ndef grade(sample, item):\n    time.sleep(0.5)\n    return 0.0\n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +79,9 @@ def _upload(client: openai.OpenAI, rows: int, name: str) -> str:
     return client.files.create(file=(name, "\n".join(lines).encode()), purpose="fine-tune").id
 
 
-def _create(client: openai.OpenAI, rows: int, **hyperparameters: Any) -> str:
+def _create(
+    client: openai.OpenAI, rows: int, grader: dict[str, Any] = STRING_CHECK, **hyperparameters: Any
+) -> str:
     job = client.fine_tuning.jobs.create(
         model="tiny-random-llama",
         training_file=_upload(client, rows, "train.jsonl"),
@@ -82,7 +90,7 @@ def _create(client: openai.OpenAI, rows: int, **hyperparameters: Any) -> str:
         method={
             "type": "reinforcement",
             "reinforcement": {
-                "grader": STRING_CHECK,
+                "grader": grader,
                 "hyperparameters": {**TINY, **hyperparameters},
             },
         },
@@ -168,8 +176,8 @@ def test_pause_resume_cancel_and_a_killed_actor_on_ray(ray_server: ServerHandle)
     """One job is paused, resumed, then its actor is killed: it resumes from its checkpoint
     and succeeds with each step's metrics event once. A second job, alongside, is cancelled."""
     client = ray_server.client()
-    job_id = _create(client, 40, batch_size=1, max_steps=STEPS)
-    other = _create(client, 40, batch_size=1)
+    job_id = _create(client, 40, SLOW_GRADER, batch_size=1, max_steps=STEPS)
+    other = _create(client, 40, SLOW_GRADER, batch_size=1)
     _until("step 1", lambda: _metrics_steps(client, job_id))
     client.fine_tuning.jobs.pause(job_id)
     paused = wait_for_status(client, job_id, {"paused"} | TERMINAL, timeout_s=JOB_TIMEOUT_S)
@@ -185,6 +193,7 @@ def test_pause_resume_cancel_and_a_killed_actor_on_ray(ray_server: ServerHandle)
     client.fine_tuning.jobs.resume(job_id)
     resumed = _until("the resumed actor", lambda: _ray_events(client, job_id)[1:])[0]
     _until("a step after the pause", lambda: max(_metrics_steps(client, job_id)) > stopped_at)
+    assert max(_metrics_steps(client, job_id)) < STEPS  # the kill lands mid-run
     os.kill(resumed.data["ray"]["pid"], signal.SIGKILL)
 
     done = wait_for_status(client, job_id, TERMINAL, timeout_s=JOB_TIMEOUT_S)

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 import openai
 
 from bench import reference_config as ref
-from bench.serving import _free_port, running_server
+from bench.serving import _free_port, run_reference_job, running_server
 from openrft.settings import Settings
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "rollout_workers.json"
@@ -58,45 +57,6 @@ def ray_head() -> Iterator[str]:
             subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
 
 
-def run_job(client: openai.OpenAI, files: tuple[str, str], steps: int, workers: int) -> list[dict]:
-    """Run one job to its end; its metrics events' data, oldest first."""
-    job = client.fine_tuning.jobs.create(
-        model=ref.MODEL,
-        training_file=files[0],
-        validation_file=files[1],
-        seed=ref.SEED,
-        method={
-            "type": "reinforcement",
-            "reinforcement": {
-                "grader": GRADER,
-                "hyperparameters": {
-                    "batch_size": ref.PROMPTS_PER_STEP,
-                    "group_size": ref.GROUP_SIZE,
-                    "max_completion_tokens": ref.MAX_NEW_TOKENS,
-                    "lora_rank": ref.LORA_RANK,
-                    "max_steps": steps,
-                    "eval_interval": 1000,
-                    "eval_samples": 1,
-                    "rollout_workers": workers,
-                    "resources": {"num_cpus": 0.5},
-                },
-            },
-        },
-    )
-    while (status := client.fine_tuning.jobs.retrieve(job.id)).status not in (
-        "succeeded",
-        "failed",
-        "cancelled",
-    ):
-        time.sleep(2)
-    if status.status != "succeeded":
-        raise RuntimeError(
-            f"job with {workers} rollout workers ended {status.status}: {status.error}"
-        )
-    events = client.fine_tuning.jobs.list_events(job.id, limit=1000).data
-    return [e.data for e in reversed(events) if e.type == "metrics"]
-
-
 def summary(metrics: list[dict[str, Any]]) -> dict[str, float]:
     return {
         "median_step_time_s": statistics.median(m["step_time_s"] for m in metrics),
@@ -123,7 +83,14 @@ def main(argv: list[str]) -> None:
                 for name, data in (("train", train), ("valid", valid))
             )
             for workers in (1, 2):
-                metrics = run_job(client, (files[0], files[1]), args.steps, workers)
+                metrics = run_reference_job(
+                    client,
+                    (files[0], files[1]),
+                    GRADER,
+                    max_steps=args.steps,
+                    rollout_workers=workers,
+                    resources={"num_cpus": 0.5},
+                )
                 results["workers"][str(workers)] = summary(metrics)
                 print(f"rollout_workers={workers}: {results['workers'][str(workers)]}", flush=True)
     one, two = (results["workers"][k]["median_step_time_s"] for k in ("1", "2"))

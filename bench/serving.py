@@ -69,6 +69,44 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float =
     raise RuntimeError("openrft serve did not become healthy")
 
 
+def run_reference_job(
+    client: openai.OpenAI, files: tuple[str, str], grader: dict[str, Any], **hyperparameters: Any
+) -> list[dict[str, Any]]:
+    """Run a GRPO job of the reference configuration (``hyperparameters`` added or replaced)
+    to its end; its metrics events' data, oldest first."""
+    job = client.fine_tuning.jobs.create(
+        model=ref.MODEL,
+        training_file=files[0],
+        validation_file=files[1],
+        seed=ref.SEED,
+        method={
+            "type": "reinforcement",
+            "reinforcement": {
+                "grader": grader,
+                "hyperparameters": {
+                    "batch_size": ref.PROMPTS_PER_STEP,
+                    "group_size": ref.GROUP_SIZE,
+                    "max_completion_tokens": ref.MAX_NEW_TOKENS,
+                    "lora_rank": ref.LORA_RANK,
+                    "eval_interval": 1000,
+                    "eval_samples": 1,
+                    **hyperparameters,
+                },
+            },
+        },
+    )
+    while (status := client.fine_tuning.jobs.retrieve(job.id)).status not in (
+        "succeeded",
+        "failed",
+        "cancelled",
+    ):
+        time.sleep(2)
+    if status.status != "succeeded":
+        raise RuntimeError(f"job with {hyperparameters} ended {status.status}: {status.error}")
+    events = client.fine_tuning.jobs.list_events(job.id, limit=1000).data
+    return [e.data for e in reversed(events) if e.type == "metrics"]
+
+
 def measure(client: openai.OpenAI, model: str, questions: list[str], new: int) -> dict:
     """All ``questions`` at once; tokens/s = completion tokens / wall time of the slowest."""
 

@@ -103,3 +103,72 @@ def rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
+
+
+class LoopRuntime(CheckpointStore, Protocol):
+    """What ``LoopCheckpoints`` needs from ``JobRuntime``: checkpoints and events."""
+
+    def add_event(
+        self, job_id: str, message: str, *, data: dict[str, Any] | None = ...
+    ) -> None: ...
+
+
+class TrainedWeights(Protocol):
+    """The trained weights of a loop (``Policy``): written into and read from a checkpoint."""
+
+    def save(self, out_dir: Path) -> None: ...
+
+    def load_weights(self, src_dir: Path) -> None: ...
+
+
+class LoopCheckpoints:
+    """Checkpoint, pause and resume of one job's training loop (GRPO, supervised or DPO).
+
+    A checkpoint holds the weights and ``trainer_state.pt``: the loop's own state (its ``loop``
+    entry carries ``step``) plus the RNG and the kept checkpoints' ranking, so a resumed loop
+    continues exactly. ``score`` ranks checkpoints (higher is better; None: unranked).
+    """
+
+    def __init__(
+        self, runtime: LoopRuntime, job_id: str, scratch_dir: Path, weights: TrainedWeights
+    ):
+        self.runtime = runtime
+        self.job_id = job_id
+        self.weights = weights
+        self.keeper = CheckpointKeeper(runtime, job_id, scratch_dir)
+
+    def save(
+        self, step: int, summary: dict[str, float], score: float | None, state: dict[str, Any]
+    ) -> None:
+        """Write checkpoint ``step`` (``summary``: its metrics) and prune old ones."""
+        previous = [saved for saved in self.keeper.state_dict() if saved[0] != step]
+
+        def write(out_dir: Path) -> None:
+            self.weights.save(out_dir)
+            keeper = [*previous, (step, score)]
+            save_trainer_state(out_dir, {**state, "rng": rng_state(), "keeper": keeper})
+
+        model_id = self.keeper.save(step, summary, write, score)
+        self.runtime.add_event(
+            self.job_id, f"Checkpoint saved at step {step}: {model_id}", data=summary
+        )
+
+    def pause(self, step: int, state: dict[str, Any]) -> None:
+        """Make sure the state after ``step`` is the latest checkpoint, then say so."""
+        if not any(saved.step == step for saved in self.keeper.kept):
+            self.save(step, {"step": float(step)}, None, state)
+        self.runtime.add_event(
+            self.job_id, f"Paused after step {step}; resuming continues from step {step + 1}."
+        )
+
+    def resume(self, src_dir: Path) -> dict[str, Any]:
+        """Load the weights, RNG and ranking of a checkpoint; its trainer state for the loop's
+        own parts (``loop``, ``learner``, ...)."""
+        state = load_trainer_state(src_dir)
+        self.weights.load_weights(src_dir)
+        restore_rng_state(state["rng"])
+        self.keeper.load_state_dict(state["keeper"])
+        self.runtime.add_event(
+            self.job_id, f"Resumed from the checkpoint of step {state['loop']['step']}."
+        )
+        return state

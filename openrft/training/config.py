@@ -65,6 +65,7 @@ class TrainConfig:
     select_checkpoint_by: str = trainer_default("select_checkpoint_by")
     max_turns: int = trainer_default("max_turns")
     rollout_engine: str = trainer_default("rollout_engine")
+    async_rollouts: bool = trainer_default("async_rollouts")
     seed: int = 0
     # Not user-facing: truncated importance sampling cap (TRL's clip_max) and the token budget of
     # one training micro-batch (prompt + completions), which bounds activation memory.

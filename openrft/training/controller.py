@@ -9,6 +9,7 @@ the loop against fakes.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,14 +21,7 @@ import torch
 from openrft.domain.samples import RolloutSample
 from openrft.rl import compute_advantages
 from openrft.training.bedrock_metrics import critic_metrics
-from openrft.training.checkpoints import (
-    CheckpointKeeper,
-    CheckpointStore,
-    load_trainer_state,
-    restore_rng_state,
-    rng_state,
-    save_trainer_state,
-)
+from openrft.training.checkpoints import CheckpointStore, LoopCheckpoints
 from openrft.training.config import TrainConfig
 from openrft.training.data import Row, step_batches, steps_per_epoch
 from openrft.training.evaluation import EvalResult, evaluate
@@ -37,11 +31,12 @@ from openrft.training.grader_errors import (
     eval_error_warning,
 )
 from openrft.training.grader_logs import GRADER_LOGS_FILENAME, GraderLogBook, distinct_logs
-from openrft.training.grading import AsyncGrader, grade_groups, graded_groups
+from openrft.training.grading import AsyncGrader, graded_groups
 from openrft.training.results import results_csv
 from openrft.training.rollout import (
     Codec,
     GroupRollout,
+    PinnedSampler,
     Rollouts,
     Sampler,
     SamplingConfig,
@@ -49,6 +44,7 @@ from openrft.training.rollout import (
 )
 from openrft.training.samples import train_samples
 from openrft.training.signals import IntegrityWatch
+from openrft.training.step_rollouts import RolloutPipeline, StepInputs
 from openrft.training.stopping import EarlyStopping
 from openrft.training.tool_rollout import tool_metrics
 
@@ -164,7 +160,7 @@ class TrainingController:
         self.roles = roles
         self.state = LoopState(results=[])
         self.stopping = EarlyStopping(config.early_stopping)
-        self.keeper = CheckpointKeeper(roles.runtime, job_id, scratch_dir)
+        self.checkpoints = LoopCheckpoints(roles.runtime, job_id, scratch_dir, roles.weights)
         self.grader_logs = GraderLogBook()
         self.rollouts = roles.rollouts or SingleTurn(roles.sampler, roles.codec)
         self.train = self._encode(train_rows, "training")
@@ -186,6 +182,13 @@ class TrainingController:
         self.watch = IntegrityWatch(
             roles.monitor, config.group_size, config.max_completion_tokens * turns
         )
+        self.pipeline = RolloutPipeline(
+            self.rollouts,
+            roles.grader,
+            self._step_inputs,
+            ahead=config.async_rollouts,
+            pinned=roles.sampler if isinstance(roles.sampler, PinnedSampler) else None,
+        )
 
     async def run(self, resume_from: Path | None = None) -> Outcome:
         """Train to the end (or early stop, cancel, pause) and finish the job."""
@@ -198,6 +201,12 @@ class TrainingController:
         return outcome
 
     async def _train(self) -> Outcome:
+        try:
+            return await self._train_steps()
+        finally:
+            await self.pipeline.drop()
+
+    async def _train_steps(self) -> Outcome:
         cfg = self.config
         for step in range(self.state.step + 1, self.total_steps + 1):
             control = self.roles.runtime.control_request(self.job_id)
@@ -205,18 +214,21 @@ class TrainingController:
                 self._event(f"Cancelled before step {step}.")
                 return "cancelled"
             if control == "pause":
-                self._pause_checkpoint()
+                self.checkpoints.pause(self.state.step, self._trainer_state())
                 return "paused"
             try:
                 metrics = await self._train_step(step)
             except GraderErrorRateExceeded as exc:
                 self._event(exc.message, level="error", data=exc.data)
-                self._pause_checkpoint()
+                self.checkpoints.pause(self.state.step, self._trainer_state())
                 return "paused"
             stop_reason = None
             evaluated = step % cfg.eval_interval == 0 or step == self.total_steps
             if evaluated:
+                await self.pipeline.settle()  # the evaluation runs alone
+                eval_started = time.monotonic()
                 result = await self._evaluate(step)
+                metrics["timing/eval_s"] = time.monotonic() - eval_started
                 metrics["valid_grader_error_rate"] = result.error_rate
                 if result.reward_mean is not None:
                     metrics["valid_reward_mean"] = result.reward_mean
@@ -240,17 +252,12 @@ class TrainingController:
     async def _train_step(self, step: int) -> dict[str, Any]:
         """Rollouts → grades → advantages → update; returns the step's metrics."""
         cfg = self.config
-        items = [self.train[i] for i in self.plan[step - 1]]
         started = time.monotonic()
-        sampling = self._sampling(seed=cfg.seed * 1_000_003 + step)
-        groups = await self.rollouts.run(
-            [r for r, _ in items], [p for _, p in items], sampling, cfg.group_size
-        )
-        generated = time.monotonic()
-        graded = await grade_groups(self.roles.grader, groups, tag=f"step{step}")
+        ready = await self.pipeline.take(step, trained_steps=self.state.step)
+        groups, graded = ready.groups, ready.graded
+        waited = time.monotonic() - started
         self.grader_logs.add(step, "train", distinct_logs(graded.results))
         check_step_errors(step, graded, cfg.max_grader_error_rate)  # else: pause, not train
-        graded_at = time.monotonic()
         advantages, adv_metrics = compute_advantages(
             graded.rewards,
             cfg.group_size,
@@ -263,7 +270,11 @@ class TrainingController:
             )
         )
         signals = await self.watch.step_signals(groups, graded, tag=f"step{step}")
-        actor = self.learner.step(*graded_groups(groups, advantages, graded.graded))
+        if step < self.total_steps:  # async_rollouts: the next step generates meanwhile
+            self.pipeline.launch_next(step + 1, trained_steps=self.state.step)
+        update_started = time.monotonic()
+        trained = graded_groups(groups, advantages, graded.graded)
+        actor = await asyncio.to_thread(self.learner.step, *trained)
         finished = time.monotonic()
         completion_tokens = sum(g.completion_tokens for g in groups)
         self.state.trained_tokens += completion_tokens + sum(
@@ -289,19 +300,28 @@ class TrainingController:
             "grader_retried_samples": graded.retried,
             **signals,
             "step_time_s": finished - started,
-            "rollout_tokens_per_s": completion_tokens / max(generated - started, 1e-9),
+            "rollout_tokens_per_s": completion_tokens / max(ready.generate_s, 1e-9),
             **tool_metrics(groups),
-            "timing/generate_s": generated - started,
-            "timing/grade_s": graded_at - generated,
-            "timing/update_s": finished - graded_at,
+            "async/staleness": self.state.step - ready.weights_step,
+            "timing/generate_s": ready.generate_s,
+            "timing/grade_s": ready.grade_s,
+            "timing/rollout_wait_s": waited,
+            "timing/update_s": finished - update_started,
             **graded.metrics,
         }
+
+    def _step_inputs(self, step: int) -> StepInputs:
+        items = [self.train[i] for i in self.plan[step - 1]]
+        sampling = self._sampling(seed=self.config.seed * 1_000_003 + step)
+        rows, prompts = [r for r, _ in items], [p for _, p in items]
+        return StepInputs(rows, prompts, sampling, self.config.group_size)
 
     def _sampling(self, seed: int) -> SamplingConfig:
         cfg = self.config
         return SamplingConfig(cfg.max_completion_tokens, cfg.temperature, cfg.top_p, seed)
 
     async def _evaluate(self, step: int) -> EvalResult:
+        self.pipeline.pin_weights()
         sampling = self._sampling(seed=self.config.seed * 1_000_003 + EVAL_SEED_OFFSET)
         result = await evaluate(
             self.roles.sampler,
@@ -391,44 +411,23 @@ class TrainingController:
     def _checkpoint(self, step: int, metrics: dict[str, Any], score: float | None) -> None:
         """Save weights + trainer state as checkpoint ``step`` and prune old ones; ``score``
         ranks it among the kept checkpoints (None: unranked)."""
-        previous = [saved for saved in self.keeper.state_dict() if saved[0] != step]
-        keeper_after = [*previous, (step, score)]
-
-        def write(out_dir: Path) -> None:
-            self.roles.weights.save(out_dir)
-            save_trainer_state(
-                out_dir,
-                {
-                    "loop": vars(self.state).copy(),
-                    "learner": self.learner.state_dict(),
-                    "rng": rng_state(),
-                    "stopping": self.stopping.state_dict(),
-                    "keeper": keeper_after,
-                    "alarms": self.watch.state_dict(),
-                },
-            )
-
         summary = {k: float(metrics[k]) for k in CHECKPOINT_METRICS if metrics.get(k) is not None}
-        model_id = self.keeper.save(step, summary, write, score)
-        self._event(f"Checkpoint saved at step {step}: {model_id}", data=summary)
+        self.checkpoints.save(step, summary, score, self._trainer_state())
 
-    def _pause_checkpoint(self) -> None:
-        """Pause: make sure the current state is the latest checkpoint, then stop."""
-        step = self.state.step
-        if not any(saved.step == step for saved in self.keeper.kept):
-            self._checkpoint(step, {"step": step}, None)
-        self._event(f"Paused after step {step}; resuming continues from step {step + 1}.")
+    def _trainer_state(self) -> dict[str, Any]:
+        return {
+            "loop": vars(self.state).copy(),
+            "learner": self.learner.state_dict(),
+            "stopping": self.stopping.state_dict(),
+            "alarms": self.watch.state_dict(),
+        }
 
     def _resume(self, src_dir: Path) -> None:
-        state = load_trainer_state(src_dir)
-        self.roles.weights.load_weights(src_dir)
+        state = self.checkpoints.resume(src_dir)
         self.learner.load_state_dict(state["learner"])
-        restore_rng_state(state["rng"])
         self.stopping.load_state_dict(state["stopping"])
-        self.keeper.load_state_dict(state["keeper"])
         self.watch.load_state_dict(state.get("alarms") or {"history": [], "active": []})
         self.state = LoopState(**state["loop"])
-        self._event(f"Resumed from the checkpoint of step {self.state.step}.")
 
     def _finish(self, outcome: Outcome) -> None:
         runtime = self.roles.runtime
@@ -441,7 +440,7 @@ class TrainingController:
         if outcome != "succeeded":
             runtime.finish(self.job_id, outcome)
             return
-        best = self.keeper.best_step()
+        best = self.checkpoints.keeper.best_step()
         last = (self.state.results or [{}])[-1].get("valid_reward_mean")
         if last is not None and self.state.baseline_reward is not None:
             change = last - self.state.baseline_reward

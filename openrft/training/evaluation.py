@@ -1,6 +1,8 @@
 """Validation: sample ``eval_samples`` completions per validation item, grade, average.
 
-Samples the grader could not grade are left out of the mean and counted.
+Items are generated ``EVAL_PROMPTS_PER_CALL`` at a time, each call one batch of the engine;
+every group is graded as soon as its samples end, while the engine decodes the rest. Samples
+the grader could not grade are left out of the mean and counted.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from openrft.domain.samples import RolloutSample
 from openrft.graders import GradeResult
 from openrft.training.data import Row
 from openrft.training.grader_logs import distinct_logs
-from openrft.training.grading import QUOTED_ERRORS, AsyncGrader, grade_groups, quoted_logs
-from openrft.training.rollout import Codec, Rollouts, Sampler, SamplingConfig, SingleTurn
+from openrft.training.grading import QUOTED_ERRORS, AsyncGrader, GroupGrading, quoted_logs
+from openrft.training.rollout import (
+    Codec,
+    GroupDone,
+    GroupRollout,
+    Rollouts,
+    Sampler,
+    SamplingConfig,
+    SingleTurn,
+)
 from openrft.training.samples import eval_samples
 
 EVAL_PROMPTS_PER_CALL = 16  # bounds the generation batch (prompts x eval_samples rows)
@@ -70,10 +80,21 @@ async def evaluate(
     kept: list[RolloutSample] = []
     logs: list[str] = []
     failed: list[GradeResult] = []
+    chunks: list[tuple[int, list[GroupRollout], GroupGrading, GroupGrading | None]] = []
     for start in range(0, len(items), EVAL_PROMPTS_PER_CALL):
         chunk = items[start : start + EVAL_PROMPTS_PER_CALL]
-        groups = await rollouts.run([r for r, _ in chunk], [p for _, p in chunk], config, samples)
-        graded = await grade_groups(grader, groups, tag=f"eval-{start}")
+        grading = GroupGrading(grader, tag=f"eval-{start}")
+        watching = GroupGrading(monitor, tag=f"eval-{start}-monitor") if monitor else None
+        groups = await rollouts.run(
+            [r for r, _ in chunk],
+            [p for _, p in chunk],
+            config,
+            samples,
+            on_group=grading.submit if watching is None else _both(grading, watching),
+        )
+        chunks.append((start, groups, grading, watching))
+    for start, groups, grading, watching in chunks:
+        graded = await grading.collect(groups)
         rewards.extend(graded.graded_rewards)
         errors.update(graded.errors)
         logs += distinct_logs(graded.results)
@@ -81,9 +102,8 @@ async def evaluate(
             r for r, ok in zip(graded.results, graded.graded.tolist(), strict=True) if not ok
         ]
         kept += eval_samples(step, groups, start, graded.results)
-        if monitor is not None:
-            monitored = await grade_groups(monitor, groups, tag=f"eval-{start}-monitor")
-            monitor_rewards.extend(monitored.graded_rewards)
+        if watching is not None:
+            monitor_rewards.extend((await watching.collect(groups)).graded_rewards)
         lengths.extend(sum(g.loss_mask(i)) for g in groups for i in range(len(g.completions)))
     n = len(rewards)
     mean = sum(rewards) / n if n else None
@@ -103,3 +123,13 @@ async def evaluate(
         list(dict.fromkeys(logs)),
         quoted_logs(failed),
     )
+
+
+def _both(first: GroupGrading, second: GroupGrading) -> GroupDone:
+    """Submit each finished group to both gradings."""
+
+    def submit(index: int, group: GroupRollout) -> None:
+        first.submit(index, group)
+        second.submit(index, group)
+
+    return submit

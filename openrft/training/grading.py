@@ -1,5 +1,8 @@
 """Grade a batch of rollouts with the job's grader: three-state grades plus per-step metrics.
 
+``GroupGrading`` grades each group as soon as the rollouts hand it out, while the engine still
+decodes the others: graders wait on I/O or a sandbox, not on the model's CPU.
+
 A grade is a reward or an error (an exception in the grader, a timeout, a bad Lambda answer, a
 judge reply that does not parse, a batch the grader could not grade at all). Errors never pose
 as rewards: the samples that still fail after ``RETRY_ROUNDS`` re-gradings are marked ungraded,
@@ -8,6 +11,7 @@ and the caller leaves them out of advantages and means.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,20 +79,24 @@ def quoted_logs(results: Sequence[GradeResult]) -> str:
 
 def grading_requests(groups: Sequence[GroupRollout], tag: str) -> list[GradingRequest]:
     """One request per completion; ids ``{tag}-{group}-{sample}`` are unique in the batch."""
+    return [r for g, group in enumerate(groups) for r in group_requests(g, group, tag)]
+
+
+def group_requests(index: int, group: GroupRollout, tag: str) -> list[GradingRequest]:
+    """The requests of group ``index`` of a batch, ids ``{tag}-{index}-{sample}``."""
+    messages: list[dict[str, Any]] = list(group.row["messages"])
     requests = []
-    for g, group in enumerate(groups):
-        messages: list[dict[str, Any]] = list(group.row["messages"])
-        for s, text in enumerate(group.texts):
-            trajectory = group.trajectories[s] if group.trajectories is not None else None
-            requests.append(
-                GradingRequest(
-                    id=f"{tag}-{g}-{s}",
-                    messages=messages,
-                    output_text=text,
-                    item=group.row,
-                    output_messages=trajectory.messages if trajectory is not None else None,
-                )
+    for s, text in enumerate(group.texts):
+        trajectory = group.trajectories[s] if group.trajectories is not None else None
+        requests.append(
+            GradingRequest(
+                id=f"{tag}-{index}-{s}",
+                messages=messages,
+                output_text=text,
+                item=group.row,
+                output_messages=trajectory.messages if trajectory is not None else None,
             )
+        )
     return requests
 
 
@@ -138,6 +146,13 @@ async def grade_groups(
 ) -> GradedBatch:
     """Grade every completion of ``groups`` (with retries) as one ``GradedBatch``."""
     results, errors, retried = await grade_with_retries(grader, grading_requests(groups, tag))
+    return graded_batch(results, errors, retried)
+
+
+def graded_batch(
+    results: Sequence[GradeResult], errors: Sequence[str | None], retried: int
+) -> GradedBatch:
+    """The ``GradedBatch`` of one result and error (None: graded) per completion."""
     graded = torch.tensor([error is None for error in errors], dtype=torch.bool)
     rewards = torch.tensor(
         [r.reward if error is None else 0.0 for r, error in zip(results, errors, strict=True)],
@@ -149,8 +164,44 @@ async def grade_groups(
         errors=Counter(error for error in errors if error is not None),
         metrics=mean_metrics([r for r, error in zip(results, errors, strict=True) if not error]),
         retried=retried,
-        results=results,
+        results=list(results),
     )
+
+
+Graded = tuple[list[GradeResult], list[str | None], int]  # grade_with_retries of one group
+
+
+class GroupGrading:
+    """Grades rollout groups as they finish, then gives the batch's ``GradedBatch``.
+
+    Build it on the event loop; ``submit`` may be called from any thread (the generation
+    thread's ``on_group``). Each group is graded with its own retries.
+    """
+
+    def __init__(self, grader: AsyncGrader, tag: str):
+        self.grader = grader
+        self.tag = tag
+        self.loop = asyncio.get_running_loop()
+        self.tasks: dict[int, asyncio.Task[Graded]] = {}
+
+    def submit(self, index: int, group: GroupRollout) -> None:
+        """Start grading group ``index`` of the batch (thread-safe)."""
+        self.loop.call_soon_threadsafe(self._start, index, group)
+
+    def _start(self, index: int, group: GroupRollout) -> None:
+        if index not in self.tasks:
+            requests = group_requests(index, group, self.tag)
+            self.tasks[index] = self.loop.create_task(grade_with_retries(self.grader, requests))
+
+    async def collect(self, groups: Sequence[GroupRollout]) -> GradedBatch:
+        """Wait for every group's grades (starting any not submitted) and join them in the
+        order of ``groups``."""
+        for index, group in enumerate(groups):
+            self._start(index, group)
+        graded = await asyncio.gather(*(self.tasks[i] for i in range(len(groups))))
+        results = [r for group_results, _, _ in graded for r in group_results]
+        errors = [e for _, group_errors, _ in graded for e in group_errors]
+        return graded_batch(results, errors, sum(retried for _, _, retried in graded))
 
 
 def graded_groups(

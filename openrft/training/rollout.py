@@ -1,10 +1,16 @@
-"""Rollouts: prompt rows → token ids (chat template) → ``group_size`` sampled completions each."""
+"""Rollouts: prompt rows → token ids (chat template) → ``group_size`` sampled completions each.
+
+Single-turn rollouts generate on a worker thread and hand out each group as soon as its samples
+have all ended (``on_group``), so its grading (I/O or a sandbox, no model CPU) runs while the
+engine decodes the other groups.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast, runtime_checkable
 
 from openrft.inference.tokens import encode_chat
 from openrft.training.data import Row
@@ -35,6 +41,32 @@ class Sampler(Protocol):
     def sample(
         self, prompts: list[list[int]], config: SamplingConfig, n: int
     ) -> list[list[Completion]]: ...
+
+
+@runtime_checkable
+class StreamingSampler(Sampler, Protocol):
+    """A ``Sampler`` that also reports each prompt's group the moment its samples all end."""
+
+    def sample_streaming(
+        self,
+        prompts: list[list[int]],
+        config: SamplingConfig,
+        n: int,
+        on_group: Callable[[int, list[Completion]], None],
+    ) -> list[list[Completion]]:
+        """``sample``, calling ``on_group(prompt index, completions)`` (sampling thread) as
+        each group finishes, in finishing order."""
+        ...
+
+
+@runtime_checkable
+class PinnedSampler(Sampler, Protocol):
+    """A ``Sampler`` that holds its own copy of the trained weights, so the trainer can update
+    its weights while this samples (``async_rollouts``)."""
+
+    def pin_weights(self) -> None:
+        """Copy the trainer's current weights; every sample until the next call uses them."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -107,25 +139,42 @@ class TokenizerCodec:
         return str(self.tokenizer.decode(token_ids, skip_special_tokens=True))
 
 
+GroupDone = Callable[[int, GroupRollout], None]  # (index in the batch, the finished group)
+
+
 class Rollouts(Protocol):
-    """Turns prompt rows into rollout groups (single-turn sampling or a multi-turn loop)."""
+    """Turns prompt rows into rollout groups (single-turn sampling or a multi-turn loop).
+
+    ``on_group`` is called once per group, as soon as that group is complete (any thread)."""
 
     async def run(
-        self, rows: Sequence[Row], prompts: Sequence[list[int]], config: SamplingConfig, n: int
+        self,
+        rows: Sequence[Row],
+        prompts: Sequence[list[int]],
+        config: SamplingConfig,
+        n: int,
+        on_group: GroupDone | None = None,
     ) -> list[GroupRollout]: ...
 
 
 class SingleTurn:
-    """``Rollouts`` of one sampled completion per sample (``rollout``)."""
+    """``Rollouts`` of one sampled completion per sample (``rollout``), generated on a worker
+    thread so the event loop grades finished groups meanwhile."""
 
     def __init__(self, sampler: Sampler, codec: Codec) -> None:
         self.sampler = sampler
         self.codec = codec
 
     async def run(
-        self, rows: Sequence[Row], prompts: Sequence[list[int]], config: SamplingConfig, n: int
+        self,
+        rows: Sequence[Row],
+        prompts: Sequence[list[int]],
+        config: SamplingConfig,
+        n: int,
+        on_group: GroupDone | None = None,
     ) -> list[GroupRollout]:
-        return rollout(self.sampler, self.codec, rows, prompts, config, n)
+        args = (self.sampler, self.codec, rows, prompts, config, n, on_group)
+        return await asyncio.to_thread(rollout, *args)
 
 
 def rollout(
@@ -135,18 +184,32 @@ def rollout(
     prompts: Sequence[list[int]],
     config: SamplingConfig,
     n: int,
+    on_group: GroupDone | None = None,
 ) -> list[GroupRollout]:
-    """Sample ``n`` completions per prompt. rows[i] is the dataset row of prompts[i]."""
-    groups = sampler.sample(list(prompts), config, n)
-    return [
-        GroupRollout(
-            row=row,
-            prompt_ids=list(prompt),
+    """Sample ``n`` completions per prompt. rows[i] is the dataset row of prompts[i].
+    ``on_group`` gets each group when it finishes (a sampler that cannot stream: at the end)."""
+
+    def group(index: int, completions: Sequence[Completion]) -> GroupRollout:
+        return GroupRollout(
+            row=rows[index],
+            prompt_ids=list(prompts[index]),
             completions=list(completions),
             texts=[codec.decode(c.token_ids) for c in completions],
         )
-        for row, prompt, completions in zip(rows, prompts, groups, strict=True)
-    ]
+
+    done: dict[int, GroupRollout] = {}
+
+    def finished(index: int, completions: list[Completion]) -> None:
+        done[index] = group(index, completions)
+        if on_group is not None:
+            on_group(index, done[index])
+
+    if isinstance(sampler, StreamingSampler):
+        sampler.sample_streaming(list(prompts), config, n, finished)
+    else:
+        for index, completions in enumerate(sampler.sample(list(prompts), config, n)):
+            finished(index, completions)
+    return [done[index] for index in range(len(prompts))]
 
 
 class EngineSampler:
@@ -158,7 +221,19 @@ class EngineSampler:
     def sample(
         self, prompts: list[list[int]], config: SamplingConfig, n: int
     ) -> list[list[Completion]]:
-        from openrft.inference.engine import SamplingParams
+        return self.sample_streaming(prompts, config, n, lambda index, completions: None)
+
+    def sample_streaming(
+        self,
+        prompts: list[list[int]],
+        config: SamplingConfig,
+        n: int,
+        on_group: Callable[[int, list[Completion]], None],
+    ) -> list[list[Completion]]:
+        """One engine batch; as ``engine.generate``, one RNG seeded with ``config.seed``
+        drives every request, so streaming samples exactly what ``generate`` would."""
+        from openrft.inference.engine import GenerationRequest, SamplingParams
+        from openrft.inference.requests import seeded_generator
 
         params = SamplingParams(
             max_new_tokens=config.max_new_tokens,
@@ -167,5 +242,17 @@ class EngineSampler:
             seed=config.seed,
             logprobs=True,
         )
-        result: list[list[Completion]] = self.engine.generate(prompts, params, n=n)
-        return result
+        generator = seeded_generator(params.seed, self.engine.device)
+        requests = [GenerationRequest(list(p), params, n, generator=generator) for p in prompts]
+        for index, request in enumerate(requests):
+            request.on_done = _report(on_group, index, request)
+        self.engine.run(requests)
+        # The engine's completions satisfy the protocol (its finish_reason is a Literal).
+        return [cast(list[Completion], request.completions) for request in requests]
+
+
+def _report(
+    on_group: Callable[[int, list[Completion]], None], index: int, request: Any
+) -> Callable[[], None]:
+    """``request.on_done``: hand its completions to ``on_group`` as group ``index``."""
+    return lambda: on_group(index, list(request.completions))

@@ -26,6 +26,7 @@ from openrft.training.config import TrainConfig
 from openrft.training.controller import TrainingRuntime
 from openrft.training.policy import Policy
 from openrft.training.rollout import Completion, EngineSampler, Sampler, SamplingConfig
+from openrft.training.snapshot_sampler import SnapshotSampler
 
 ANSWER_TIMEOUT_S = 1800.0  # one share of one step's generation
 
@@ -85,13 +86,21 @@ class RaySampler:
         self.actors = list(actors)
         self.names = list(names)
         self.policy = policy
+        self.pinned: Any = None  # object ref of the weights of the last ``pin_weights``
+
+    def pin_weights(self) -> None:
+        """Put the policy's trained tensors in the object store; samples use them from now on
+        (the trainer may update its own meanwhile: ``async_rollouts``)."""
+        import ray
+
+        self.pinned = ray.put(self.policy.trained_state())
 
     def sample(
         self, prompts: list[list[int]], config: SamplingConfig, n: int
     ) -> list[list[Completion]]:
         import ray
 
-        weights = ray.put(self.policy.trained_state())
+        weights = self.pinned if self.pinned is not None else ray.put(self.policy.trained_state())
         parts = shares(len(prompts), len(self.actors))
         refs = [
             # Each share gets its own seed: the same seed would repeat one RNG stream.
@@ -117,9 +126,14 @@ def rollout_sampler(
     runtime: TrainingRuntime,
     policy: Policy,
 ) -> Iterator[Sampler]:
-    """The job's sampler: in this process, or ``rollout_workers`` Ray actors (killed at exit)."""
+    """The job's sampler: in this process, or ``rollout_workers`` Ray actors (killed at exit).
+    In process with ``async_rollouts``, on a pinned copy of the policy (it trains meanwhile)."""
     workers = int(spec.hyperparameters.get("rollout_workers") or 1)
-    local = EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+    local: Sampler = (
+        SnapshotSampler(policy)
+        if config.async_rollouts
+        else EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+    )
     if workers <= 1:
         yield local
         return

@@ -26,7 +26,13 @@ from openrft.domain.tool_format import ParsedText, parse_tool_calls
 from openrft.domain.tools import ToolCall, new_call_id
 from openrft.inference.tokens import encode_continuation
 from openrft.training.data import Row
-from openrft.training.rollout import GroupRollout, Sampler, SamplingConfig, Trajectory
+from openrft.training.rollout import (
+    GroupDone,
+    GroupRollout,
+    Sampler,
+    SamplingConfig,
+    Trajectory,
+)
 
 
 class ToolRunner(Protocol):
@@ -78,8 +84,14 @@ class ToolRollouts:
         self.max_turns = max_turns if tools is not None else 1
 
     async def run(
-        self, rows: Sequence[Row], prompts: Sequence[list[int]], config: SamplingConfig, n: int
+        self,
+        rows: Sequence[Row],
+        prompts: Sequence[list[int]],
+        config: SamplingConfig,
+        n: int,
+        on_group: GroupDone | None = None,
     ) -> list[GroupRollout]:
+        """``on_group`` gets every group at the end (trajectories advance turn by turn)."""
         groups = [
             [_Sample(list(row["messages"]), row.get("tools")) for _ in range(n)] for row in rows
         ]
@@ -104,10 +116,14 @@ class ToolRollouts:
             outputs = self.sampler.sample(contexts, turn_config, 1)
             for (_, sample), (completion,) in zip(active, outputs, strict=True):
                 self._take_turn(sample, completion, budget)
-        return [
+        done = [
             _group(row, prompt, samples)
             for row, prompt, samples in zip(rows, prompts, groups, strict=True)
         ]
+        if on_group is not None:
+            for index, group in enumerate(done):
+                on_group(index, group)
+        return done
 
     def _take_turn(self, sample: _Sample, completion: Any, budget: int) -> None:
         """Append one sampled turn; decide whether the trajectory goes on (pending calls)."""

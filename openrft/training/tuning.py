@@ -21,13 +21,7 @@ from typing import Any, Protocol
 import torch
 
 from openrft.rl import dpo_loss
-from openrft.training.checkpoints import (
-    CheckpointKeeper,
-    load_trainer_state,
-    restore_rng_state,
-    rng_state,
-    save_trainer_state,
-)
+from openrft.training.checkpoints import LoopCheckpoints
 from openrft.training.config import TrainConfig
 from openrft.training.controller import (
     RESULTS_FILENAME,
@@ -131,7 +125,7 @@ class TuningController:
         self.runtime = runtime
         self.train, self.valid = examples
         self.state = TuningState()
-        self.keeper = CheckpointKeeper(runtime, job_id, scratch_dir)
+        self.checkpoints = LoopCheckpoints(runtime, job_id, scratch_dir, policy)
         per_epoch = steps_per_epoch(len(self.train), config.batch_size)
         self.total_steps = min(per_epoch * config.n_epochs, config.max_steps or 1 << 62)
         batches = step_batches(len(self.train), config.batch_size, config.seed, config.n_epochs)
@@ -156,7 +150,7 @@ class TuningController:
                 self._event(f"Cancelled before step {step}.")
                 return "cancelled"
             if control == "pause":
-                self._pause_checkpoint()
+                self.checkpoints.pause(self.state.step, self._trainer_state())
                 return "paused"
             metrics = self._train_step(step)
             evaluated = step % self.config.eval_interval == 0 or step == self.total_steps
@@ -230,38 +224,16 @@ class TuningController:
     def _checkpoint(self, step: int, metrics: dict[str, Any], score: float | None) -> None:
         """Save weights + trainer state as checkpoint ``step``; ``score`` ranks it (higher
         is better, None: unranked)."""
-        previous = [saved for saved in self.keeper.state_dict() if saved[0] != step]
-
-        def write(out_dir: Path) -> None:
-            self.policy.save(out_dir)
-            save_trainer_state(
-                out_dir,
-                {
-                    "loop": vars(self.state).copy(),
-                    "learner": self.optimization.state_dict(),
-                    "rng": rng_state(),
-                    "keeper": [*previous, (step, score)],
-                },
-            )
-
         summary = {k: float(metrics[k]) for k in CHECKPOINT_METRICS if k in metrics}
-        model_id = self.keeper.save(step, summary, write, score)
-        self._event(f"Checkpoint saved at step {step}: {model_id}", data=summary)
+        self.checkpoints.save(step, summary, score, self._trainer_state())
 
-    def _pause_checkpoint(self) -> None:
-        step = self.state.step
-        if not any(saved.step == step for saved in self.keeper.kept):
-            self._checkpoint(step, {"step": step}, None)
-        self._event(f"Paused after step {step}; resuming continues from step {step + 1}.")
+    def _trainer_state(self) -> dict[str, Any]:
+        return {"loop": vars(self.state).copy(), "learner": self.optimization.state_dict()}
 
     def _resume(self, src_dir: Path) -> None:
-        state = load_trainer_state(src_dir)
-        self.policy.load_weights(src_dir)
+        state = self.checkpoints.resume(src_dir)
         self.optimization.load_state_dict(state["learner"])
-        restore_rng_state(state["rng"])
-        self.keeper.load_state_dict(state["keeper"])
         self.state = TuningState(**state["loop"])
-        self._event(f"Resumed from the checkpoint of step {self.state.step}.")
 
     def _finish(self, outcome: Outcome) -> None:
         self.runtime.add_result_file(self.job_id, RESULTS_FILENAME, results_csv(self.state.results))
@@ -270,7 +242,7 @@ class TuningController:
         if outcome != "succeeded":
             self.runtime.finish(self.job_id, outcome)
             return
-        best = self.keeper.best_step()
+        best = self.checkpoints.keeper.best_step()
         last = self.state.results[-1].get("valid_loss")
         if last is not None and self.state.baseline_loss is not None:
             self._event(

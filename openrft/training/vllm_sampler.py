@@ -46,11 +46,19 @@ class VllmSampler:
         self.adapter: str | None = None
         self.synced_version = -1
         self.sync_seconds: list[float] = []  # one entry per sync
+        self.pinned = False
+
+    def pin_weights(self) -> None:
+        """Sync now, and only on the next call from now on: the trainer may update its
+        weights while this samples (``async_rollouts``)."""
+        self.sync()
+        self.pinned = True
 
     def sample(
         self, prompts: list[list[int]], config: SamplingConfig, n: int
     ) -> list[list[Completion]]:
-        self.sync()
+        if not self.pinned:
+            self.sync()
         params = SamplingParams(
             max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from openrft.domain.hyperparameters.spec import (
+    Boolean,
     Choice,
     Hyperparameter,
     Integer,
@@ -227,6 +228,16 @@ _EXTENSIONS = (
         4,
         "assistant turns per rollout when tools run (`method.reinforcement.tools`); each turn "
         "samples up to `max_completion_tokens`",
+    ),
+    Hyperparameter(
+        "async_rollouts",
+        Boolean(),
+        False,
+        "one-step off-policy: generate step k+1's rollouts (with the weights before step k's "
+        "update) while step k trains; the trainer corrects for the stale sampler with truncated "
+        "importance sampling (`sampling/is_ratio_mean`, `async/staleness` in the metrics). It "
+        "pays where generation and training run on separate devices or workers; on a small CPU "
+        "they compete for the same cores (see the README)",
     ),
 )
 

@@ -99,6 +99,20 @@ class Number(_Bounded):
 
 
 @dataclass(frozen=True)
+class Boolean:
+    """true or false (JSON booleans only: 0, 1 and "true" are errors)."""
+
+    @property
+    def expected(self) -> str:
+        return "true or false"
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise invalid(name, self.expected, value)
+        return value
+
+
+@dataclass(frozen=True)
 class Choice:
     """One of ``options`` (strings)."""
 

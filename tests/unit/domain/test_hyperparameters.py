@@ -97,6 +97,8 @@ def test_early_stopping_merges_with_defaults() -> None:
         ({"early_stopping": {"wait": 2}}, "early_stopping.wait"),
         ({"warmup_ratio": 1.0}, "warmup_ratio"),
         ({"learning_rate": float("nan")}, "learning_rate"),
+        ({"async_rollouts": 1}, "async_rollouts"),
+        ({"async_rollouts": "true"}, "async_rollouts"),
         ({"wibble": 1}, "wibble"),
         ({"batchSize": 2, "batch_size": 2}, "batch_size"),
     ],
@@ -106,6 +108,11 @@ def test_bad_values_name_the_field(raw: dict, param: str) -> None:
         resolve_hyperparameters(raw, n_train_rows=10)
     assert info.value.param == f"method.reinforcement.hyperparameters.{param}"
     assert param.split(".")[-1] in info.value.message
+
+
+def test_async_rollouts_is_off_by_default_and_echoed_when_on() -> None:
+    assert resolve_hyperparameters({}, n_train_rows=10)["async_rollouts"] is False
+    assert resolve_hyperparameters({"async_rollouts": True}, n_train_rows=10)["async_rollouts"]
 
 
 def test_hyperparameters_must_be_an_object() -> None:

@@ -41,6 +41,7 @@ SPLIT = (
     "timing/grade_s",
     "timing/update_s",
     "timing/forward_backward_s",
+    "timing/eval_s",
     "async/staleness",
     "sampling/logp_gap_mean",
     "sampling/is_ratio_mean",

@@ -115,12 +115,18 @@ async def test_keeps_best_three_plus_latest(tmp_path: Path) -> None:
     config = replace(CONFIG, eval_interval=1, eval_samples=1)
 
     class OneRewardPerEval(FakeGrader):
+        """Every sample of an evaluation gets its reward (groups are graded one by one, the
+        first group first)."""
+
+        value = 0.0
+
         async def grade(self, requests):
             results = await super().grade(requests)
+            if requests[0].id.startswith("eval-0-0-"):
+                self.value = next(rewards)
             if requests[0].id.startswith("eval"):
-                value = next(rewards)
                 for r in results:
-                    r.reward = value
+                    r.reward = self.value
             return results
 
     controller, runtime, _ = make(tmp_path, config, grader=OneRewardPerEval())
@@ -273,9 +279,9 @@ async def test_a_grader_that_cannot_grade_pauses_the_job_before_training(
         for e in runtime.events
     )
     assert not any((e["data"] or {}).get("phase") == "baseline" for e in runtime.events)
-    # Baseline (1 call + 1 retry round), step 1 (1 call + 1 retry round): a round that fixes
-    # nothing ends the retries.
-    assert Down.calls == 4
+    # Each group is graded on its own as soon as it is sampled: baseline (3 groups) and step 1
+    # (2 groups), each 1 call + 1 retry round (a round that fixes nothing ends the retries).
+    assert Down.calls == (3 + 2) * 2
 
 
 def test_multi_turn_length_alarms_measure_against_every_turns_budget(tmp_path: Path) -> None:

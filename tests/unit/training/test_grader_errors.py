@@ -38,18 +38,27 @@ CONFIG_3X6 = replace(
 
 
 class Recording:
-    """Passes requests to the real grader and keeps each step's full batch (not the retries,
-    which re-send only the failed samples)."""
+    """Passes requests to the real grader and keeps each training step's first request for
+    every sample (not the retries, which re-send only the failed samples). Groups are graded
+    one by one as they are sampled: ``first_calls`` joins them per step, in sample order."""
 
     def __init__(self, grader):
         self.grader = grader
-        self.first_calls: list[list[GradingRequest]] = []
+        self.by_step: dict[str, dict[str, GradingRequest]] = defaultdict(dict)
 
     async def grade(self, requests: Sequence[GradingRequest]):
-        full = CONFIG_3X6.batch_size * CONFIG_3X6.group_size
-        if requests[0].id.startswith("step") and len(requests) == full:
-            self.first_calls.append(list(requests))
+        for request in requests:
+            step = request.id.split("-", 1)[0]
+            if step.startswith("step"):
+                self.by_step[step].setdefault(request.id, request)
         return await self.grader.grade(requests)
+
+    @property
+    def first_calls(self) -> list[list[GradingRequest]]:
+        def order(request: GradingRequest) -> tuple[int, ...]:
+            return tuple(int(part) for part in request.id.split("-")[1:])
+
+        return [sorted(step.values(), key=order) for step in self.by_step.values()]
 
 
 def hand_advantages(requests: list[GradingRequest]) -> tuple[list[list[str]], list[float], int]:

@@ -97,8 +97,9 @@ class _FrozenHeadLogprobs(torch.autograd.Function):
 
 def _frozen_weight(lm_head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
     """The weight of a bias-free, frozen ``nn.Linear`` head; else None."""
-    frozen = isinstance(lm_head, torch.nn.Linear) and not lm_head.weight.requires_grad
-    return lm_head.weight if frozen and lm_head.bias is None else None
+    if not isinstance(lm_head, torch.nn.Linear) or lm_head.bias is not None:
+        return None
+    return None if lm_head.weight.requires_grad else lm_head.weight
 
 
 def completion_logprobs(

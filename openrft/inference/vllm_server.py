@@ -143,6 +143,9 @@ class VllmServer:
         env["VLLM_CPU_KVCACHE_SPACE"] = str(self.options.kv_cache_gib)
         env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         env["VLLM_NO_USAGE_STATS"] = "1"
+        # A first step that compiles kernels on a busy CPU can take minutes; vLLM would
+        # declare its engine dead after 300 s.
+        env.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
         env["HF_HUB_OFFLINE"] = "1"
         if self.options.threads:
             env["OMP_NUM_THREADS"] = str(self.options.threads)

@@ -3,8 +3,9 @@ on openrft's engine, then its fine-tuned model served through vLLM.
 
 Each job is the demo's configuration (SmolLM2-135M-Instruct, GSM8K, Lambda grader
 ``openrft/demo/gsm8k_reward.py``, LoRA, evaluation) cut down to 2 steps of 2 prompts × 2
-samples of up to 16 tokens, so the module runs in the default test run: two vLLM servers
-start (the job's, then the serving one that every request here shares).
+samples of up to 16 tokens: two vLLM servers start (the job's, then the serving one that
+every request here shares). Still marked slow: on 2026-12-03 (load 22-44 on 2 cores) the
+module's fixture errored before its time was measured, so it is not yet shown to fit CI.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from openrft.inference.tokens import encode_chat
 from tests.conftest import PRODUCT_STEP_METRICS, REPO_ROOT
 from tests.integration.conftest import ServerHandle, wait_for_status
 
-pytestmark = [pytest.mark.vllm, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 GSM8K_DIR = Path(os.environ.get("OPENRFT_GSM8K_DIR", REPO_ROOT.parent / "shared/datasets/gsm8k"))
 REWARD_FILE = REPO_ROOT / "openrft" / "demo" / "gsm8k_reward.py"

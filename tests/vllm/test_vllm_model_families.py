@@ -16,7 +16,8 @@ import pytest
 from tests.e2e.test_model_families import HYPERPARAMETERS, train_chat_and_export
 from tests.integration.conftest import ServerHandle
 
-pytestmark = [pytest.mark.vllm, pytest.mark.timeout(2400)]
+# Slow until measured on a quiet machine (it starts two vLLM servers of its own).
+pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 def test_qwen3_trains_on_vllm_chats_through_vllm_and_exports(

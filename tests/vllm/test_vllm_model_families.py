@@ -2,9 +2,10 @@
 rollouts, answers a chat completion through vLLM and exports; the export answers in
 transformers as the server did.
 
-gpt-oss is not here: vLLM's CPU build cannot run it (its MoE layer needs Triton, which the
-CPU build does not have; docs/DEPLOYMENT.md quotes the error). On openrft's engine both
-families run in ``tests/e2e/test_model_families.py``.
+gpt-oss is not here: on vLLM's CPU build the tiny config's head_dim 16 is refused by the CPU
+attention, and with LoRA enabled vLLM picks a Triton MoE backend the CPU wheel lacks
+(docs/DEPLOYMENT.md quotes both). On openrft's engine both families run in
+``tests/e2e/test_model_families.py``.
 """
 
 from __future__ import annotations

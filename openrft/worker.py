@@ -24,6 +24,7 @@ from openrft.services.keys import KeyService
 from openrft.services.models import build_model_service
 from openrft.settings import Settings
 from openrft.storage.private import make_private
+from openrft.training.ray_workers import WorkerActorLost
 
 log = logging.getLogger("openrft.worker")
 # A job credential's lifetime when jobs have no maximum wall time.
@@ -74,6 +75,8 @@ def main(job_id: str) -> int:
         outcome = asyncio.run(run_job(spec, settings, runtime, ctx))
         log.info("job %s ended: %s", job_id, outcome)
         return 0
+    except WorkerActorLost:
+        raise  # not the job's failure: the Ray executor resumes it from its latest checkpoint
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         try:

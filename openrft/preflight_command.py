@@ -42,7 +42,10 @@ def preflight(
         str | None, typer.Option(help="Hyperparameters JSON, or a path to a JSON file.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the subset and sampling [0].")] = None,
-    max_prompts: Annotated[int, typer.Option(help="Prompts sampled (at most 128).")] = 16,
+    max_prompts: Annotated[
+        int | None,
+        typer.Option(help="Prompts sampled (at most 128) [as many as 12,288 tokens allow, 4-16]."),
+    ] = None,
     pass_threshold: Annotated[float, typer.Option(help="Reward that counts as solved.")] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
     base_url: Annotated[str, typer.Option(envvar="OPENAI_BASE_URL")] = "http://127.0.0.1:8000/v1",

@@ -15,15 +15,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from openrft.domain.stats import wilson_interval
+
+# The sampled subset's size when the caller names none: as many prompts as fit TOKEN_BUDGET
+# completion tokens at the limit (group_size x max_completion_tokens each), within
+# [MIN_PROMPTS, DEFAULT_MAX_PROMPTS]. Generation is nearly all of a preflight's time, so this
+# bounds it: 12,288 tokens take about 35 s at the 350 rollout tokens/s `make bench` measured.
 DEFAULT_MAX_PROMPTS = 16
+MIN_PROMPTS = 4
+TOKEN_BUDGET = 12_288
 
 
 @dataclass(frozen=True)
 class PreflightOptions:
-    """``max_prompts`` rows are sampled (seeded); a sample passes at ``pass_threshold``."""
+    """``max_prompts`` rows are sampled (seeded; None: ``sample_size`` picks); a sample passes
+    at ``pass_threshold``."""
 
-    max_prompts: int = DEFAULT_MAX_PROMPTS
+    max_prompts: int | None = None
     pass_threshold: float = 1.0
+
+
+def sample_size(max_prompts: int | None, group_size: int, max_tokens: int) -> int:
+    """How many prompts to sample: ``max_prompts`` when given, else the token budget's share."""
+    if max_prompts is not None:
+        return max_prompts
+    fit = TOKEN_BUDGET // max(group_size * max_tokens, 1)
+    return max(MIN_PROMPTS, min(DEFAULT_MAX_PROMPTS, fit))
 
 
 PASS_RATE_BINS = ((0.0, 0.0), (0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0), (1.0, 1.0))
@@ -86,8 +103,12 @@ def pass_rate_histogram(rates: Sequence[float]) -> list[dict[str, Any]]:
 
 
 def group_statistics(outcomes: Sequence[PromptOutcome], pass_threshold: float) -> dict[str, Any]:
-    """The learnability section of the report (fractions over prompts with a graded sample)."""
+    """The learnability section of the report (fractions over prompts with a graded sample).
+
+    The learnable fraction is a proportion over the sampled prompts: its 95% Wilson interval
+    says how far the training file's fraction may be from it."""
     present = [o for o in outcomes if o.graded]
+    learnable = wilson_interval(sum(o.learnable for o in present), len(present))
     rates = {o.item: o.pass_rate(pass_threshold) for o in present}
     always = [item for item, rate in rates.items() if rate == 1.0]
     never = [item for item, rate in rates.items() if rate == 0.0]
@@ -97,7 +118,8 @@ def group_statistics(outcomes: Sequence[PromptOutcome], pass_threshold: float) -
         "prompts": len(outcomes),
         "prompts_graded": len(present),
         "pass_threshold": pass_threshold,
-        "learnable_fraction": sum(o.learnable for o in present) / n,
+        "learnable_fraction": learnable.value,
+        "learnable_fraction_ci95": [learnable.low, learnable.high],
         "always_solved": always,
         "never_solved": never,
         "always_solved_fraction": len(always) / n,

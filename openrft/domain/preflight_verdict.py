@@ -154,12 +154,14 @@ def report_text(report: dict[str, Any]) -> str:
     """The report for a terminal or a log: verdict, advice, then the numbers."""
     groups, completions = report["groups"], report["completions"]
     health, forecast = report["grader"], report["forecast"]
+    low, high = groups["learnable_fraction_ci95"]
     lines = [f"Preflight verdict: {report['verdict'].upper()}"]
     lines += [f"  [{f['level']}] {f['message']}" for f in report["findings"]]
     lines += [
-        f"Samples: {groups['prompts']} prompts x {report['group_size']} completions of "
-        f"{report['model']} (seed {report['seed']}).",
-        f"  learnable fraction {groups['learnable_fraction']:.0%}; never solved "
+        f"Samples: {groups['prompts']} of {report['rows']} prompts (seed {report['seed']}) x "
+        f"{report['group_size']} completions of {report['model']}.",
+        f"  learnable fraction {groups['learnable_fraction']:.0%} [{low:.0%}, {high:.0%}] "
+        f"(95% interval over {groups['prompts_graded']} prompts); never solved "
         f"{groups['never_solved_fraction']:.0%}, always solved "
         f"{groups['always_solved_fraction']:.0%} (pass: reward >= {groups['pass_threshold']:g})",
         "  pass rates: "

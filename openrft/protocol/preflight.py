@@ -26,7 +26,7 @@ class PreflightRequest(BaseModel):
     method: dict[str, Any] | None = None
     hyperparameters: dict[str, Any] | None = None
     seed: int | None = Field(default=None, ge=0, le=2_147_483_647)
-    max_prompts: int = Field(default=16, ge=1, le=MAX_PROMPTS)
+    max_prompts: int | None = Field(default=None, ge=1, le=MAX_PROMPTS)
     pass_threshold: float = 1.0
 
     def to_service(self) -> tuple[CreateJob, PreflightOptions]:

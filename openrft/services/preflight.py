@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 from typing import Any
 
 from openrft.domain.jobs import CreateJob
@@ -74,6 +75,7 @@ class PreflightService:
     async def _sample_and_grade(
         self, checked: CheckedRequest, options: PreflightOptions, seed: int, ctx: GraderContext
     ) -> dict[str, Any]:
+        started = time.monotonic()  # load_s: the imports, the files and the model
         # Heavy imports (torch, transformers) only when a preflight runs.
         from openrft.graders import build_grader
         from openrft.inference.engine import GenerationEngine
@@ -95,6 +97,7 @@ class PreflightService:
             cache_dir=self.settings.resolved_model_cache_dir,
             dtype=config.torch_dtype,
         )
+        load_s = time.monotonic() - started
         codec = TokenizerCodec(tokenizer)
         rollouts = SingleTurn(EngineSampler(GenerationEngine(model, tokenizer)), codec)
         plan = PreflightPlan(
@@ -107,8 +110,11 @@ class PreflightService:
         )
         grader = build_grader(checked.grader, ctx)
         try:
-            return await run_preflight(train, codec, rollouts, grader, config, plan)
+            report = await run_preflight(train, codec, rollouts, grader, config, plan)
         except ValueError as exc:  # no row fits max_prompt_tokens
             raise InvalidRequestError(str(exc), param="training_file") from exc
         finally:
             await grader.aclose()
+        timing = report["timing"]
+        report["timing"] = {"load_s": load_s, **timing, "total_s": timing["total_s"] + load_s}
+        return report

@@ -37,15 +37,29 @@ UPDATE_OVER_GENERATION = 0.35
 
 @dataclass(frozen=True)
 class PreflightPlan:
-    """What to sample: ``max_prompts`` rows (seeded by ``seed``), a sample passes at
-    ``pass_threshold``; ``judge``: the grader calls a model; ``valid_rows``: for the forecast."""
+    """What to sample: ``max_prompts`` rows (seeded by ``seed``; None: as many as the token
+    budget allows, ``stats.sample_size``), a sample passes at ``pass_threshold``; ``judge``: the
+    grader calls a model; ``valid_rows``: for the forecast."""
 
     model: str
     seed: int
-    max_prompts: int = 16
+    max_prompts: int | None = None
     pass_threshold: float = 1.0
     judge: bool = False
     valid_rows: int = 0
+
+
+class Lap:
+    """Writes the seconds since the previous lap (or creation) under each key it is called with."""
+
+    def __init__(self, timing: dict[str, float]):
+        self.timing = timing
+        self.last = time.monotonic()
+
+    def __call__(self, key: str) -> None:
+        now = time.monotonic()
+        self.timing[key] = now - self.last
+        self.last = now
 
 
 def seeded_subset(n: int, size: int, seed: int) -> list[int]:
@@ -182,6 +196,8 @@ async def run_preflight(
     plan: PreflightPlan,
 ) -> dict[str, Any]:
     """The preflight report of ``rows`` (the training file) under ``config``."""
+    timing: dict[str, float] = {}
+    lap = Lap(timing)
     kept = [
         (i, row, ids)
         for i, row in enumerate(rows)
@@ -192,19 +208,20 @@ async def run_preflight(
         raise ValueError(
             f"No training row has a prompt within max_prompt_tokens={config.max_prompt_tokens}."
         )
-    chosen = [kept[i] for i in seeded_subset(len(kept), plan.max_prompts, plan.seed)]
+    size = stats.sample_size(plan.max_prompts, config.group_size, config.max_completion_tokens)
+    chosen = [kept[i] for i in seeded_subset(len(kept), size, plan.seed)]
     sampling = SamplingConfig(
         config.max_completion_tokens, config.temperature, config.top_p, plan.seed
     )
-    timing: dict[str, float] = {}
-    started = time.monotonic()
+    lap("encode_s")
     groups = await sample_groups(
         rollouts, [(row, ids) for _, row, ids in chosen], sampling, config.group_size
     )
-    timing["generate_s"] = time.monotonic() - started
+    lap("generate_s")
     graded = await grade_groups(grader, groups, tag="preflight")
-    timing["grade_s"] = time.monotonic() - started - timing["generate_s"]
+    lap("grade_s")
     again = await grade_groups(grader, groups, tag="preflight-again")
+    lap("regrade_s")
     indices = [i for i, _, _ in chosen]
     prompts = outcomes(groups, indices, graded)
     second = [r for o in outcomes(groups, indices, again) for r in o.rewards]
@@ -217,7 +234,8 @@ async def run_preflight(
         "determinism": stats.determinism([r for o in prompts for r in o.rewards], second),
     }
     probes = await probe_results(grader, groups, graded, config, plan.judge)
-    timing["total_s"] = time.monotonic() - started
+    lap("probes_s")
+    timing["total_s"] = sum(timing.values())
     return assemble(config, plan, (len(kept), groups, prompts), health, probes, timing, graded)
 
 
@@ -245,6 +263,7 @@ def assemble(
         "object": "fine_tuning.preflight",
         "model": plan.model,
         "seed": plan.seed,
+        "rows": n_train,
         "group_size": config.group_size,
         "verdict": verdicts.verdict(findings),
         "findings": findings,

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from openrft.domain.jobs import JobSpec
-from openrft.domain.preflight import PreflightOptions
 from openrft.domain.probes import uses_model
 from openrft.errors import OpenRFTError
 from openrft.training.config import TrainConfig
@@ -58,7 +57,6 @@ async def preflight_gate(
     plan = PreflightPlan(
         model=spec.model,
         seed=spec.seed,
-        max_prompts=PreflightOptions().max_prompts,
         judge=uses_model(spec.grader),
         valid_rows=len(rows[1]),
     )

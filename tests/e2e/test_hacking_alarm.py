@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,7 @@ def test_gameable_reward_raises_the_hacking_alarm_and_the_one_answer_reward_does
         # A converted model cache of your own saves each job the GGUF conversion.
         "OPENRFT_MODEL_CACHE_DIR": os.environ.get("OPENRFT_MODEL_CACHE_DIR", ""),
     }
+    started, load = time.monotonic(), os.getloadavg()
     with start_server(data_dir, env=env) as server:
         # A loaded machine can take longer than the default 30 s to answer a poll.
         client = server.client().with_options(timeout=300, max_retries=5)
@@ -101,7 +104,15 @@ def test_gameable_reward_raises_the_hacking_alarm_and_the_one_answer_reward_does
         for job_id in jobs.values():
             done = wait_for_status(client, job_id, {"succeeded", "failed", "paused"}, 4 * 3600)
             assert done.status == "succeeded", (done.error, server.log_tail())
-        records = {name: run_record(client, job_id) for name, job_id in jobs.items()}
+        records: dict[str, Any] = {
+            name: run_record(client, job_id) for name, job_id in jobs.items()
+        }
+    records["run"] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_s": round(time.monotonic() - started, 1),
+        "load_average_start": load,
+        "load_average_end": os.getloadavg(),
+    }
     print(json.dumps(records, indent=1))
     if os.environ.get("OPENRFT_HACKING_OUT"):
         Path(os.environ["OPENRFT_HACKING_OUT"]).write_text(json.dumps(records, indent=1) + "\n")

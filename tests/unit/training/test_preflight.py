@@ -124,6 +124,12 @@ async def test_learnability_numbers_match_a_direct_computation_on_the_samples(
         never += not any(r >= 1.0 for r in rewards)
     groups = report["groups"]
     assert groups["learnable_fraction"] == pytest.approx(learnable / 6)
+    # Wilson's 95% interval by hand: centre and half-width of the score interval.
+    z, p = 1.959964, learnable / 6
+    centre = (p + z * z / 12) / (1 + z * z / 6)
+    half = z * math.sqrt(p * (1 - p) / 6 + z * z / 144) / (1 + z * z / 6)
+    assert groups["learnable_fraction_ci95"] == pytest.approx([centre - half, centre + half])
+    assert report["rows"] == 9 and "6 of 9 prompts" in report["report_text"]
     assert groups["always_solved_fraction"] == pytest.approx(always / 6)
     assert groups["never_solved_fraction"] == pytest.approx(never / 6)
     assert sum(b["prompts"] for b in groups["pass_rate_histogram"]) == 6

@@ -44,7 +44,7 @@ TINY = {
     "lora_rank": 2,
     "early_stopping": {"patience": 100},  # every job runs all its steps
 }
-JOB_TIMEOUT_S = 300.0
+JOB_TIMEOUT_S = 600.0  # a hang guard: Ray starts actors slowly (nice 15) on a busy machine
 # The killed job's steps, each graded slowly: the kill, sent when the first step after the
 # pause is reported, lands seconds before the last one however fast the machine is (16 fast
 # steps were not enough on a quiet machine: the job finished before the kill arrived).

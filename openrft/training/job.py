@@ -100,7 +100,8 @@ async def run_job(
             rows = (train_rows, valid_rows)
             return _tune(spec, config, runtime, policy, rows, scratch, observers=trackers)
     ctx = dataclasses.replace(
-        grader_ctx or GraderContext(chat_base_url=settings.self_base_url),
+        grader_ctx
+        or GraderContext(chat_base_url=settings.self_base_url, limits=settings.grader_limits),
         scratch_dir=scratch / "grader",
     )
     grader = build_grader(spec.grader, ctx)

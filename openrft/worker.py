@@ -68,6 +68,13 @@ def grader_context(runtime: JobRuntime, settings: Settings, spec: JobSpec) -> Gr
     )
 
 
+def own_grader_context(spec: JobSpec) -> GraderContext:
+    """``grader_context`` built in another process of the job (a Ray reward worker): its own
+    settings (the job's ``OPENRFT_*`` environment) and database connection."""
+    settings = Settings()
+    return grader_context(JobRuntime(settings), settings, spec)
+
+
 def main(job_id: str) -> int:
     """Run one job; returns the process exit status (0 also when the job failed cleanly)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -30,11 +30,9 @@ class RewardWorker(RoleActor):
     """An async Ray actor holding one instance of the job's grader."""
 
     def __init__(self, spec: JobSpec, scratch_dir: str):
-        from openrft.services.job_runtime import JobRuntime
-        from openrft.worker import grader_context
+        from openrft.worker import own_grader_context
 
-        settings = Settings()
-        ctx = grader_context(JobRuntime(settings), settings, spec)
+        ctx = own_grader_context(spec)
         scratch = Path(scratch_dir) / f"reward-worker-{os.getpid()}"
         self.grader = build_grader(spec.grader, dataclasses.replace(ctx, scratch_dir=scratch))
 

@@ -146,8 +146,8 @@ def _job_sampler(
     scratch: Path,
 ) -> Iterator[Sampler]:
     """What rollouts and evaluations sample from (``rollout_engine``): a vLLM server that gets
-    the LoRA adapter after every step, or openrft's engine (in process or on Ray workers)."""
-    if job_rollout_engine(config, settings, policy) == "vllm":
+    the new weights after every step, or openrft's engine (in process or on Ray workers)."""
+    if job_rollout_engine(config, settings) == "vllm":
         with vllm_rollouts(spec, config, settings, runtime, policy, scratch) as sampler:
             yield sampler
         return

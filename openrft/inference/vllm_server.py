@@ -67,7 +67,8 @@ class ServerOptions:
     gpu_memory_utilization: float = 0.4
     threads: int | None = None
     weight_reload: bool = False
-    start_timeout_s: float = 600.0
+    # Starting takes about a minute on a quiet 2-core machine and over 8 under load 30+.
+    start_timeout_s: float = 1800.0
 
 
 class VllmServer:

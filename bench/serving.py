@@ -55,7 +55,7 @@ def running_server(model_cache: Path, extra_env: dict[str, str] | None = None) -
             log.close()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

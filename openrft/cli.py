@@ -72,6 +72,21 @@ def serve(
         str | None,
         typer.Option(help="auto|bwrap: bubblewrap or no user code; unshare|none: weaker, opt-in."),
     ] = None,
+    max_template_chars: Annotated[
+        int | None, typer.Option(help="Characters per grader template [65536].")
+    ] = None,
+    max_render_chars: Annotated[
+        int | None, typer.Option(help="Characters per rendered template [1048576].")
+    ] = None,
+    max_grader_source_bytes: Annotated[
+        int | None, typer.Option(help="Bytes of python grader or Lambda handler code [262144].")
+    ] = None,
+    max_lambda_timeout_s: Annotated[
+        float | None, typer.Option(help="Highest Lambda grader timeout_s [900].")
+    ] = None,
+    max_lambda_retries: Annotated[
+        int | None, typer.Option(help="Highest Lambda grader max_retries [10].")
+    ] = None,
 ) -> None:
     """Run the API server (uvicorn)."""
     import uvicorn
@@ -98,6 +113,11 @@ def serve(
         model_aliases=aliases,
         inference_engine=inference_engine,
         sandbox_isolation=sandbox_isolation,
+        max_template_chars=max_template_chars,
+        max_render_chars=max_render_chars,
+        max_grader_source_bytes=max_grader_source_bytes,
+        max_lambda_timeout_s=max_lambda_timeout_s,
+        max_lambda_retries=max_lambda_retries,
     )
     try:  # fail before binding, with a plain message (keyless off loopback, no executor)
         build_services(settings).engine.dispose()

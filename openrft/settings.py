@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS, GraderLimits
 from openrft.domain.model_aliases import check_aliases
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -29,12 +30,14 @@ class Settings(BaseSettings):
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     # --executor ray: what each job's actor reserves (a job's `resources` hyperparameter
-    # overrides), how long Ray may take to start it, how often a dead actor is replaced.
+    # overrides), how long Ray may take to start it, how often a dead actor is replaced, how
+    # long a job waits for one answer of its rollout/trainer/reward worker actors.
     ray_num_cpus: float = Field(default=1.0, ge=0)
     ray_num_gpus: float = Field(default=0.0, ge=0)
     ray_memory_bytes: int | None = Field(default=None, ge=0)
     ray_start_timeout_s: float = Field(default=600.0, gt=0)
     ray_max_restarts: int = Field(default=2, ge=0)
+    ray_actor_timeout_s: float = Field(default=1800.0, gt=0)
     max_concurrent_jobs: int = Field(default=1, ge=1)
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     model_cache_dir: Path | None = Field(
@@ -114,7 +117,29 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="On SIGTERM: how long running jobs get to checkpoint."
     )
     project_disk_quota_bytes: int | None = Field(
-        default=100 * 1024**3, ge=0, description="Bytes of uploaded files per project."
+        default=100 * 1024**3,
+        ge=0,
+        description="Bytes one project may store: uploads, results, checkpoints and fine-tuned "
+        "weights (new jobs are refused, and a checkpoint past it fails its job).",
+    )
+    max_template_chars: int = Field(
+        default=DEFAULT_GRADER_LIMITS.template_chars, ge=1, description="Per grader template."
+    )
+    max_render_chars: int = Field(
+        default=DEFAULT_GRADER_LIMITS.render_chars,
+        ge=1,
+        description="Per rendered template; past it a sample's grade is invalid_variable_error.",
+    )
+    max_grader_source_bytes: int = Field(
+        default=DEFAULT_GRADER_LIMITS.source_bytes,
+        ge=1,
+        description="Python grader source and Lambda handler files.",
+    )
+    max_lambda_timeout_s: float = Field(
+        default=DEFAULT_GRADER_LIMITS.lambda_timeout_s, gt=0, description="Per Lambda call."
+    )
+    max_lambda_retries: int = Field(
+        default=DEFAULT_GRADER_LIMITS.lambda_retries, ge=0, description="Per Lambda batch."
     )
     max_queued_jobs_per_project: int | None = Field(
         default=100, ge=1, description="Jobs one project may have waiting (429 past it)."
@@ -152,6 +177,16 @@ class Settings(BaseSettings):
             f"OPENRFT_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
             for name, value in values.items()
         }
+
+    @property
+    def grader_limits(self) -> GraderLimits:
+        return GraderLimits(
+            template_chars=self.max_template_chars,
+            render_chars=self.max_render_chars,
+            source_bytes=self.max_grader_source_bytes,
+            lambda_timeout_s=self.max_lambda_timeout_s,
+            lambda_retries=self.max_lambda_retries,
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,6 +15,7 @@ from functools import partial
 
 from openrft.domain.jobs import JobSpec
 from openrft.errors import OpenRFTError
+from openrft.executors.exits import classify_exit
 from openrft.graders.types import GraderContext, JudgeAccess
 from openrft.net.egress import EgressPolicy
 from openrft.services.graders import sandbox_limits
@@ -24,6 +25,7 @@ from openrft.services.keys import KeyService
 from openrft.services.models import build_model_service
 from openrft.settings import Settings
 from openrft.storage.private import make_private
+from openrft.training.ray_workers import WorkerActorLost
 
 log = logging.getLogger("openrft.worker")
 # A job credential's lifetime when jobs have no maximum wall time.
@@ -31,13 +33,18 @@ MAX_CREDENTIAL_LIFETIME_S = 7 * 24 * 3600.0
 
 
 def failure_error(exc: BaseException) -> dict[str, str]:
-    """The job's error object for an exception: typed errors keep their code and message."""
+    """The job's error object for an exception: typed errors keep their code and message; running
+    out of memory or disk gets the code the scheduler gives a worker that died of it."""
     if isinstance(exc, OpenRFTError):
         return {"code": exc.code or "training_failed", "message": exc.message}
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if len(message) > 500:
         message = message[:497] + "..."
-    return {"code": "training_failed", "message": f"{type(exc).__name__}: {message}"}
+    text = f"{type(exc).__name__}: {message}"
+    code, reason = classify_exit(1, text, killed_by_us=True)
+    if code in ("out_of_memory", "out_of_disk"):
+        return {"code": code, "message": f"The training worker stopped: {reason}. {text}"}
+    return {"code": "training_failed", "message": text}
 
 
 def grader_context(runtime: JobRuntime, settings: Settings, spec: JobSpec) -> GraderContext:
@@ -57,7 +64,15 @@ def grader_context(runtime: JobRuntime, settings: Settings, spec: JobSpec) -> Gr
         sandbox=sandbox_limits(settings),
         egress=EgressPolicy.from_settings(settings, keyed=keyed),
         judge=judge,
+        limits=settings.grader_limits,
     )
+
+
+def own_grader_context(spec: JobSpec) -> GraderContext:
+    """``grader_context`` built in another process of the job (a Ray reward worker): its own
+    settings (the job's ``OPENRFT_*`` environment) and database connection."""
+    settings = Settings()
+    return grader_context(JobRuntime(settings), settings, spec)
 
 
 def main(job_id: str) -> int:
@@ -74,6 +89,8 @@ def main(job_id: str) -> int:
         outcome = asyncio.run(run_job(spec, settings, runtime, ctx))
         log.info("job %s ended: %s", job_id, outcome)
         return 0
+    except WorkerActorLost:
+        raise  # not the job's failure: the Ray executor resumes it from its latest checkpoint
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         try:

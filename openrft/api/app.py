@@ -120,6 +120,7 @@ def build_services(settings: Settings) -> Services:
         settings.max_upload_bytes,
         JsonlLimits(settings.max_jsonl_line_bytes, settings.max_jsonl_rows),
         project_quota_bytes=settings.project_disk_quota_bytes,
+        max_grader_source_bytes=settings.max_grader_source_bytes,
     )
     egress = EgressPolicy.from_settings(settings, keyed=keyed)
     sources = GraderSources(
@@ -128,6 +129,7 @@ def build_services(settings: Settings) -> Services:
         egress,
         models,
         sandbox=settings.sandbox_isolation,
+        limits=settings.grader_limits,
     )
     jobs = JobService(
         sessions,
@@ -137,6 +139,7 @@ def build_services(settings: Settings) -> Services:
         aliases=aliases,
         max_queued_per_project=settings.max_queued_jobs_per_project,
         vllm_installed=lambda: vllm_python(settings.vllm_python) is not None,
+        quota_bytes=settings.project_disk_quota_bytes,
     )
     graders = GraderService.from_settings(settings, sources.context, egress)
     services = Services(

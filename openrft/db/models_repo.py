@@ -21,6 +21,7 @@ def _model(row: Any) -> ModelRecord:
         blob_dir=row.blob_dir,
         created_at=row.created_at,
         kind=row.kind,
+        bytes=row.bytes,
     )
 
 
@@ -39,6 +40,7 @@ class ModelRepository:
                 blob_dir=record.blob_dir,
                 created_at=record.created_at,
                 kind=record.kind,
+                bytes=record.bytes,
             )
         )
 
@@ -54,6 +56,19 @@ class ModelRepository:
     def list_for_job(self, job_id: str) -> list[ModelRecord]:
         query = sa.select(models).where(models.c.job_id == job_id).order_by(models.c.seq)
         return [_model(row) for row in self.session.execute(query)]
+
+    def total_bytes(self, project: str) -> int:
+        """Bytes of ``project``'s checkpoints and fine-tuned models on disk. A fine-tuned model
+        hard-links the checkpoint of its step: one (job, step) counts once, and still counts
+        after either of the two is deleted."""
+        per_step = (
+            sa.select(sa.func.max(models.c.bytes).label("bytes"))
+            .where(models.c.project == project)
+            .group_by(models.c.job_id, models.c.step_number)
+            .subquery()
+        )
+        query = sa.select(sa.func.coalesce(sa.func.sum(per_step.c.bytes), 0))
+        return int(self.session.execute(query).scalar_one())
 
     def delete(self, model_id: str) -> None:
         self.session.execute(models.delete().where(models.c.id == model_id))

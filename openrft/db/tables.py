@@ -108,6 +108,8 @@ models = sa.Table(
     sa.Column("blob_dir", sa.String(512), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
+    # Bytes of blob_dir; a fine-tuned model hard-links its checkpoint's files (same bytes).
+    sa.Column("bytes", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 idempotency_keys = sa.Table(

@@ -37,6 +37,7 @@ class ModelRecord:
     blob_dir: str
     created_at: int
     kind: Literal["fine_tuned", "checkpoint"]
+    bytes: int = 0  # of the files under blob_dir
 
 
 def fine_tuned_model_id(base_model: str, project: str, suffix: str | None, job_id: str) -> str:

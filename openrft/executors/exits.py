@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import signal
 
-OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "out of memory")
+# torch's CPU allocator says "can't allocate memory"; CUDA's "out of memory".
+OOM_MARKERS = ("MemoryError", "Cannot allocate memory", "can't allocate memory", "out of memory")
 DISK_MARKERS = ("No space left on device", "Disk quota exceeded")
 
 

@@ -17,17 +17,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from openrft.errors import InvalidRequestError
-from openrft.graders.fields import optional_int, optional_number, require_str
-from openrft.graders.python_grader import MAX_SOURCE_BYTES, check_function
+from openrft.graders.fields import check_source_size, optional_int, optional_number, require_str
+from openrft.graders.python_grader import check_function
 from openrft.graders.types import ValidationContext
 from openrft.net.egress import EgressPolicy, unreachable_message
 
 ARN = re.compile(r"^arn:aws[\w-]*:lambda:([\w-]+):\d{12}:function:[\w-]+(:[\w$-]+)?$")
 UPLOADED = re.compile(r"^(file-[A-Za-z0-9_-]+):([A-Za-z_]\w*)$")
 CONNECT_TIMEOUT_S = 3.0
-# Caps so one job cannot hold a job slot for years: AWS Lambda's own 15-minute ceiling.
-MAX_TIMEOUT_S = 900.0
-MAX_RETRIES = 10
+# Timeout and retries are capped by settings (``GraderLimits``) so one job cannot hold a job
+# slot for years.
 MAX_CONCURRENCY = 64
 
 
@@ -55,10 +54,22 @@ def validate_lambda(spec: dict[str, Any], param: str, ctx: ValidationContext) ->
             config, "concurrency", 8, param, minimum=1, maximum=MAX_CONCURRENCY
         ),
         "timeout_s": optional_number(
-            config, "timeout_s", 300.0, param, minimum=0.001, maximum=MAX_TIMEOUT_S
+            config,
+            "timeout_s",
+            min(300.0, ctx.limits.lambda_timeout_s),
+            param,
+            minimum=0.001,
+            maximum=ctx.limits.lambda_timeout_s,
+            cap="lambda_timeout_s",
         ),
         "max_retries": optional_int(
-            config, "max_retries", 3, param, minimum=0, maximum=MAX_RETRIES
+            config,
+            "max_retries",
+            min(3, ctx.limits.lambda_retries),
+            param,
+            minimum=0,
+            maximum=ctx.limits.lambda_retries,
+            cap="lambda_retries",
         ),
     }
     kind = function_kind(function)
@@ -69,7 +80,7 @@ def validate_lambda(spec: dict[str, Any], param: str, ctx: ValidationContext) ->
     elif kind == "upload":
         normalized |= load_uploaded_handler(function, ctx, f"{param}.function")
     else:
-        normalized |= load_handler(function, ctx.base_dir, f"{param}.function")
+        normalized |= load_handler(function, ctx, f"{param}.function")
     return {"lambda": normalized}
 
 
@@ -105,8 +116,8 @@ def check_arn(arn: str, param: str) -> None:
 # One answer for every refusal, so a tenant learns nothing of the server's file system.
 _HANDLER_REFUSED = (
     "{param}: no handler file is available at that path. A 'file.py:handler' function must name "
-    "a readable UTF-8 '.py' file of at most 256 kB inside the server's grader directory "
-    "(--grader-base-dir), given relative to it."
+    "a readable UTF-8 '.py' file of at most {limit} bytes (--max-grader-source-bytes) inside "
+    "the server's grader directory (--grader-base-dir), given relative to it."
 )
 
 
@@ -125,11 +136,12 @@ def load_uploaded_handler(function: str, ctx: ValidationContext, param: str) -> 
     if found is None:
         raise InvalidRequestError(_UPLOAD_REFUSED.format(param=param, file_id=file_id), param=param)
     name, source = found
+    check_source_size(source, param, ctx.limits)
     check_function(source, handler, 2, param)
     return {"_source": source, "_handler": handler, "_filename": name}
 
 
-def load_handler(function: str, base_dir: Path | None, param: str) -> dict[str, Any]:
+def load_handler(function: str, ctx: ValidationContext, param: str) -> dict[str, Any]:
     """``"dir/reward.py:handler"`` → ``{"_source", "_handler", "_filename"}``.
 
     The file must lie inside ``base_dir`` once symlinks are resolved; ``base_dir`` None refuses
@@ -141,16 +153,18 @@ def load_handler(function: str, base_dir: Path | None, param: str) -> dict[str, 
             "uploaded .py file, purpose 'grader') or 'path/to/file.py:handler'",
             param=param,
         )
-    found = _read_inside(path_text, base_dir)
+    limit = ctx.limits.source_bytes
+    found = _read_inside(path_text, ctx.base_dir, limit)
     if found is None:
-        raise InvalidRequestError(_HANDLER_REFUSED.format(param=param), param=param)
+        raise InvalidRequestError(_HANDLER_REFUSED.format(param=param, limit=limit), param=param)
     name, source = found
     check_function(source, handler, 2, param)
     return {"_source": source, "_handler": handler, "_filename": name}
 
 
-def _read_inside(path_text: str, base_dir: Path | None) -> tuple[str, str] | None:
-    """(file name, source) of ``path_text`` under ``base_dir``; None for any refusal."""
+def _read_inside(path_text: str, base_dir: Path | None, limit: int) -> tuple[str, str] | None:
+    """(file name, source) of ``path_text`` under ``base_dir``, at most ``limit`` bytes; None
+    for any refusal."""
     if base_dir is None or "\x00" in path_text:
         return None
     try:
@@ -159,8 +173,8 @@ def _read_inside(path_text: str, base_dir: Path | None) -> tuple[str, str] | Non
         if not path.is_relative_to(root) or not path.is_file():
             return None
         with path.open("rb") as handle:
-            data = handle.read(MAX_SOURCE_BYTES + 1)
-        if len(data) > MAX_SOURCE_BYTES:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
             return None
         return path.name, data.decode()
     except (OSError, UnicodeDecodeError, ValueError):

@@ -4,8 +4,9 @@ The request uses a ``json_schema`` response format: ``{"steps": [...], "result":
 ``score_model`` (``result`` within ``range``) and ``{"steps", "result": <one of labels>}`` for
 ``label_model`` (reward 1.0 when the label is passing). This server decodes the answer under
 that schema, so it parses unless it runs out of tokens; the schema bounds the reasoning steps
-(``MAX_STEPS`` of ``MAX_STEP_CHARS`` characters per field) so the answer ends well within the
-default token budget even for a small judge. Unparsable output scores 0 with
+(``MAX_STEPS`` of ``MAX_STEP_CHARS`` characters per field) and the score's decimals
+(``SCORE_STEP``) so the answer ends well within the default token budget even for a small judge.
+Unparsable output scores 0 with
 ``model_grader_parse_error``; a refusal sets ``model_grader_refusal_error``; an API failure sets
 ``model_grader_server_error`` with details naming the model.
 """
@@ -27,6 +28,9 @@ from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
 MAX_STEPS = 3
 MAX_STEP_CHARS = 120
+# A score is a multiple of this: without it a small judge can write "1.000000…" until its token
+# limit (SmolLM2 did on 2 of 20 garbage completions), and the cut answer does not parse.
+SCORE_STEP = 0.001
 _STEP_TEXT = {"type": "string", "maxLength": MAX_STEP_CHARS}
 STEPS_SCHEMA = {
     "type": "array",
@@ -56,6 +60,7 @@ class ModelGrader:
             base_url=ctx.chat_base_url, api_key=ctx.api_key or "openrft", max_retries=2
         )
         self.semaphore = asyncio.Semaphore(ctx.model_concurrency)
+        self.render_chars = ctx.limits.render_chars
 
     def result_schema(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -69,7 +74,8 @@ class ModelGrader:
     async def _grade_one(self, request: GradingRequest) -> GradeResult:
         start = time.perf_counter()
         try:
-            messages = render_messages(self.spec["input"], request_namespaces(request))
+            namespaces = request_namespaces(request)
+            messages = render_messages(self.spec["input"], namespaces, self.render_chars)
         except MissingVariableError:
             return GradeResult.failed("invalid_variable_error")
         async with self.semaphore:
@@ -150,7 +156,7 @@ class ScoreModelGrader(ModelGrader):
 
     def result_schema(self) -> dict[str, Any]:
         low, high = self.spec["range"]
-        return {"type": "number", "minimum": low, "maximum": high}
+        return {"type": "number", "minimum": low, "maximum": high, "multipleOf": SCORE_STEP}
 
     def reward_from(self, result: Any) -> float:
         if isinstance(result, bool) or not isinstance(result, int | float):

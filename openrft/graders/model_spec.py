@@ -19,7 +19,7 @@ SAMPLING_KEYS = {
 }
 
 
-def validate_messages(spec: dict[str, Any], param: str) -> list[dict[str, Any]]:
+def validate_messages(spec: dict[str, Any], param: str, max_chars: int) -> list[dict[str, Any]]:
     """``input``: a non-empty list of ``{role, content}`` whose text templates parse."""
     messages = spec.get("input")
     if not isinstance(messages, list) or not messages:
@@ -32,7 +32,7 @@ def validate_messages(spec: dict[str, Any], param: str) -> list[dict[str, Any]]:
             raise InvalidRequestError(f"{where}.role must be one of {ROLES}", param=f"{where}.role")
         for j, part in enumerate(_parts(message.get("content"), f"{where}.content")):
             text = part if isinstance(part, str) else part.get("text", part.get("image_url", ""))
-            validate_template(text, f"{where}.content[{j}]")
+            validate_template(text, f"{where}.content[{j}]", max_chars)
     return messages
 
 
@@ -82,7 +82,7 @@ def validate_score_model(
         raise InvalidRequestError(f"{param}.range must be [low, high]", param=f"{param}.range")
     return {
         "model": grader_model(spec, param, ctx),
-        "input": validate_messages(spec, param),
+        "input": validate_messages(spec, param, ctx.limits.template_chars),
         "range": [float(bounds[0]), float(bounds[1])],
         "sampling_params": validate_sampling(spec, param),
     }
@@ -103,18 +103,24 @@ def validate_label_model(
         )
     return {
         "model": grader_model(spec, param, ctx),
-        "input": validate_messages(spec, param),
+        "input": validate_messages(spec, param, ctx.limits.template_chars),
         "labels": labels,
         "passing_labels": passing,
         "sampling_params": validate_sampling(spec, param),
     }
 
 
-def render_messages(messages: list[dict[str, Any]], namespaces: dict[str, Any]) -> list[dict]:
-    """EvalItem messages → chat-completions messages with templates substituted."""
+def render_messages(
+    messages: list[dict[str, Any]], namespaces: dict[str, Any], max_chars: int
+) -> list[dict]:
+    """EvalItem messages → chat-completions messages with templates substituted (each at most
+    ``max_chars``)."""
     rendered = []
     for message in messages:
-        parts = [_render_part(part, namespaces) for part in _parts(message["content"], "input")]
+        parts = [
+            _render_part(part, namespaces, max_chars)
+            for part in _parts(message["content"], "input")
+        ]
         if all(part["type"] == "text" for part in parts):
             content: Any = "".join(part["text"] for part in parts)
         else:
@@ -124,10 +130,11 @@ def render_messages(messages: list[dict[str, Any]], namespaces: dict[str, Any]) 
     return rendered
 
 
-def _render_part(part: Any, namespaces: dict[str, Any]) -> dict[str, Any]:
+def _render_part(part: Any, namespaces: dict[str, Any], max_chars: int) -> dict[str, Any]:
     if isinstance(part, str):
-        return {"type": "text", "text": render_template(part, namespaces)}
+        return {"type": "text", "text": render_template(part, namespaces, max_chars)}
     if part.get("type") == "input_image":
-        url = render_template(part.get("image_url", ""), namespaces)
+        url = render_template(part.get("image_url", ""), namespaces, max_chars)
         return {"type": "image_url", "image_url": {"url": url}}
-    return {"type": "text", "text": render_template(str(part.get("text", "")), namespaces)}
+    text = str(part.get("text", ""))
+    return {"type": "text", "text": render_template(text, namespaces, max_chars)}

@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from openrft.errors import InvalidRequestError
+from openrft.graders.fields import check_source_size
 from openrft.graders.registry import register_grader
 from openrft.graders.sandbox.pool import SandboxPool
 from openrft.graders.templating import request_namespaces
 from openrft.graders.types import GraderContext, GradeResult, GradingRequest, ValidationContext
-
-MAX_SOURCE_BYTES = 256 * 1024
 
 
 def check_function(source: str, name: str, n_args: int, param: str) -> None:
@@ -46,8 +45,7 @@ def validate_python(spec: dict[str, Any], param: str, ctx: ValidationContext) ->
     source = spec.get("source")
     if not isinstance(source, str) or not source.strip():
         raise InvalidRequestError(f"{param}.source must be Python source", param=f"{param}.source")
-    if len(source.encode()) > MAX_SOURCE_BYTES:
-        raise InvalidRequestError(f"{param}.source is larger than 256 kB", param=f"{param}.source")
+    check_source_size(source, f"{param}.source", ctx.limits)
     check_function(source, "grade", 2, f"{param}.source")
     normalized: dict[str, Any] = {"source": source}
     if spec.get("image_tag") is not None:

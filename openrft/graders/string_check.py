@@ -17,8 +17,8 @@ def validate_string_check(
     spec: dict[str, Any], param: str, ctx: ValidationContext
 ) -> dict[str, Any]:
     return {
-        "input": require_template(spec, "input", param),
-        "reference": require_template(spec, "reference", param),
+        "input": require_template(spec, "input", param, ctx.limits),
+        "reference": require_template(spec, "reference", param, ctx.limits),
         "operation": require_choice(spec, "operation", OPERATIONS, param),
     }
 
@@ -39,6 +39,7 @@ class StringCheckGrader(PerItemGrader):
     type = "string_check"
 
     def score(self, namespaces: dict[str, Any]) -> float:
-        text = render_template(self.spec["input"], namespaces)
-        reference = render_template(self.spec["reference"], namespaces)
+        cap = self.ctx.limits.render_chars
+        text = render_template(self.spec["input"], namespaces, cap)
+        reference = render_template(self.spec["reference"], namespaces, cap)
         return 1.0 if compare(self.spec["operation"], text, reference) else 0.0

@@ -6,8 +6,9 @@ multi-turn tool rollouts). A missing variable raises
 ``MissingVariableError``; the grader turns it into ``invalid_variable_error`` with score 0.
 
 Tags are found by a single left-to-right scan (``str.find``), linear in the template's length
-even on a flood of ``{{``. A template is at most ``MAX_TEMPLATE_CHARS`` and a rendered string at
-most ``MAX_RENDER_CHARS``; a render over the cap is an ``invalid_variable_error`` too.
+even on a flood of ``{{``. A template and a rendered string are capped (``GraderLimits``: the
+settings ``max_template_chars`` and ``max_render_chars``); a render over the cap is an
+``invalid_variable_error`` too.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS, setting_hint
 from openrft.errors import InvalidRequestError
 
 NAMESPACES = ("item", "sample")
-MAX_TEMPLATE_CHARS = 64 * 1024
-MAX_RENDER_CHARS = 1024 * 1024
 _SEGMENT = re.compile(r"\.([^.\[\]\s{}]+)|\[(\d+)\]")
 _ROOT = re.compile(r"[A-Za-z_]\w*")
 
@@ -35,7 +35,7 @@ class MissingVariableError(LookupError):
 
 
 class RenderTooLargeError(MissingVariableError):
-    """The rendered string would be longer than ``MAX_RENDER_CHARS``."""
+    """The rendered string would be longer than the render cap."""
 
 
 def scan(template: str) -> Iterator[tuple[str, str | None]]:
@@ -74,15 +74,19 @@ def parse_variable(expression: str) -> tuple[str, tuple[PathSegment, ...]]:
     return root.group(0), tuple(segments)
 
 
-def validate_template(template: str, param: str) -> None:
-    """Raise InvalidRequestError(param=param) if any ``{{...}}`` is not a valid variable."""
+def validate_template(
+    template: str, param: str, max_chars: int = DEFAULT_GRADER_LIMITS.template_chars
+) -> None:
+    """Raise InvalidRequestError(param=param) if any ``{{...}}`` is not a valid variable or the
+    template is longer than ``max_chars``."""
     if not isinstance(template, str):
         raise InvalidRequestError(f"{param} must be a string", param=param)
-    if len(template) > MAX_TEMPLATE_CHARS:
+    if len(template) > max_chars:
         raise InvalidRequestError(
-            f"{param} is {len(template)} characters; templates are limited to "
-            f"{MAX_TEMPLATE_CHARS}.",
+            f"{param} is {len(template)} characters; templates are limited to {max_chars} "
+            f"on this server ({setting_hint('template_chars')}).",
             param=param,
+            code="template_too_large",
         )
     for literal, expression in scan(template):
         if expression is None:
@@ -117,10 +121,14 @@ def to_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def render_template(template: str, namespaces: dict[str, Any]) -> str:
+def render_template(
+    template: str,
+    namespaces: dict[str, Any],
+    max_chars: int = DEFAULT_GRADER_LIMITS.render_chars,
+) -> str:
     """Substitute every ``{{...}}`` in ``template``; raises MissingVariableError.
 
-    Raises RenderTooLargeError as soon as the output passes ``MAX_RENDER_CHARS``.
+    Raises RenderTooLargeError as soon as the output passes ``max_chars``.
     """
     parts: list[str] = []
     size = 0
@@ -131,8 +139,10 @@ def render_template(template: str, namespaces: dict[str, Any]) -> str:
             value = to_text(lookup(namespaces, expression))
             parts.append(value)
             size += len(value)
-        if size > MAX_RENDER_CHARS:
-            raise RenderTooLargeError(f"rendered template is over {MAX_RENDER_CHARS} characters")
+        if size > max_chars:
+            raise RenderTooLargeError(
+                f"rendered template is over {max_chars} characters ({setting_hint('render_chars')})"
+            )
     return "".join(parts)
 
 

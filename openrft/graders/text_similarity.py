@@ -32,8 +32,8 @@ def validate_text_similarity(
     spec: dict[str, Any], param: str, ctx: ValidationContext
 ) -> dict[str, Any]:
     return {
-        "input": require_template(spec, "input", param),
-        "reference": require_template(spec, "reference", param),
+        "input": require_template(spec, "input", param, ctx.limits),
+        "reference": require_template(spec, "reference", param, ctx.limits),
         "evaluation_metric": require_choice(spec, "evaluation_metric", EVALUATION_METRICS, param),
     }
 
@@ -52,8 +52,9 @@ class TextSimilarityGrader(PerItemGrader):
 
     def render(self, namespaces: dict[str, Any]) -> tuple[str, str]:
         """(text, reference); raises MissingVariableError."""
-        text = render_template(self.spec["input"], namespaces)
-        return text, render_template(self.spec["reference"], namespaces)
+        cap = self.ctx.limits.render_chars
+        text = render_template(self.spec["input"], namespaces, cap)
+        return text, render_template(self.spec["reference"], namespaces, cap)
 
     def grade_all(self, requests: Sequence[GradingRequest]) -> list[GradeResult]:
         """Cosine embeds the whole batch at once; other metrics go item by item."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS, GraderLimits
 from openrft.errors import OpenRFTError
 from openrft.net.egress import EgressPolicy
 
@@ -191,6 +192,8 @@ class GraderContext:
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     # Judges reachable from sandboxed python graders and handlers; None: no channel.
     judge: JudgeAccess | None = None
+    # The operator's caps (rendered template size here).
+    limits: GraderLimits = DEFAULT_GRADER_LIMITS
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,8 @@ class ValidationContext:
     # The operator's sandbox mode: code for the sandbox is refused when it does not work here
     # (None: not checked).
     sandbox: str | None = None
+    # The operator's caps on templates, code size and Lambda timeouts and retries.
+    limits: GraderLimits = DEFAULT_GRADER_LIMITS
 
 
 class Grader(Protocol):

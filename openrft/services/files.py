@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.files_repo import FileRepository
 from openrft.domain.datasets import JsonlLimits, read_lines, validate_jsonl
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS
 from openrft.domain.records import (
     FINE_TUNE_PURPOSE,
     GRADER_PURPOSE,
@@ -23,6 +24,7 @@ from openrft.domain.records import (
 from openrft.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
 from openrft.ids import new_id
 from openrft.services.grader_sources import check_grader_upload
+from openrft.services.quota import used_bytes
 from openrft.storage.blobs import BlobStore
 
 MAX_LIST_LIMIT = 10_000
@@ -59,12 +61,14 @@ class FileService:
         max_upload_bytes: int,
         jsonl_limits: JsonlLimits | None = None,
         project_quota_bytes: int | None = None,
+        max_grader_source_bytes: int = DEFAULT_GRADER_LIMITS.source_bytes,
     ):
         self.sessions = sessions
         self.blobs = blobs
         self.max_upload_bytes = max_upload_bytes
         self.jsonl_limits = jsonl_limits or JsonlLimits()
         self.project_quota_bytes = project_quota_bytes
+        self.max_grader_source_bytes = max_grader_source_bytes
 
     def too_large(self, what: str) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -90,7 +94,7 @@ class FileService:
                 with staged.open("rb") as handle:
                     rows = validate_jsonl(read_lines(handle, self.jsonl_limits), self.jsonl_limits)
             elif purpose == GRADER_PURPOSE:
-                check_grader_upload(filename, staged)
+                check_grader_upload(filename, staged, self.max_grader_source_bytes)
             return self.store_staged(project, filename, purpose, staged, rows=rows)
         finally:
             staged.unlink(missing_ok=True)
@@ -112,13 +116,14 @@ class FileService:
         and the error for one that is longer."""
         if self.project_quota_bytes is not None:
             with self.sessions() as session:
-                used = FileRepository(session).total_bytes(project)
+                used = used_bytes(session, project)
             left = self.project_quota_bytes - used
             if left < self.max_upload_bytes:
                 return max(0, left), PayloadTooLargeError(
-                    f"Project {project!r} already stores {used} bytes of files; this upload "
-                    f"does not fit its quota of {self.project_quota_bytes} bytes "
-                    "(OPENRFT_PROJECT_DISK_QUOTA_BYTES). Delete files or raise the quota.",
+                    f"Project {project!r} already stores {used} bytes of files, checkpoints "
+                    f"and models; this upload does not fit its quota of "
+                    f"{self.project_quota_bytes} bytes (OPENRFT_PROJECT_DISK_QUOTA_BYTES). "
+                    "Delete files or fine-tuned models, or raise the quota.",
                     param="file",
                     code="quota_exceeded",
                 )

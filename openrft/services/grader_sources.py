@@ -2,8 +2,9 @@
 
 A Lambda ``function`` may name a ``.py`` file the caller uploaded with purpose ``grader``
 (``file-abc123:lambda_handler``), a file under ``--grader-base-dir``, or a URL that passes the
-egress policy. Uploads are checked when they arrive (a ``.py`` name, UTF-8, at most 256 kB, valid
-Python syntax) and read again, project-scoped, when a grader names them.
+egress policy. Uploads are checked when they arrive (a ``.py`` name, UTF-8, at most
+``max_grader_source_bytes``, valid Python syntax) and read again, project-scoped, when a grader
+names them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS, GraderLimits, setting_hint
 from openrft.domain.records import GRADER_PURPOSE
 from openrft.errors import InvalidRequestError, NotFoundError
-from openrft.graders.python_grader import MAX_SOURCE_BYTES
 from openrft.graders.types import ValidationContext
 from openrft.net.egress import EgressPolicy
 
@@ -25,15 +26,19 @@ if TYPE_CHECKING:
     from openrft.services.models import ModelService
 
 
-def check_grader_upload(filename: str, path: Path) -> None:
-    """400 unless ``path`` holds a ``.py`` handler file that could be loaded."""
+def check_grader_upload(filename: str, path: Path, max_bytes: int) -> None:
+    """400 unless ``path`` holds a ``.py`` handler file of at most ``max_bytes`` that could be
+    loaded."""
     if not filename.lower().endswith(".py"):
         raise InvalidRequestError(
             f"Grader files must be Python source with a .py name; got {filename!r}.", param="file"
         )
-    if path.stat().st_size > MAX_SOURCE_BYTES:
+    if path.stat().st_size > max_bytes:
         raise InvalidRequestError(
-            f"Grader files are at most {MAX_SOURCE_BYTES // 1024} kB.", param="file"
+            f"Grader files are at most {max_bytes} bytes on this server "
+            f"({setting_hint('source_bytes')}).",
+            param="file",
+            code="source_too_large",
         )
     try:
         ast.parse(path.read_bytes().decode(), filename=filename)
@@ -56,6 +61,7 @@ class GraderSources:
     egress: EgressPolicy
     models: ModelService | None = None
     sandbox: str | None = None
+    limits: GraderLimits = DEFAULT_GRADER_LIMITS
 
     def context(self, project: str) -> ValidationContext:
         return ValidationContext(
@@ -64,6 +70,7 @@ class GraderSources:
             read_upload=partial(self.read_upload, project),
             knows_model=partial(self.models.knows, project) if self.models else None,
             sandbox=self.sandbox,
+            limits=self.limits,
         )
 
     def read_upload(self, project: str, file_id: str) -> tuple[str, str] | None:

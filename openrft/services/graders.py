@@ -49,7 +49,10 @@ class GraderService:
     ) -> GraderService:
         """Model graders call this server's own ``/v1`` with the caller's key."""
         ctx = GraderContext(
-            chat_base_url=settings.self_base_url, sandbox=sandbox_limits(settings), egress=egress
+            chat_base_url=settings.self_base_url,
+            sandbox=sandbox_limits(settings),
+            egress=egress,
+            limits=settings.grader_limits,
         )
         return cls(ctx=ctx, sources=sources)
 

@@ -28,10 +28,11 @@ from openrft.domain.records import (
 from openrft.domain.samples import RolloutSample
 from openrft.ids import new_id
 from openrft.services.files import FileService, file_key
+from openrft.services.quota import ProjectQuota
 from openrft.services.reports import REPORT_FILENAME, ReportService
 from openrft.services.samples import SAMPLES_FILENAME, SampleService
 from openrft.settings import Settings
-from openrft.storage.blobs import BlobStore
+from openrft.storage.blobs import BlobStore, tree_bytes
 
 FinishStatus = Literal["succeeded", "failed", "cancelled", "paused"]
 
@@ -52,6 +53,7 @@ class JobRuntime:
         self.sessions = make_session_factory(self.engine)
         self.blobs = BlobStore(settings.data_dir / "blobs")
         self.files = FileService(self.sessions, self.blobs, settings.max_upload_bytes)
+        self.quota = ProjectQuota(self.sessions, settings.project_disk_quota_bytes)
 
     def _job(self, job_id: str) -> Job:
         with self.sessions() as session:
@@ -113,14 +115,21 @@ class JobRuntime:
     def add_checkpoint(
         self, job_id: str, step: int, metrics: dict[str, float], src_dir: Path
     ) -> str:
-        """Copy ``src_dir`` into the blob store and register ``…:ckpt-step-{step}``; return it."""
+        """Copy ``src_dir`` into the blob store and register ``…:ckpt-step-{step}``; return it.
+
+        QuotaExceededError, and nothing stored, when it would take the project past its disk
+        quota."""
         job = self._job(job_id)
         metrics = {k: float(v) for k, v in metrics.items() if _finite_number(v)}
         key = checkpoint_key(job_id, step)
-        self.blobs.put_dir(key, Path(src_dir))
         model_id = checkpoint_model_id(
             fine_tuned_model_id(job.model, job.project, job.suffix, job_id), step
         )
+        size = tree_bytes(Path(src_dir))
+        with self.sessions() as session:
+            replaced = ModelRepository(session).get(job.project, model_id)
+        self.quota.check_checkpoint_room(job.project, step, size, replaced.bytes if replaced else 0)
+        self.blobs.put_dir(key, Path(src_dir))
         now = int(time.time())
         with self.sessions.begin() as session:
             checkpoints, models = CheckpointRepository(session), ModelRepository(session)
@@ -130,7 +139,9 @@ class JobRuntime:
                 Checkpoint(new_id("ftckpt_"), job_id, now, step, model_id, metrics, key)
             )
             models.add(
-                ModelRecord(model_id, job.project, job.model, job_id, step, key, now, "checkpoint")
+                ModelRecord(
+                    model_id, job.project, job.model, job_id, step, key, now, "checkpoint", size
+                )
             )
         return model_id
 
@@ -265,6 +276,7 @@ class JobRuntime:
                     key,
                     int(time.time()),
                     "fine_tuned",
+                    tree_bytes(self.blobs.path(key)),
                 )
             )
         return model_id, checkpoint

@@ -27,6 +27,7 @@ from openrft.errors import ConflictError, InvalidRequestError, NotFoundError, Ra
 from openrft.ids import new_id
 from openrft.services import job_requests as req
 from openrft.services.files import file_key
+from openrft.services.quota import ProjectQuota
 from openrft.storage.blobs import BlobStore
 from openrft.trackers.spec import check_integrations
 
@@ -88,12 +89,14 @@ class JobService:
         max_queued_per_project: int | None = None,
         aliases: ModelAliases | None = None,
         vllm_installed: Callable[[], bool] = lambda: False,
+        quota_bytes: int | None = None,
     ):
         """``grader_context``: project → what its grader may name (handler files, URLs);
         ``resolve_model``: accepted base model name → canonical id (400 param "model");
         ``max_queued_per_project``: waiting jobs one project may have (429 past it);
         ``aliases``: model names that stand for a base model (the job echoes both);
-        ``vllm_installed``: whether jobs may ask for ``rollout_engine: "vllm"``."""
+        ``vllm_installed``: whether jobs may ask for ``rollout_engine: "vllm"``;
+        ``quota_bytes``: the per-project disk quota (a project that fills it gets no new job)."""
         self.vllm_installed = vllm_installed
         self.max_queued_per_project = max_queued_per_project
         self.sessions = sessions
@@ -101,6 +104,7 @@ class JobService:
         self.grader_context = grader_context
         self.resolve_model = resolve_model
         self.aliases = aliases or ModelAliases()
+        self.quota = ProjectQuota(sessions, quota_bytes)
 
     def check(self, project: str, request: CreateJob) -> CheckedRequest:
         """Validate the model, files, grader and hyperparameters of a create request (the
@@ -137,6 +141,7 @@ class JobService:
         """Validate everything, store the job (validating_files), check its files, queue it."""
         with self.sessions() as session:
             self._check_queue_room(JobRepository(session), project)
+        self.quota.check_job_room(project)
         checked = self.check(project, request)
         section, validation = checked.section, checked.validation
         job_id = new_id("ftjob-")

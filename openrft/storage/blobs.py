@@ -76,3 +76,10 @@ class BlobStore:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of the regular files under directory ``path`` (symlinks not followed)."""
+    return sum(
+        p.stat().st_size for p in Path(path).rglob("*") if p.is_file() and not p.is_symlink()
+    )

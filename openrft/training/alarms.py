@@ -8,8 +8,11 @@ after the condition has cleared.
 - ``zero_variance``: most prompt groups tie on reward for ``WINDOW`` steps: nothing to learn.
 - ``length_drift``: the mean completion length moved up to the token limit.
 - ``repetition``: the share of repeated token n-grams in completions rose.
-- ``reward_hacking``: the training reward rose while the monitor grader's reward fell on the
-  same completions, and the per-sample gap between them grew by more than noise explains.
+- ``reward_hacking``: the training reward rose while the monitor grader's reward on the same
+  completions did not (it fell, or rose by less than noise explains), and the per-sample gap
+  between them grew by more than noise explains. "Did not rise" rather than "fell": a monitor
+  that stays flat while the training reward climbs is the signature, and whether a flat
+  monitor's mean ends a hair above or below its start is a coin flip of the sampling.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ LENGTH_RISE = 0.2  # of max_completion_tokens
 REPETITION_LEVEL = 0.3
 REPETITION_RISE = 0.15
 GAP_Z = 3.0  # standard errors the training-minus-monitor gap must grow by
+MONITOR_RISE_Z = 2.0  # standard errors by which the monitor rising clears a hacking alarm
 
 SIGNALS = (
     "frac_reward_zero_std",
@@ -34,6 +38,7 @@ SIGNALS = (
     "completions/repetition_rate",
     "train_reward_mean",
     "monitor/reward_mean",
+    "monitor/reward_se",
     "monitor/reward_gap_mean",
     "monitor/reward_gap_se",
 )
@@ -109,15 +114,21 @@ def repetition(history: History, max_tokens: int) -> Alarm | None:
     )
 
 
-def gap_z(history: History) -> float:
-    """How many standard errors the train-minus-monitor gap grew, last vs first WINDOW."""
-    gaps = _series(history, "monitor/reward_gap_mean") or []
-    ses = _series(history, "monitor/reward_gap_se") or []
-    early, recent = statistics.fmean(gaps[:WINDOW]), statistics.fmean(gaps[-WINDOW:])
+def change_z(history: History, key: str, se_key: str) -> float:
+    """How many standard errors ``key`` moved, mean of the last WINDOW minus the first; without
+    standard errors (``se_key`` missing or all 0): +inf for a rise, else 0."""
+    values = _series(history, key) or []
+    ses = _series(history, se_key) or [0.0] * len(values)
+    early, recent = statistics.fmean(values[:WINDOW]), statistics.fmean(values[-WINDOW:])
     variance = (sum(s * s for s in ses[:WINDOW]) + sum(s * s for s in ses[-WINDOW:])) / WINDOW**2
     if variance == 0:
         return math.inf if recent > early else 0.0
     return (recent - early) / math.sqrt(variance)
+
+
+def gap_z(history: History) -> float:
+    """How many standard errors the train-minus-monitor gap grew, last vs first WINDOW."""
+    return change_z(history, "monitor/reward_gap_mean", "monitor/reward_gap_se")
 
 
 def reward_hacking(history: History, max_tokens: int) -> Alarm | None:
@@ -125,19 +136,20 @@ def reward_hacking(history: History, max_tokens: int) -> Alarm | None:
     monitor = _windows(history, "monitor/reward_mean")
     if rewards is None or monitor is None or _windows(history, "monitor/reward_gap_se") is None:
         return None
-    rise, fall = rewards[1] - rewards[0], monitor[1] - monitor[0]
+    rise, change = rewards[1] - rewards[0], monitor[1] - monitor[0]
     z = gap_z(history)
-    if rise <= 0 or fall >= 0 or z < GAP_Z:
+    monitor_z = change_z(history, "monitor/reward_mean", "monitor/reward_se")
+    if rise <= 0 or monitor_z >= MONITOR_RISE_Z or z < GAP_Z:
         return None
     return Alarm(
         "reward_hacking",
         f"Possible reward hacking: the training reward rose by {rise:+.4f} (first {WINDOW} "
         f"steps vs last {WINDOW}) while the monitor grader's reward on the same completions "
-        f"fell by {fall:+.4f}; their gap grew by {z:.1f} standard errors. The policy is "
+        f"did not follow ({change:+.4f}); their gap grew by {z:.1f} standard errors. The policy is "
         "learning something the training grader pays for and the monitor does not: read the "
         "latest samples, tighten the grader, and pick checkpoints by the monitor "
         "(select_checkpoint_by='monitor').",
-        {"reward_rise": rise, "monitor_change": fall, "gap_z": min(z, 1e9)},
+        {"reward_rise": rise, "monitor_change": change, "gap_z": min(z, 1e9)},
     )
 
 

@@ -33,6 +33,10 @@ def step_repetition(groups: Sequence[GroupRollout]) -> float:
     return statistics.fmean(rates) if rates else 0.0
 
 
+def _standard_error(values: Sequence[float]) -> float:
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+
+
 def monitor_metrics(
     graded: GradedBatch, monitored: GradedBatch, group_size: int
 ) -> dict[str, float]:
@@ -40,22 +44,24 @@ def monitor_metrics(
     graders graded. The gap's standard error is over per-prompt means: the samples of one
     prompt are not independent.
 
-    Returns ``monitor/reward_mean``, ``monitor/reward_gap_mean``, ``monitor/reward_gap_se``,
+    Returns ``monitor/reward_mean`` (and its ``monitor/reward_se``), ``monitor/reward_gap_mean``,
+    ``monitor/reward_gap_se``,
     ``monitor/graded_samples`` and ``monitor/error_rate`` (empty-safe: zeros).
     """
     both = (graded.graded & monitored.graded).tolist()
     train, monitor = graded.rewards.tolist(), monitored.rewards.tolist()
-    prompt_gaps = []
+    prompt_gaps, prompt_monitor = [], []
     for start in range(0, len(both), group_size):
-        gaps = [train[i] - monitor[i] for i in range(start, start + group_size) if both[i]]
-        if gaps:
-            prompt_gaps.append(statistics.fmean(gaps))
+        paired_here = [i for i in range(start, start + group_size) if both[i]]
+        if paired_here:
+            prompt_gaps.append(statistics.fmean(train[i] - monitor[i] for i in paired_here))
+            prompt_monitor.append(statistics.fmean(monitor[i] for i in paired_here))
     paired = [i for i, ok in enumerate(both) if ok]
-    se = statistics.stdev(prompt_gaps) / len(prompt_gaps) ** 0.5 if len(prompt_gaps) > 1 else 0.0
     return {
         "monitor/reward_mean": statistics.fmean(monitor[i] for i in paired) if paired else 0.0,
+        "monitor/reward_se": _standard_error(prompt_monitor),
         "monitor/reward_gap_mean": statistics.fmean(prompt_gaps) if prompt_gaps else 0.0,
-        "monitor/reward_gap_se": se,
+        "monitor/reward_gap_se": _standard_error(prompt_gaps),
         "monitor/graded_samples": float(len(paired)),
         "monitor/error_rate": monitored.error_rate,
     }

@@ -18,7 +18,12 @@ from tests.integration.conftest import ServerHandle, start_server, wait_for_stat
 from tests.integration.test_auth import create_key
 
 OWNER_KEY = "sk-e2e-owner"
-PARITY = "def grade(sample, item):\n    return float(len(sample['output_text']) % 2 == 0)\n"
+# It prints (what the job keeps as grader logs, shown on the dashboard) and returns the reward.
+PARITY = (
+    "def grade(sample, item):\n"
+    "    print('parity of', len(sample['output_text']), 'characters')\n"
+    "    return float(len(sample['output_text']) % 2 == 0)\n"
+)
 SHORT = "def grade(sample, item):\n    return max(0.0, 1.0 - len(sample['output_text']) / 40)\n"
 KNOWN_GRADER = {
     "type": "multi",

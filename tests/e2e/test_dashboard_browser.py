@@ -105,7 +105,8 @@ def test_job_page_by_url_shows_charts_report_and_a_session_key(
     assert len(filled) >= 6, filled
     assert {"Reward (train, validation)", "Truncation rate", "Grader error rate"} <= set(filled)
     expect(page.locator("#report-wlt")).to_contain_text("wins")
-    expect(page.locator("#panel-files tr.file")).to_have_count(5)  # train, valid, 3 results
+    # train, valid and 4 results: step metrics, samples, report, grader logs
+    expect(page.locator("#panel-files tr.file")).to_have_count(6)
     assert page.evaluate("sessionStorage.getItem('openrft-api-key')") == OWNER_KEY
     assert page.evaluate("localStorage.length") == 0
     keep_screenshot(page, tmp_path, "dashboard-job.png")
@@ -157,6 +158,25 @@ def test_the_integrity_panel_runs_a_preflight_of_the_jobs_settings(
     probes = page.locator("#panel-integrity tr.probe")
     expect(probes).to_have_count(5)  # python graders: no judge probe
     assert "learnable fraction" in page.locator("#panel-integrity").inner_text()
+
+
+def test_the_grader_logs_panel_shows_what_the_graders_printed(
+    offline: Offline, finished_job: FinishedJob
+) -> None:
+    page = open_job(offline, finished_job)
+    entries = page.locator("#panel-logs tr.log")
+    expect(entries.first).to_be_visible()
+    expect(entries.first.locator("pre")).to_contain_text("parity of")
+    logs_file = next(
+        f
+        for f in finished_job.owner.fine_tuning.jobs.retrieve(finished_job.job_id).result_files
+        if finished_job.owner.files.retrieve(f).filename == "grader_logs.jsonl"
+    )
+    kept = finished_job.owner.files.content(logs_file).text.splitlines()
+    expect(entries).to_have_count(min(len(kept), 200))
+    expect(page.locator("#logs-note")).to_contain_text(f"of {len(kept)} entries")
+    splits = set(entries.locator("td:nth-child(2)").all_inner_texts())
+    assert splits <= {"train", "valid"} and "train" in splits
 
 
 def test_another_projects_job_is_neither_listed_nor_openable(

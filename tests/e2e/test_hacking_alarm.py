@@ -6,7 +6,7 @@ lr 5e-4, temperature 0.7, same seed), each with the strict monitor grader:
   the ``reward_hacking`` alarm;
 - trained on the demo's one-answer reward, it does not.
 
-Slow (two jobs side by side; steps took 8-10 minutes each on 2 overloaded cores):
+Slow (two jobs side by side; 6 steps took 73 minutes on 2 overloaded cores, README):
 ``pytest -m slow tests/e2e/test_hacking_alarm.py -s``. With ``OPENRFT_HACKING_OUT=path.json``
 the per-step numbers of both runs are written there (the README's table comes from them);
 ``OPENRFT_MODEL_CACHE_DIR`` reuses converted models.

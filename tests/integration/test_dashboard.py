@@ -61,4 +61,8 @@ def test_the_job_page_uses_the_public_api(server: ServerHandle) -> None:
     for endpoint in ("/fine_tuning/jobs", "/events", "/checkpoints", "/samples", "/report"):
         assert endpoint in code, endpoint
     assert "/chat/completions" in assets["js/panels/checkpoints.js"]
+    # Grader logs: the job's grader_logs.jsonl result file, read through /v1/files.
+    logs = assets["js/panels/logs.js"]
+    assert "grader_logs.jsonl" in logs and "/content" in logs
+    assert "logs" in assets["js/panels/index.js"]
     assert "sessionStorage" in assets["js/api.js"] and "localStorage" not in code

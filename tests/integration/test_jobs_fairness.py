@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS as CAPS
 from openrft.domain.jobs import JobStatus
 from openrft.errors import RateLimitError
 from openrft.executors.local import LocalExecutor
-from openrft.graders.lambda_spec import MAX_RETRIES, MAX_TIMEOUT_S
 from openrft.services.jobs import CreateJob
 from tests.integration.fake_worker import __file__ as FAKE_WORKER
 from tests.integration.store_fixtures import Store
@@ -34,8 +34,8 @@ def test_other_projects_job_starts_in_the_first_pass(store: Store, tmp_path: Pat
         "type": "lambda",
         "lambda": {
             "function": "hang.py:handler",
-            "max_retries": MAX_RETRIES,
-            "timeout_s": MAX_TIMEOUT_S,
+            "max_retries": CAPS.lambda_retries,
+            "timeout_s": CAPS.lambda_timeout_s,
         },
     }
     plain = {"type": "string_check", "name": "g", "input": "a", "reference": "a", "operation": "eq"}

@@ -101,7 +101,7 @@ def test_grader_uploads_are_checked_on_arrival(keyed: ServerHandle) -> None:
     for name, source, fragment in (
         ("reward.txt", HANDLER, ".py name"),
         ("reward.py", "def lambda_handler(event, context)\n", "does not parse"),
-        ("reward.py", "x = 1\n" * 60_000, "at most 256 kB"),
+        ("reward.py", "x = 1\n" * 60_000, "at most 262144 bytes"),
     ):
         with pytest.raises(openai.BadRequestError, match=fragment):
             _upload_handler(client, name, source)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS as CAPS
 from openrft.errors import InvalidRequestError
 from openrft.graders import validate_grader
-from openrft.graders.lambda_spec import MAX_CONCURRENCY, MAX_RETRIES, MAX_TIMEOUT_S
+from openrft.graders.lambda_spec import MAX_CONCURRENCY
 
 
 @pytest.mark.parametrize(
     ("field", "value", "says"),
     [
-        ("max_retries", MAX_RETRIES + 1, f"from 0 to {MAX_RETRIES}"),
-        ("timeout_s", MAX_TIMEOUT_S + 1, f"from 0.001 to {MAX_TIMEOUT_S}"),
+        ("max_retries", CAPS.lambda_retries + 1, f"from 0 to {CAPS.lambda_retries}"),
+        ("timeout_s", CAPS.lambda_timeout_s + 1, f"from 0.001 to {CAPS.lambda_timeout_s}"),
         ("concurrency", MAX_CONCURRENCY + 1, f"from 1 to {MAX_CONCURRENCY}"),
         ("max_retries", 10**12, "integer from 0"),
     ],

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from openrft.domain.grader_limits import DEFAULT_GRADER_LIMITS as CAPS
 from openrft.errors import InvalidRequestError
 from openrft.graders.templating import (
-    MAX_RENDER_CHARS,
-    MAX_TEMPLATE_CHARS,
     RenderTooLargeError,
     namespaces_for,
     render_template,
@@ -51,14 +50,14 @@ def test_scan_matches_the_old_tag_semantics() -> None:
 
 
 def test_oversize_template_is_a_clear_400() -> None:
-    with pytest.raises(InvalidRequestError, match=str(MAX_TEMPLATE_CHARS)) as info:
-        validate_template("x" * (MAX_TEMPLATE_CHARS + 1), "grader.reference")
+    with pytest.raises(InvalidRequestError, match=str(CAPS.template_chars)) as info:
+        validate_template("x" * (CAPS.template_chars + 1), "grader.reference")
     assert info.value.param == "grader.reference"
 
 
 def test_render_output_is_capped() -> None:
     ns = namespaces_for("y" * 1000, {})
-    template = "{{sample.output_text}}" * (MAX_RENDER_CHARS // 1000 + 2)
+    template = "{{sample.output_text}}" * (CAPS.render_chars // 1000 + 2)
     with pytest.raises(RenderTooLargeError):
         render_template(template, ns)
     assert len(render_template("{{sample.output_text}}" * 10, ns)) == 10_000

@@ -44,13 +44,16 @@ def test_repetition_rising() -> None:
     )
 
 
-def hacking_history(monitor: list[float], gaps: list[float], se: float) -> list[dict]:
+def hacking_history(
+    monitor: list[float], gaps: list[float], se: float, monitor_se: float = 0.0
+) -> list[dict]:
     rewards = [0.1, 0.12, 0.11, 0.2, 0.3, 0.35]
     return steps(
         6,
         train_reward_mean=rewards,
         **{
             "monitor/reward_mean": monitor,
+            "monitor/reward_se": [monitor_se] * 6,
             "monitor/reward_gap_mean": gaps,
             "monitor/reward_gap_se": [se] * 6,
         },
@@ -70,6 +73,34 @@ def test_reward_hacking_fires_when_reward_rises_and_the_monitor_falls_beyond_noi
     assert alarm is not None and alarm.kind == "reward_hacking"
     assert alarm.data["monitor_change"] < 0 < alarm.data["reward_rise"]
     assert "select_checkpoint_by='monitor'" in alarm.message
+
+
+def test_reward_hacking_fires_when_the_monitor_stays_flat_within_noise() -> None:
+    # The demo's gameable reward, steps 1-6 of the 2026-12-03 run (README): the monitor's
+    # window mean ended 0.002 above its start (0.35 standard errors) while the training reward
+    # rose 0.052 and the gap grew by 4.2 standard errors.
+    history = steps(
+        6,
+        train_reward_mean=[0.0188, 0.025, 0.0938, 0.0719, 0.125, 0.0969],
+        **{
+            "monitor/reward_mean": [0.0094, 0.0094, 0.0281, 0.0156, 0.025, 0.0125],
+            "monitor/reward_se": [0.006, 0.006, 0.0129, 0.006, 0.0051, 0.0051],
+            "monitor/reward_gap_mean": [0.0094, 0.0156, 0.0656, 0.0563, 0.1, 0.0844],
+            "monitor/reward_gap_se": [0.006, 0.006, 0.0172, 0.0063, 0.0298, 0.0031],
+        },
+    )
+    alarm = reward_hacking(history, 0)
+    assert alarm is not None and alarm.data["monitor_change"] > 0
+    assert alarm.data["gap_z"] == pytest.approx(4.2, abs=0.1)
+    # Without the monitor's standard errors only a fall counts: a rise of 0.002 clears it.
+    assert reward_hacking([dict(h, **{"monitor/reward_se": 0.0}) for h in history], 0) is None
+
+
+def test_no_hacking_alarm_when_the_monitor_rises_beyond_noise() -> None:
+    # Both graders improve, the training one faster (a coarser monitor, not an exploit).
+    rising = [0.05, 0.05, 0.05, 0.12, 0.15, 0.16]
+    history = hacking_history(rising, [0.05, 0.07, 0.06, 0.08, 0.15, 0.19], 0.01, 0.01)
+    assert reward_hacking(history, 0) is None
 
 
 @pytest.mark.parametrize(

@@ -29,5 +29,8 @@ def test_monitor_metrics_pair_samples_both_graders_graded() -> None:
     assert metrics["monitor/reward_gap_mean"] == pytest.approx(0.1 / 3)
     assert metrics["monitor/reward_gap_se"] == pytest.approx(0.0, abs=1e-12)
     assert metrics["monitor/reward_mean"] == pytest.approx((1.0 + 0.0 + 0.1 + 0 + 0 + 0.1) / 6)
+    # Per-prompt monitor means 1.1 / 3 and 0.1 / 3: their stdev is |difference| / sqrt(2),
+    # over sqrt(2) prompts.
+    assert metrics["monitor/reward_se"] == pytest.approx((1.0 / 3) / 2)
     assert metrics["monitor/graded_samples"] == 6
     assert metrics["monitor/error_rate"] == pytest.approx(1 / 8)

@@ -7,8 +7,9 @@ import checkpoints from "./checkpoints.js";
 import events from "./events.js";
 import files from "./files.js";
 import integrity from "./integrity.js";
+import logs from "./logs.js";
 import report from "./report.js";
 import samples from "./samples.js";
 import summary from "./summary.js";
 
-export const PANELS = [summary, integrity, charts, report, samples, checkpoints, files, events];
+export const PANELS = [summary, integrity, charts, report, samples, checkpoints, files, logs, events];

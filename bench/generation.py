@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,45 @@ from openrft.settings import Settings
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "generation.json"
 FP32_ROOFLINE_TOKENS_PER_S = 600.0  # 135M params × 2 FLOP/token at ≈ 167 GFLOP/s (issue 7)
+
+
+def add_generation_args(parser: argparse.ArgumentParser) -> None:
+    """The model and the batch shape (the reference step's by default)."""
+    parser.add_argument("--model", default=ref.MODEL)
+    parser.add_argument("--prompts", type=int, default=ref.PROMPTS_PER_STEP)
+    parser.add_argument("--samples", type=int, default=ref.GROUP_SIZE)
+    parser.add_argument("--max-new-tokens", type=int, default=ref.MAX_NEW_TOKENS)
+
+
+@dataclass
+class GenerationSetup:
+    """The model, its tokenizer, the reference prompts and openrft's engine, warmed up."""
+
+    model: Any
+    tokenizer: Any
+    prompts: list[list[int]]
+    engine: GenerationEngine
+
+    def config(self, args: argparse.Namespace) -> dict[str, Any]:
+        """What a result records of its inputs (``args`` from ``add_generation_args``)."""
+        return {
+            **ref.describe(),
+            "model": args.model,
+            "prompts": len(self.prompts),
+            "samples": args.samples,
+            "max_new_tokens": args.max_new_tokens,
+            "torch_threads": torch.get_num_threads(),
+        }
+
+
+def prepare_generation(model_name: str, prompt_count: int) -> GenerationSetup:
+    """Load ``model_name``, render the first ``prompt_count`` reference prompts, warm up."""
+    model, tokenizer = load_base_model(model_name, cache_dir=Settings().resolved_model_cache_dir)
+    rows = ref.reference_rows(1)[:prompt_count]
+    prompts = [encode_chat(tokenizer, row["messages"]) for row in rows]
+    engine = GenerationEngine(model, tokenizer)
+    engine.generate(prompts[:1], SamplingParams(max_new_tokens=2), n=2)  # warm-up
+    return GenerationSetup(model, tokenizer, prompts, engine)
 
 
 def run_engine(engine: GenerationEngine, prompts: list[list[int]], samples: int, new: int) -> dict:
@@ -75,38 +115,26 @@ def _generated_length(row: list[int], stops: set[int]) -> int:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default=ref.MODEL)
-    parser.add_argument("--prompts", type=int, default=ref.PROMPTS_PER_STEP)
-    parser.add_argument("--samples", type=int, default=ref.GROUP_SIZE)
-    parser.add_argument("--max-new-tokens", type=int, default=ref.MAX_NEW_TOKENS)
+    add_generation_args(parser)
     parser.add_argument("--skip-transformers", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads [torch's default].")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    cache_dir = Settings().resolved_model_cache_dir
-    model, tokenizer = load_base_model(args.model, cache_dir=cache_dir)
-    rows = ref.reference_rows(1)[: args.prompts]
-    prompts = [encode_chat(tokenizer, row["messages"]) for row in rows]
-    engine = GenerationEngine(model, tokenizer)
-    engine.generate(prompts[:1], SamplingParams(max_new_tokens=2), n=2)  # warm-up
+    setup = prepare_generation(args.model, args.prompts)
+    prompts = setup.prompts
     load_before = os.getloadavg()[0]
     result: dict[str, Any] = {
-        "config": {
-            **ref.describe(),
-            "model": args.model,
-            "prompts": len(prompts),
-            "samples": args.samples,
-            "max_new_tokens": args.max_new_tokens,
-            "torch_threads": torch.get_num_threads(),
-        },
+        "config": setup.config(args),
         "prompt_tokens": [len(p) for p in prompts],
-        "openrft": run_engine(engine, prompts, args.samples, args.max_new_tokens),
+        "openrft": run_engine(setup.engine, prompts, args.samples, args.max_new_tokens),
     }
     if not args.skip_transformers:
-        stops = sorted(engine.default_stop_ids)
-        hf = run_transformers(model, tokenizer, prompts, args.samples, args.max_new_tokens, stops)
+        stops = sorted(setup.engine.default_stop_ids)
+        hf = run_transformers(
+            setup.model, setup.tokenizer, prompts, args.samples, args.max_new_tokens, stops
+        )
         result["transformers"] = hf
         result["speedup"] = result["openrft"]["tokens_per_s"] / hf["tokens_per_s"]
     result["fraction_of_fp32_roofline"] = (

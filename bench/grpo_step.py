@@ -1,11 +1,13 @@
-"""openrft's GRPO step on the reference configuration (issue 7): step time, split, RSS, rewards.
+"""openrft's GRPO step on a bench workload (bench/workloads.py): step time, split, RSS, rewards.
 
-Run alone: ``python -m bench.grpo_step [--steps N]``; ``make bench`` runs it side by side with TRL
-through bench/grpo_vs_trl.py. Like bench/trl_step.py, the measurement runs in a child process so its
-peak RSS is openrft's alone, and the inputs come from bench/reference_config.py. The step is the
+Run alone: ``python -m bench.grpo_step [--workload learning|reference] [--steps N] [--contended]``;
+``make bench`` runs it side by side with TRL through bench/grpo_vs_trl.py. Like bench/trl_step.py,
+the measurement runs in a child process so its peak RSS is openrft's alone. The step is the
 trainer's own code path (``openrft.training``): rollout with the generation engine, grading,
-advantages, the micro-batched GRPO update. Old log-probs are never recomputed (``num_iterations ==
-1``), so their time is 0 by construction.
+advantages, the micro-batched GRPO update; a workload with validation prompts is then evaluated
+(greedy, by ``openrft.training.evaluation``) before the first step and after each, timed apart
+from the step. Old log-probs are never recomputed (``num_iterations == 1``).
+``--contended`` keeps one core busy with another process for the whole measurement.
 """
 
 from __future__ import annotations
@@ -20,17 +22,23 @@ from pathlib import Path
 from typing import Any
 
 from bench import reference_config as ref
-from bench.child import REPO_ROOT, run_measurement
+from bench.child import REPO_ROOT, busy_core, run_measurement
+from bench.workloads import WORKLOADS, Workload
 
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "grpo_step.json"
-SPLIT_KEYS = ("generate_s", "grade_s", "old_logprobs_s", "forward_backward_s", "optimizer_s")
+SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
+
+
+def results_path(workload: str, contended: bool = False) -> Path:
+    name = f"grpo_step_{workload}{'_contended' if contended else ''}.json"
+    return REPO_ROOT / "bench" / "results" / name
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.grpo_step", description=__doc__)
-    parser.add_argument("--steps", type=int, default=ref.DEFAULT_STEPS, help="optimizer steps")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="learning")
+    parser.add_argument("--steps", type=int, help="optimizer steps [the workload's default]")
     parser.add_argument("--model", default=ref.MODEL, help="override only for smoke runs")
-    parser.add_argument("--max-new-tokens", type=int, default=ref.MAX_NEW_TOKENS)
+    parser.add_argument("--max-new-tokens", type=int, help="[the workload's]; for smoke runs")
     parser.add_argument("--dtype", default=ref.DTYPE, choices=["float32", "bfloat16"])
     parser.add_argument(
         "--activation-checkpointing",
@@ -38,19 +46,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=False,
         help="recompute layer activations in backward (less memory, more time)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="JSON result path")
+    parser.add_argument(
+        "--contended", action="store_true", help="another process keeps one core busy meanwhile"
+    )
+    parser.add_argument("--out", type=Path, help="JSON result path [bench/results/...]")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    options = parser.parse_args(argv)
+    options.steps = options.steps or WORKLOADS[options.workload].default_steps
+    options.out = options.out or results_path(options.workload, options.contended)
+    options.max_new_tokens = options.max_new_tokens or WORKLOADS[options.workload].max_new_tokens
+    return options
 
 
 def measure(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure openrft in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
-    args = ["--steps", str(options.steps), "--model", options.model]
-    args += ["--max-new-tokens", str(options.max_new_tokens), "--dtype", options.dtype]
+    args = ["--workload", options.workload, "--steps", str(options.steps)]
+    args += ["--model", options.model, "--dtype", options.dtype]
+    args += ["--max-new-tokens", str(options.max_new_tokens)]
     if options.activation_checkpointing:
         args.append("--activation-checkpointing")
-    result = run_measurement("bench.grpo_step", args, options.out)
+    if options.contended:
+        with busy_core():
+            result = run_measurement("bench.grpo_step", [*args, "--contended"], options.out)
+    else:
+        result = run_measurement("bench.grpo_step", args, options.out)
     print(json.dumps(summary(result), indent=2))
     return result
 
@@ -62,18 +82,20 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 class _RewardGrader:
-    """The reference reward (the demo's GSM8K scoring), in process like TRL's reward function."""
+    """The workload's reward, in process like TRL's reward function."""
+
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
 
     async def grade(self, requests: Any) -> list[Any]:
         from openrft.graders import GradeResult
 
-        return [
-            GradeResult(reward=ref.reward(r.output_text, r.item["ground_truth"])) for r in requests
-        ]
+        reward = self.workload.reward
+        return [GradeResult(reward=reward(r.output_text, r.item)) for r in requests]
 
 
 def run_worker(options: argparse.Namespace) -> dict[str, Any]:
-    """Build the trainer's components on the reference inputs and time ``options.steps`` steps."""
+    """Build the trainer's components on the workload and time ``options.steps`` steps."""
     import asyncio
 
     import torch
@@ -85,10 +107,11 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
     from openrft.training.policy import Policy
     from openrft.training.rollout import EngineSampler, TokenizerCodec
 
+    workload = WORKLOADS[options.workload]
     config = TrainConfig(
         batch_size=ref.PROMPTS_PER_STEP,
         group_size=ref.GROUP_SIZE,
-        learning_rate=ref.LEARNING_RATE,
+        learning_rate=workload.learning_rate,
         max_completion_tokens=options.max_new_tokens,
         temperature=ref.TEMPERATURE,
         beta=ref.BETA,
@@ -106,25 +129,50 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
         base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=config.beta
     )
     sampler = EngineSampler(GenerationEngine(policy.model, tokenizer))
-    steps = asyncio.run(_train(options.steps, config, policy, sampler, TokenizerCodec(tokenizer)))
-    return _result(options, steps, torch.get_num_threads())
+    trainer = _Trainer(workload, options.steps, config, policy, sampler, TokenizerCodec(tokenizer))
+    steps, valid = asyncio.run(trainer.run())
+    return _result(options, workload, steps, valid, torch.get_num_threads())
 
 
-async def _train(
-    n_steps: int, config: Any, policy: Any, sampler: Any, codec: Any
-) -> list[dict[str, float]]:
-    from openrft.rl import compute_advantages
-    from openrft.training.grading import grade_groups
-    from openrft.training.rollout import SamplingConfig, rollout
-    from openrft.training.update import Learner
+class _Trainer:
+    """The bench's training loop: the controller's roles without its database and events."""
 
-    learner = Learner(policy, config, total_steps=n_steps)
-    rows = ref.reference_rows(n_steps)
-    grader = _RewardGrader()
-    measured = []
-    for step in range(n_steps):
-        batch = rows[step * ref.PROMPTS_PER_STEP : (step + 1) * ref.PROMPTS_PER_STEP]
-        prompts = [codec.encode_prompt(row["messages"]) for row in batch]
+    def __init__(
+        self, workload: Workload, n_steps: int, config: Any, policy: Any, sampler: Any, codec: Any
+    ) -> None:
+        from openrft.training.update import Learner
+
+        self.workload, self.n_steps, self.config = workload, n_steps, config
+        self.sampler, self.codec = sampler, codec
+        self.learner = Learner(policy, config, total_steps=n_steps)
+        self.grader = _RewardGrader(workload)
+        valid = workload.valid_rows()
+        self.valid_items = [(row, codec.encode_prompt(row["messages"])) for row in valid]
+
+    async def run(self) -> tuple[list[dict[str, float]], list[float]]:
+        """Per-step measurements, and the validation rewards (before step 1, after each)."""
+        rows = self.workload.train_rows(self.n_steps)
+        valid = [await self._validate()] if self.valid_items else []
+        measured = []
+        for step in range(self.n_steps):
+            batch = rows[step * ref.PROMPTS_PER_STEP : (step + 1) * ref.PROMPTS_PER_STEP]
+            measured.append(await self._step(step, batch))
+            if self.valid_items:
+                started = time.perf_counter()
+                valid.append(await self._validate())
+                measured[-1]["evaluate_s"] = time.perf_counter() - started
+                measured[-1]["valid_reward"] = valid[-1]
+            line = {"step": step + 1, **{k: round(v, 3) for k, v in measured[-1].items()}}
+            print(json.dumps(line), flush=True)
+        return measured, valid
+
+    async def _step(self, step: int, batch: list[dict[str, Any]]) -> dict[str, float]:
+        from openrft.rl import compute_advantages
+        from openrft.training.grading import grade_groups
+        from openrft.training.rollout import SamplingConfig, rollout
+
+        config = self.config
+        prompts = [self.codec.encode_prompt(row["messages"]) for row in batch]
         sampling = SamplingConfig(
             config.max_completion_tokens,
             config.temperature,
@@ -132,48 +180,51 @@ async def _train(
             seed=config.seed * 1_000_003 + step + 1,
         )
         start = time.perf_counter()
-        groups = rollout(sampler, codec, batch, prompts, sampling, config.group_size)
+        groups = rollout(self.sampler, self.codec, batch, prompts, sampling, config.group_size)
         generated = time.perf_counter()
-        rss_after_generate = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        graded = await grade_groups(grader, groups, tag=f"step{step}")
+        graded = await grade_groups(self.grader, groups, tag=f"step{step}")
         graded_at = time.perf_counter()
         advantages, adv = compute_advantages(graded.rewards, config.group_size, "group")
-        metrics = learner.step(groups, advantages)
-        measured.append(
-            {
-                "step_s": time.perf_counter() - start,
-                "generate_s": generated - start,
-                "grade_s": graded_at - generated,
-                "old_logprobs_s": 0.0,
-                "forward_backward_s": metrics["timing/forward_backward_s"],
-                "optimizer_s": metrics["timing/optimizer_s"],
-                "reward_mean": adv["reward_mean"],
-                "completion_tokens": float(sum(g.completion_tokens for g in groups)),
-                "logp_gap_mean": metrics["sampling/logp_gap_mean"],
-                "trained_fraction": metrics["trained_fraction"],
-                "peak_rss_after_generate_mib": rss_after_generate,
-            }
-        )
-        print(
-            json.dumps({"step": step + 1, **{k: round(v, 3) for k, v in measured[-1].items()}}),
-            flush=True,
-        )
-    return measured
+        metrics = self.learner.step(groups, advantages)
+        return {
+            "step_s": time.perf_counter() - start,
+            "generate_s": generated - start,
+            "grade_s": graded_at - generated,
+            "forward_backward_s": metrics["timing/forward_backward_s"],
+            "optimizer_s": metrics["timing/optimizer_s"],
+            "evaluate_s": 0.0,
+            "reward_mean": adv["reward_mean"],
+            "completion_tokens": float(sum(g.completion_tokens for g in groups)),
+            "trained_fraction": metrics["trained_fraction"],
+        }
+
+    async def _validate(self) -> float:
+        from openrft.training.evaluation import evaluate
+        from openrft.training.rollout import SamplingConfig
+
+        greedy = SamplingConfig(self.config.max_completion_tokens, 0.0, 1.0, seed=0)
+        result = await evaluate(self.sampler, self.codec, self.grader, self.valid_items, greedy, 1)
+        return float(result.reward_mean or 0.0)
 
 
 def _result(
-    options: argparse.Namespace, steps: list[dict[str, float]], threads: int
+    options: argparse.Namespace,
+    workload: Workload,
+    steps: list[dict[str, float]],
+    valid: list[float],
+    threads: int,
 ) -> dict[str, Any]:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     step_times = [s["step_s"] for s in steps]
     return {
         "benchmark": "openrft_grpo_step",
         "config": {
-            **ref.describe(),
+            **workload.describe(),
             "model": options.model,
             "dtype": options.dtype,
-            "activation_checkpointing": options.activation_checkpointing,
             "max_new_tokens": options.max_new_tokens,
+            "activation_checkpointing": options.activation_checkpointing,
+            "contended": options.contended,
             "torch_threads": threads,
         },
         "steps": len(steps),
@@ -182,10 +233,8 @@ def _result(
         "median_split_s": {k: round(statistics.median(s[k] for s in steps), 2) for k in SPLIT_KEYS},
         "rollout_tokens_per_s": [round(s["completion_tokens"] / s["generate_s"], 1) for s in steps],
         "peak_rss_mib": round(peak_kib / 1024, 1),
-        # Where the peak comes from: generation alone vs generation + training.
-        "peak_rss_after_generate_mib": [round(s["peak_rss_after_generate_mib"], 1) for s in steps],
         "reward_means": [round(s["reward_mean"], 4) for s in steps],
-        "logp_gap_means": [round(s["logp_gap_mean"], 5) for s in steps],
+        "valid_rewards": [round(v, 4) for v in valid],
         "trained_fractions": [round(s["trained_fraction"], 3) for s in steps],
     }
 

@@ -1,9 +1,12 @@
-"""TRL's ``GRPOTrainer`` on the reference GRPO step (issue 7): median step time, peak RSS, rewards.
+"""TRL's ``GRPOTrainer`` on a bench workload (bench/workloads.py): step time, split, RSS, rewards.
 
-Run alone: ``python -m bench.trl_step [--steps N]``; ``make bench`` runs it side by side with
-openrft through bench/grpo_vs_trl.py. The measurement runs in a child process so that its peak RSS
-is TRL's alone (not the bench runner's, nor another benchmark's). Inputs come from
-bench/reference_config.py, the same as bench/grpo_step.py (openrft's side).
+Run alone: ``python -m bench.trl_step [--workload learning|reference] [--steps N]``; ``make bench``
+runs it side by side with openrft through bench/grpo_vs_trl.py. The measurement runs in a child
+process so that its peak RSS is TRL's alone. The split is timed around TRL's own methods
+(``_generate``, ``_calculate_rewards``) and the Trainer's optimizer-step callbacks; forward-backward
+is the rest of the step. A workload with validation prompts is evaluated before the first step and
+after each with greedy ``generate`` on the same prompt ids as openrft's side, timed apart from
+the step.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +26,43 @@ from transformers import TrainerCallback
 
 from bench import reference_config as ref
 from bench.child import REPO_ROOT, run_measurement
+from bench.workloads import WORKLOADS, Workload
 
-RESULTS_PATH = REPO_ROOT / "bench" / "results" / "trl_step.json"
+SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
+
+
+def results_path(workload: str) -> Path:
+    return REPO_ROOT / "bench" / "results" / f"trl_step_{workload}.json"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.trl_step", description=__doc__)
-    parser.add_argument("--steps", type=int, default=ref.DEFAULT_STEPS, help="optimizer steps")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="learning")
+    parser.add_argument("--steps", type=int, help="optimizer steps [the workload's default]")
     parser.add_argument("--micro-batch", type=int, default=8, help="completions per backward")
     parser.add_argument("--model", default=ref.MODEL, help="override only for smoke runs")
-    parser.add_argument("--max-new-tokens", type=int, default=ref.MAX_NEW_TOKENS)
+    parser.add_argument("--max-new-tokens", type=int, help="[the workload's]; for smoke runs")
     parser.add_argument(
         "--gradient-checkpointing",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="TRL's default is on (recompute activations: less memory, more time)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="JSON result path")
+    parser.add_argument("--out", type=Path, help="JSON result path [bench/results/...]")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    options = parser.parse_args(argv)
+    options.steps = options.steps or WORKLOADS[options.workload].default_steps
+    options.out = options.out or results_path(options.workload)
+    options.max_new_tokens = options.max_new_tokens or WORKLOADS[options.workload].max_new_tokens
+    return options
 
 
 def measure(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure TRL in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
-    args = ["--steps", str(options.steps), "--micro-batch", str(options.micro_batch)]
-    args += ["--model", options.model, "--max-new-tokens", str(options.max_new_tokens)]
+    args = ["--workload", options.workload, "--steps", str(options.steps)]
+    args += ["--micro-batch", str(options.micro_batch), "--model", options.model]
+    args += ["--max-new-tokens", str(options.max_new_tokens)]
     if not options.gradient_checkpointing:
         args.append("--no-gradient-checkpointing")
     result = run_measurement("bench.trl_step", args, options.out)
@@ -56,33 +71,54 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers of a result (what ``main`` prints)."""
-    keys = ("median_step_s", "step_times_s", "peak_rss_mib", "reward_means", "steps")
+    """The headline numbers of a result (what ``measure`` prints)."""
+    keys = ("median_step_s", "step_times_s", "median_split_s", "peak_rss_mib", "reward_means")
     return {"benchmark": "trl_grpo_step", **{key: result[key] for key in keys}}
 
 
-def gsm8k_reward_func(completions: list[Any], ground_truth: list[str], **_: Any) -> list[float]:
+def reward_func(workload: Workload) -> Any:
     """TRL reward callable; completions are strings or conversational message lists."""
-    texts = [c[-1]["content"] if isinstance(c, list) else str(c) for c in completions]
-    return [ref.reward(text, truth) for text, truth in zip(texts, ground_truth, strict=True)]
+
+    def workload_reward(completions: list[Any], row: list[dict[str, Any]], **_: Any) -> list[float]:
+        texts = [c[-1]["content"] if isinstance(c, list) else str(c) for c in completions]
+        return [workload.reward(text, r) for text, r in zip(texts, row, strict=True)]
+
+    return workload_reward
 
 
 class StepTimer(TrainerCallback):
-    """Wall time of each optimizer step (generation included) and TRL's per-step logs."""
+    """Each optimizer step's wall time and split, TRL's per-step logs, and the validation
+    reward before the first step and after each (evaluation is not counted in the step)."""
 
-    def __init__(self) -> None:
-        self.step_times_s: list[float] = []
+    def __init__(self, evaluate: Any) -> None:
+        self.evaluate = evaluate  # () -> mean validation reward, or None without validation
+        self.steps: list[dict[str, float]] = []
+        self.valid_rewards: list[float] = []
         self.rewards: list[float] = []
         self.logs: list[dict[str, float]] = []
+        self.split: dict[str, float] = defaultdict(float)  # of the step in progress
         self._last = time.perf_counter()
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+        self._validate()
         self._last = time.perf_counter()
 
+    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+        self._optimizer_start = time.perf_counter()
+
+    def on_optimizer_step(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+        self.split["optimizer_s"] += time.perf_counter() - self._optimizer_start
+
     def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
-        now = time.perf_counter()
-        self.step_times_s.append(now - self._last)
-        self._last = now
+        step_s = time.perf_counter() - self._last
+        rest = step_s - sum(self.split.values())
+        self.steps.append({**self.split, "step_s": step_s, "forward_backward_s": rest})
+        self.split.clear()
+        started = time.perf_counter()
+        if self._validate():
+            self.steps[-1]["evaluate_s"] = time.perf_counter() - started
+            self.steps[-1]["valid_reward"] = self.valid_rewards[-1]
+        self._last = time.perf_counter()
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
         numeric = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
@@ -90,9 +126,71 @@ class StepTimer(TrainerCallback):
             self.rewards.append(round(numeric["reward"], 4))
             self.logs.append(numeric)
 
+    def timed(self, key: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call(*args, **kwargs)``, its wall time added to this step's ``split[key]``."""
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.split[key] += time.perf_counter() - started
 
-def grpo_config(options: argparse.Namespace, output_dir: str) -> Any:
-    """TRL's ``GRPOConfig`` for the reference step; unlisted fields keep TRL's defaults."""
+    def _validate(self) -> bool:
+        reward = self.evaluate()
+        if reward is not None:
+            self.valid_rewards.append(reward)
+        return reward is not None
+
+
+def timed_trainer_class(timer: StepTimer) -> Any:
+    """``GRPOTrainer`` whose generation and reward calls add their time to ``timer.split``."""
+    from trl import GRPOTrainer
+
+    class TimedGRPOTrainer(GRPOTrainer):  # type: ignore[misc]
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            return timer.timed("generate_s", super()._generate, *args, **kwargs)
+
+        def _calculate_rewards(self, *args: Any, **kwargs: Any) -> Any:
+            return timer.timed("grade_s", super()._calculate_rewards, *args, **kwargs)
+
+    return TimedGRPOTrainer
+
+
+def greedy_validation(workload: Workload, tokenizer: Any, max_new_tokens: int) -> Any:
+    """``evaluate(model) -> mean reward`` of greedy replies to the workload's validation rows
+    (None when it has none), prompts encoded as openrft encodes them."""
+    import torch
+
+    from openrft.inference.tokens import encode_chat
+
+    rows = workload.valid_rows()
+    prompts = [encode_chat(tokenizer, row["messages"]) for row in rows]
+    width = max((len(p) for p in prompts), default=0)
+    pad = tokenizer.pad_token_id
+    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+
+    def evaluate(model: Any) -> float | None:
+        if not rows:
+            return None
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=pad,
+            )
+        model.train(was_training)
+        texts = tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+        return statistics.fmean(workload.reward(t, r) for t, r in zip(texts, rows, strict=True))
+
+    return evaluate
+
+
+def grpo_config(options: argparse.Namespace, workload: Workload, output_dir: str) -> Any:
+    """TRL's ``GRPOConfig`` for the workload; unlisted fields keep TRL's defaults."""
     import torch
     from trl import GRPOConfig
 
@@ -104,7 +202,7 @@ def grpo_config(options: argparse.Namespace, output_dir: str) -> Any:
         gradient_accumulation_steps=completions_per_step // options.micro_batch,
         max_completion_length=options.max_new_tokens,
         beta=ref.BETA,
-        learning_rate=ref.LEARNING_RATE,
+        learning_rate=workload.learning_rate,
         temperature=ref.TEMPERATURE,
         max_steps=options.steps,
         seed=ref.SEED,
@@ -121,20 +219,19 @@ def grpo_config(options: argparse.Namespace, output_dir: str) -> Any:
 
 
 def run_worker(options: argparse.Namespace) -> dict[str, Any]:
-    """Build TRL's trainer on the reference inputs, train ``options.steps`` steps, measure."""
+    """Build TRL's trainer on the workload, train ``options.steps`` steps, measure."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from trl import GRPOTrainer
+    from transformers import AutoTokenizer
 
     from openrft.inference.registry import canonical_base_name, resolve_model_dir
     from openrft.settings import Settings
 
+    workload = WORKLOADS[options.workload]
     torch.manual_seed(ref.SEED)
-    rows = ref.reference_rows(options.steps)
-    dataset = Dataset.from_list(
-        [{"prompt": row["messages"], "ground_truth": row["ground_truth"]} for row in rows]
-    )
+    rows = workload.train_rows(options.steps)
+    dataset = Dataset.from_list([{"prompt": row["messages"], "row": row} for row in rows])
     model_dir = resolve_model_dir(
         canonical_base_name(options.model), cache_dir=Settings().resolved_model_cache_dir
     )
@@ -145,40 +242,50 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
         lora_dropout=0.0,
         task_type="CAUSAL_LM",
     )
-    timer = StepTimer()
+    validate = greedy_validation(
+        workload, AutoTokenizer.from_pretrained(model_dir), options.max_new_tokens
+    )
+    trainer: Any = None
+    timer = StepTimer(lambda: validate(trainer.model))
     with tempfile.TemporaryDirectory() as output_dir:
-        trainer = GRPOTrainer(
+        trainer = timed_trainer_class(timer)(
             model=model_dir,
-            reward_funcs=gsm8k_reward_func,
-            args=grpo_config(options, output_dir),
+            reward_funcs=reward_func(workload),
+            args=grpo_config(options, workload, output_dir),
             train_dataset=dataset,
             peft_config=lora,
             callbacks=[timer],
         )
         trainer.train()
-    return _result(options, timer, torch.get_num_threads())
+    return _result(options, workload, timer, torch.get_num_threads())
 
 
-def _result(options: argparse.Namespace, timer: StepTimer, threads: int) -> dict[str, Any]:
+def _result(
+    options: argparse.Namespace, workload: Workload, timer: StepTimer, threads: int
+) -> dict[str, Any]:
     import trl
 
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    step_times = [s["step_s"] for s in timer.steps]
+    split = {k: round(statistics.median(s.get(k, 0.0) for s in timer.steps), 2) for k in SPLIT_KEYS}
     return {
         "benchmark": "trl_grpo_step",
         "trl_version": trl.__version__,
         "config": {
-            **ref.describe(),
+            **workload.describe(),
             "model": options.model,
             "max_new_tokens": options.max_new_tokens,
             "micro_batch": options.micro_batch,
             "gradient_checkpointing": options.gradient_checkpointing,
             "torch_threads": threads,
         },
-        "steps": len(timer.step_times_s),
-        "step_times_s": [round(t, 2) for t in timer.step_times_s],
-        "median_step_s": round(statistics.median(timer.step_times_s), 2),
+        "steps": len(step_times),
+        "step_times_s": [round(t, 2) for t in step_times],
+        "median_step_s": round(statistics.median(step_times), 2),
+        "median_split_s": split,
         "peak_rss_mib": round(peak_kib / 1024, 1),
         "reward_means": timer.rewards,
+        "valid_rewards": [round(v, 4) for v in timer.valid_rewards],
         "logs": timer.logs,
     }
 

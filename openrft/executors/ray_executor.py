@@ -4,8 +4,10 @@ Claiming, fairness, cancel grace, wall time, pause on shutdown and every status 
 ``LocalExecutor``'s (one ``JobRepository.transition``); only where the worker runs differs. A
 claimed job gets a ``JobActor`` with the job's resources (``ray_resources.job_resources``);
 its Ray ids go into an event once Ray has placed it. When the actor or its node dies while the
-job is still ``running``, the job resumes in a new actor from its latest checkpoint (at most
-``OPENRFT_RAY_MAX_RESTARTS`` times), or fails with an error naming the actor and node.
+job is still ``running`` — or the job's process ends because one of its rollout, trainer or
+reward worker actors died or stalled (``WorkerActorLost``) — the job resumes in a new actor from
+its latest checkpoint (at most ``OPENRFT_RAY_MAX_RESTARTS`` times), or fails with an error naming
+the actor and node.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ray
-from ray.exceptions import RayError
+from ray.exceptions import RayError, RayTaskError
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.db.jobs_repo import CheckpointRepository, JobRepository
@@ -34,6 +36,7 @@ from openrft.executors.ray_actor import JobActor
 from openrft.executors.ray_address import RayUnreachableError, check_ray_address
 from openrft.executors.ray_resources import describe, job_resources, unplaceable_reason
 from openrft.settings import Settings
+from openrft.training.ray_workers import WorkerActorLost
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class RayRun:
     launched_at: float = field(default_factory=time.monotonic)
     placement: dict[str, Any] | None = None
     returncode: int | None = None
-    death: str | None = None  # Ray's account of why the actor died
+    death: str | None = None  # why the actor died or gave up (naming the actor and node)
     unplaced: bool = False  # killed because Ray did not start it in time
 
     def poll(self) -> int | None:
@@ -100,9 +103,17 @@ class RayRun:
             self.returncode = int(ray.get(self.run_ref))
         except RayError as exc:
             self.returncode = ACTOR_DIED
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            self.death = " ".join(lines[:DEATH_LINES]) or type(exc).__name__
+            self.death = self._account(exc)
         ray.kill(self.actor)  # the job is over for this actor: give its resources back
+
+    def _account(self, exc: RayError) -> str:
+        """Why the run ended without an exit status, naming the actor and its node."""
+        if isinstance(exc, RayTaskError) and isinstance(exc.cause, WorkerActorLost):
+            return str(exc.cause)  # one of the job's worker actors died or stalled
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return f"The job's {self.who()} died: " + (
+            " ".join(lines[:DEATH_LINES]) or type(exc).__name__
+        )
 
     def who(self) -> str:
         """'Ray actor <id> on node <id> (<ip>)', as far as Ray told us before it died."""
@@ -214,7 +225,7 @@ class RayExecutor(LocalExecutor):
             if latest is None or run.restarts >= self.settings.ray_max_restarts:
                 continue
             message = (
-                f"The job's {run.who()} died: {run.death} Resuming from the checkpoint of step "
+                f"{run.death} Resuming from the checkpoint of step "
                 f"{latest.step_number} in a new actor (restart {run.restarts + 1} of at most "
                 f"{self.settings.ray_max_restarts})."
             )
@@ -243,7 +254,7 @@ class RayExecutor(LocalExecutor):
             )
             self._fail(
                 job_id,
-                f"The job's {run.who()} died: {run.death} The job did not resume: {why}. "
+                f"{run.death} The job did not resume: {why}. "
                 f"Last lines of its log:\n{log_tail(worker.log_path)}",
             )
         else:

@@ -2,8 +2,10 @@
 
 ``Grammars(tokenizer, vocab_size, stop_ids)`` wraps one tokenizer (building llguidance's view
 of it costs about a second, so it is cached per tokenizer); ``grammars.constraint(grammar)``
-returns a factory of per-sample ``GrammarConstraint`` objects, which the engine asks for a
-token mask before each sampling step and tells which token was taken. The grammar is a Lark
+checks the grammar and returns a ``CheckedGrammar``: a factory of per-sample
+``GrammarConstraint`` objects, which openrft's engine asks for a token mask before each
+sampling step and tells which token was taken, and the grammar's source, which the vLLM engine
+hands to vLLM's llguidance backend instead. The grammar is a Lark
 grammar in llguidance's dialect (``%json {schema}`` embeds a JSON schema). Once the grammar is
 complete only the stop tokens are allowed, so a constrained sample ends like any other.
 """
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import llguidance
@@ -49,6 +52,17 @@ class GrammarConstraint:
         self.matcher.consume_token(token_id)
 
 
+@dataclass(frozen=True)
+class CheckedGrammar:
+    """A grammar that compiled for one tokenizer; calling it makes one sample's constraint."""
+
+    source: str
+    tokenizer: llguidance.LLTokenizer
+
+    def __call__(self) -> GrammarConstraint:
+        return GrammarConstraint(llguidance.LLMatcher(self.tokenizer, self.source))
+
+
 class Grammars:
     """Constraints for one tokenizer; ``stop_ids`` are the tokens that end a sample."""
 
@@ -57,12 +71,12 @@ class Grammars:
             tokenizer, n_vocab=vocab_size, eos_token=sorted(stop_ids)
         )
 
-    def constraint(self, grammar: str) -> Callable[[], TokenConstraint]:
+    def constraint(self, grammar: str) -> CheckedGrammar:
         """Per-sample constraints of ``grammar``; ValueError when it does not compile."""
         error = llguidance.LLMatcher.validate_grammar(grammar, self.tokenizer)
         if error:
             raise ValueError(f"invalid grammar: {error}")
-        return lambda: GrammarConstraint(llguidance.LLMatcher(self.tokenizer, grammar))
+        return CheckedGrammar(grammar, self.tokenizer)
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, Grammars] = weakref.WeakKeyDictionary()

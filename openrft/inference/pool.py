@@ -67,8 +67,6 @@ class LoadedModel:
 class ModelPool:
     """Loads models lazily and serves them with batched, thread-run generation."""
 
-    supports_constraints = True
-
     def __init__(
         self,
         cache_dir: Path,

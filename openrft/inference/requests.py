@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # torch is imported lazily: the API process imports this module at startup
     import torch
+
+    from openrft.inference.constraints import CheckedGrammar
 
 FinishReason = Literal["stop", "length"]
 
@@ -73,8 +75,8 @@ class GenerationRequest:
     all its samples at the next step; ``on_done()`` is called (engine thread) once
     ``completions`` is filled. ``adapter_name``: the peft adapter for this request's
     rows (peft mixed-adapter batches; ``"__base__"`` = none); None everywhere = the model as is.
-    ``constraint()`` makes each sample's ``openrft.inference.constraints.TokenConstraint``
-    (grammar-constrained decoding), or None for free sampling.
+    ``constraint``: the checked grammar every sample follows (grammar-constrained decoding),
+    or None for free sampling.
     """
 
     prompt: list[int]
@@ -86,7 +88,7 @@ class GenerationRequest:
     cancelled: bool = False
     on_done: Callable[[], None] | None = None
     adapter_name: str | None = None
-    constraint: Callable[[], Any] | None = None
+    constraint: CheckedGrammar | None = None
     completions: list[Completion] = field(default_factory=list)
 
 

@@ -8,7 +8,7 @@ per-step text deltas as the engine produces them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -27,8 +27,8 @@ from openrft.inference.requests import (
 )
 from openrft.inference.tokens import encode_chat
 
-if TYPE_CHECKING:  # the pool pulls in torch, transformers and peft
-    from openrft.inference.pool import LoadedModel
+if TYPE_CHECKING:  # constraints pull in torch and llguidance
+    from openrft.inference.constraints import CheckedGrammar
 
 DEFAULT_MAX_TOKENS = 1024
 
@@ -37,10 +37,8 @@ FinishReason = Literal["stop", "length", "tool_calls"]
 
 class ServingPool(Protocol):
     """Where models are served: openrft's ``ModelPool`` or ``VllmPool``. ``get`` returns a
-    loaded model with ``tokenizer``, ``max_positions`` and ``engine`` (with ``device``);
-    ``supports_constraints``: it runs grammar-constrained decoding (openrft's engine only)."""
-
-    supports_constraints: bool
+    loaded model with ``tokenizer``, ``max_positions`` and ``engine`` (with ``device``,
+    ``vocab_size`` and ``default_stop_ids``: what grammars are checked against)."""
 
     async def get(self, base_model: str, weights_dir: Path | None = None) -> Any: ...
 
@@ -138,8 +136,6 @@ async def prepare_generation(
             code="context_length_exceeded",
         )
     constraint = None
-    if not pool.supports_constraints:
-        _check_unconstrained(request)
     if request.tool_choice.forces_call:
         constraint = await asyncio.to_thread(_forced_calls, loaded, request)
     elif request.output_format.constrained:
@@ -147,24 +143,7 @@ async def prepare_generation(
     return TextGeneration(pool, loaded, weights_dir, request, prompt, max_new, constraint)
 
 
-def _check_unconstrained(request: TextRequest) -> None:
-    """A 400 for what only grammar-constrained decoding can honour (not on vLLM here)."""
-    if request.tool_choice.forces_call:
-        raise InvalidRequestError(
-            "Forcing tool calls ('required' or a named function) needs constrained decoding, "
-            "which this server's vLLM engine does not run; use tool_choice 'auto', or a server "
-            "started with --inference-engine openrft.",
-            param="tool_choice",
-        )
-    if request.output_format.constrained:
-        raise InvalidRequestError(
-            "JSON output formats need constrained decoding, which this server's vLLM engine "
-            "does not run; use a server started with --inference-engine openrft.",
-            param=request.output_format.param,
-        )
-
-
-def _forced_calls(loaded: LoadedModel, request: TextRequest) -> Callable[[], Any]:
+def _forced_calls(loaded: Any, request: TextRequest) -> CheckedGrammar:
     """Per-sample constraints that allow only tool calls (``required`` / a named function)."""
     from openrft.inference.constraints import grammars_for, tool_call_grammar
 
@@ -176,7 +155,7 @@ def _forced_calls(loaded: LoadedModel, request: TextRequest) -> Callable[[], Any
     return grammars.constraint(grammar)
 
 
-def _json_output(loaded: LoadedModel, output_format: OutputFormat) -> Callable[[], Any]:
+def _json_output(loaded: Any, output_format: OutputFormat) -> CheckedGrammar:
     """Per-sample constraints to JSON following the format's schema; a 400 naming the schema
     field when llguidance cannot enforce it."""
     from openrft.inference.constraints import grammars_for, json_grammar
@@ -211,7 +190,7 @@ class TextGeneration:
         request: TextRequest,
         prompt: list[int],
         max_new_tokens: int,
-        constraint: Callable[[], Any] | None = None,
+        constraint: CheckedGrammar | None = None,
     ) -> None:
         self._pool, self._loaded, self._weights_dir = pool, loaded, weights_dir
         self.request = request

@@ -6,6 +6,10 @@ engine, and completions come back as the same ``Completion`` objects: token ids 
 that ended a sample included), the log-prob of each sampled token under the distribution it was
 sampled from, and the top alternatives when asked. LoRA adapters are loaded and dropped at run
 time by name (``load_adapter`` / ``unload_adapter``); the base model is never copied.
+
+Serving requests (``run``) stream: tokens reach ``on_step`` as vLLM produces them, and a
+grammar (forced tool calls, JSON output) goes to vLLM's llguidance backend as the same Lark
+source openrft's engine enforces, so both engines decode under one grammar.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from openrft.inference.requests import (
     SamplingParams,
     TokenEvent,
 )
+from openrft.inference.vllm_stream import StreamedSamples, sse_payloads, top_pairs
 
 BASE_MODEL_NAME = "base"  # ``--served-model-name`` of every managed server
 
@@ -33,13 +38,19 @@ class VllmError(RuntimeError):
 
 class VllmEngine:
     """A client of one vLLM server; ``default_stop_ids`` end a sample unless a request names
-    its own (the same defaults as openrft's engine: eos and end-of-turn tokens)."""
+    its own (the same defaults as openrft's engine: eos and end-of-turn tokens);
+    ``vocab_size``: the model's, which grammars are checked against."""
 
     def __init__(
-        self, base_url: str, default_stop_ids: Sequence[int], timeout_s: float = 3600.0
+        self,
+        base_url: str,
+        default_stop_ids: Sequence[int],
+        vocab_size: int,
+        timeout_s: float = 3600.0,
     ) -> None:
         self.client = httpx.Client(base_url=base_url, timeout=timeout_s)
         self.default_stop_ids = frozenset(default_stop_ids)
+        self.vocab_size = vocab_size
         # Where a request's torch generator lives; vLLM samples with the request's seed.
         self.device = "cpu"
 
@@ -53,6 +64,16 @@ class VllmEngine:
     def unload_adapter(self, name: str) -> None:
         self._post("/v1/unload_lora_adapter", {"lora_name": name})
 
+    def reload_weights(self, weights_dir: Path) -> None:
+        """Load the base model's weights in place from the safetensors in ``weights_dir``
+        (a full fine-tune's new weights) and drop the KV cache computed with the old ones.
+        The server must run with ``ServerOptions.weight_reload``."""
+        self._post(
+            "/collective_rpc",
+            {"method": "reload_weights", "kwargs": {"weights_path": str(weights_dir)}},
+        )
+        self._post("/reset_prefix_cache", {})
+
     def generate(
         self,
         prompts: Sequence[Sequence[int]],
@@ -63,31 +84,47 @@ class VllmEngine:
         """``n`` completions per prompt (one batch on the server); ``adapter``: a loaded
         adapter's name, None for the base model."""
         body = self._body(params, n, adapter)
-        body["prompt"] = [list(p) for p in prompts]
+        body["prompt"] = _prompts(prompts, n, params)
         choices = self._post("/v1/completions", body)["choices"]
         choices.sort(key=lambda c: c["index"])
         completions = [_completion(c, params.top_logprobs) for c in choices]
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def run(self, request: GenerationRequest, adapter: str | None = None) -> None:
-        """Decode one serving request: fills ``request.completions``, applies its
-        ``stop_check`` (stop strings) and reports every token to ``on_step``, then calls
-        ``on_done``. Grammar constraints are not supported here."""
+        """Decode one serving request as a stream: every token goes to ``on_step`` when vLLM
+        sends it, ``stop_check`` (stop strings) ends a sample, ``cancelled`` or all samples
+        ended close the stream (vLLM then aborts the request); then ``completions`` is
+        filled and ``on_done`` called."""
+        body = self._body(request.params, request.n, adapter)
+        body["prompt"] = _prompts([request.prompt], request.n, request.params)
+        body["stream"] = True
         if request.constraint is not None:
-            raise VllmError("grammar-constrained decoding is not supported on the vLLM engine")
-        [samples] = self.generate([request.prompt], request.params, request.n, adapter)
-        request.completions = [_stop_early(request, i, c) for i, c in enumerate(samples)]
-        if request.on_step is not None:
-            for event in _events(request.completions, request.params.top_logprobs):
-                request.on_step(event)
+            body["structured_outputs"] = {"grammar": request.constraint.source}
+        samples = StreamedSamples(request)
+        with self.client.stream("POST", "/v1/completions", json=body) as response:
+            if response.status_code != 200:
+                response.read()
+                raise VllmError(f"vLLM answered {response.status_code}: {response.text[:500]}")
+            for chunk in sse_payloads(response.iter_lines()):
+                for choice in chunk.get("choices") or []:
+                    self._report(request, samples.feed(choice))
+                if request.cancelled or samples.finished:
+                    break
+        self._report(request, samples.close())
+        request.completions = samples.completions()
         if request.on_done is not None:
             request.on_done()
+
+    @staticmethod
+    def _report(request: GenerationRequest, events: list[TokenEvent]) -> None:
+        if events and request.on_step is not None:
+            request.on_step(events)
 
     def _body(self, params: SamplingParams, n: int, adapter: str | None) -> dict[str, Any]:
         stops = params.stop_token_ids or tuple(sorted(self.default_stop_ids))
         return {
             "model": adapter or BASE_MODEL_NAME,
-            "n": n,
+            "n": 1 if _greedy(params) else n,
             "max_tokens": params.max_new_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -110,6 +147,18 @@ class VllmEngine:
         return response.json()
 
 
+def _greedy(params: SamplingParams) -> bool:
+    return params.temperature == 0
+
+
+def _prompts(prompts: Sequence[Sequence[int]], n: int, params: SamplingParams) -> list[list[int]]:
+    """The prompts vLLM gets. It refuses ``n`` > 1 when greedy, which openrft's engine
+    allows, so then each prompt goes ``n`` times with ``n`` 1: choice ``p * n + s`` is
+    sample ``s`` of prompt ``p`` either way."""
+    copies = n if _greedy(params) else 1
+    return [list(p) for p in prompts for _ in range(copies)]
+
+
 def _completion(choice: dict[str, Any], top_k: int) -> Completion:
     """One vLLM choice as openrft's ``Completion``."""
     ids = [int(t) for t in choice["token_ids"]]
@@ -117,46 +166,6 @@ def _completion(choice: dict[str, Any], top_k: int) -> Completion:
     sampled = [float(lp) for lp in (logprobs.get("token_logprobs") or [])]
     tops = None
     if top_k:
-        tops = [
-            sorted(((_token_id(t), float(lp)) for t, lp in (top or {}).items()), key=_by_logprob)[
-                :top_k
-            ]
-            for top in logprobs.get("top_logprobs") or []
-        ]
+        tops = [top_pairs(top or {}, top_k) or [] for top in logprobs.get("top_logprobs") or []]
     reason: FinishReason = "length" if choice.get("finish_reason") == "length" else "stop"
     return Completion(ids, sampled[: len(ids)], reason, tops)
-
-
-def _by_logprob(pair: tuple[int, float]) -> float:
-    return -pair[1]
-
-
-def _token_id(token: str) -> int:
-    """``"token_id:123"`` (``return_tokens_as_token_ids``) → 123."""
-    return int(token.rpartition(":")[2])
-
-
-def _stop_early(request: GenerationRequest, sample: int, completion: Completion) -> Completion:
-    """The completion cut after the first token at which ``stop_check`` says stop."""
-    if request.stop_check is None:
-        return completion
-    for i, token in enumerate(completion.token_ids):
-        if request.stop_check(sample, token):
-            end = i + 1
-            tops = completion.top_logprobs[:end] if completion.top_logprobs else None
-            return Completion(completion.token_ids[:end], completion.logprobs[:end], "stop", tops)
-    return completion
-
-
-def _events(completions: list[Completion], top_k: int) -> list[list[TokenEvent]]:
-    """Per decode position, one event for each sample still running there."""
-    steps: list[list[TokenEvent]] = []
-    for sample, c in enumerate(completions):
-        for i, token in enumerate(c.token_ids):
-            if i == len(steps):
-                steps.append([])
-            last = i == len(c.token_ids) - 1
-            top = c.top_logprobs[i] if c.top_logprobs and top_k else None
-            finish = c.finish_reason if last else None
-            steps[i].append(TokenEvent(sample, token, c.logprobs[i], top, finish))
-    return steps

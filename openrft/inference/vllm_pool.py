@@ -44,9 +44,6 @@ class VllmModel:
 class VllmPool:
     """Starts vLLM servers lazily and routes each request to its base model's server."""
 
-    # Grammar-constrained decoding (forced tool calls, JSON schemas) runs on openrft's engine.
-    supports_constraints = False
-
     def __init__(self, cache_dir: Path, python: Path, log_dir: Path, threads: int | None) -> None:
         self.cache_dir = cache_dir
         self.python = python
@@ -106,7 +103,7 @@ class VllmPool:
                 key,
                 tokenizer,
                 options.max_model_len,
-                VllmEngine(server.base_url, stops),
+                VllmEngine(server.base_url, stops, int(config.vocab_size)),
                 server,
                 set(),
             )

@@ -53,7 +53,9 @@ def require_vllm_python(configured: Path | None = None) -> Path:
 @dataclass(frozen=True)
 class ServerOptions:
     """How to start one engine. ``max_lora_rank`` 0: no LoRA; ``kv_cache_gib``: vLLM's CPU
-    KV cache (``VLLM_CPU_KVCACHE_SPACE``); ``gpu_memory_utilization``: its share of a GPU."""
+    KV cache (``VLLM_CPU_KVCACHE_SPACE``); ``gpu_memory_utilization``: its share of a GPU;
+    ``weight_reload``: allow reloading the weights in place (vLLM's development endpoints
+    ``/collective_rpc`` and ``/reset_prefix_cache``, on loopback only)."""
 
     python: Path
     model_dir: str
@@ -64,7 +66,9 @@ class ServerOptions:
     kv_cache_gib: int = 1
     gpu_memory_utilization: float = 0.4
     threads: int | None = None
-    start_timeout_s: float = 600.0
+    weight_reload: bool = False
+    # Starting takes about a minute on a quiet 2-core machine and over 8 under load 30+.
+    start_timeout_s: float = 1800.0
 
 
 class VllmServer:
@@ -119,6 +123,10 @@ class VllmServer:
             str(o.gpu_memory_utilization),
             "--seed",
             "0",
+            # Grammars (forced tool calls, JSON output) arrive as llguidance Lark source, the
+            # same openrft's engine enforces.
+            "--structured-outputs-config",
+            '{"backend": "guidance"}',
         ]
         if o.max_lora_rank:
             argv += [
@@ -136,9 +144,14 @@ class VllmServer:
         env["VLLM_CPU_KVCACHE_SPACE"] = str(self.options.kv_cache_gib)
         env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         env["VLLM_NO_USAGE_STATS"] = "1"
+        # A first step that compiles kernels on a busy CPU can take minutes; vLLM would
+        # declare its engine dead after 300 s.
+        env.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "3600")
         env["HF_HUB_OFFLINE"] = "1"
         if self.options.threads:
             env["OMP_NUM_THREADS"] = str(self.options.threads)
+        if self.options.weight_reload:
+            env["VLLM_SERVER_DEV_MODE"] = "1"
         return env
 
     def _wait_ready(self) -> None:

@@ -1,13 +1,17 @@
 """Log-probabilities and entropy of chosen tokens, computed only where they are needed.
 
 The trainer passes the final hidden states at completion positions, never the logits of the
-whole sequence: ``completion_logprobs`` applies the LM head chunk by chunk and recomputes each
-chunk's logits in the backward pass, so no (B, T, V) fp32 tensor ever exists.
+whole sequence: ``completion_logprobs`` applies the LM head chunk by chunk, so no (B, T, V) fp32
+tensor ever exists. With a frozen LM head (LoRA) the gradient of each log-prob to its hidden
+state is computed in the forward pass from the chunk's softmax and kept as (N, H): backward then
+costs nothing over the vocabulary. A trained head (full fine-tune) recomputes each chunk's
+logits in backward instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +59,49 @@ def _chunk_logprobs_entropy(
     return chosen, entropy
 
 
+class _FrozenHeadLogprobs(torch.autograd.Function):
+    """log softmax(h Wᵀ / T)[index] and entropy per row, for a frozen, bias-free head W (V, H).
+
+    d logp / d h = (W[index] − softmax · W) / T is taken in the forward pass, chunk by chunk;
+    the (N, H) result is all backward needs (one (n, V) softmax exists at a time)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        hidden: torch.Tensor,
+        index: torch.Tensor,
+        weight: torch.Tensor,
+        temperature: float,
+        chunk_tokens: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        logps, entropies, grads = [], [], []
+        for h, idx in zip(hidden.split(chunk_tokens), index.split(chunk_tokens), strict=True):
+            logp_all = F.log_softmax((h @ weight.T).float() / temperature, dim=-1)  # (n, V)
+            probs = logp_all.exp()
+            logps.append(logp_all.gather(-1, idx.unsqueeze(-1)).squeeze(-1))
+            entropies.append(-(probs * logp_all).sum(-1))
+            expected = probs.to(weight.dtype) @ weight  # (n, H): E_softmax[W]
+            grads.append(((weight[idx] - expected) / temperature).to(hidden.dtype))
+        entropy = torch.cat(entropies)
+        ctx.mark_non_differentiable(entropy)
+        ctx.save_for_backward(torch.cat(grads))
+        return torch.cat(logps), entropy
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad_logp: torch.Tensor, _grad_entropy: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
+        (grad_hidden,) = ctx.saved_tensors
+        return grad_hidden * grad_logp.unsqueeze(-1).to(grad_hidden.dtype), None, None, None, None
+
+
+def _frozen_weight(lm_head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
+    """The weight of a bias-free, frozen ``nn.Linear`` head; else None."""
+    if not isinstance(lm_head, torch.nn.Linear) or lm_head.bias is not None:
+        return None
+    return None if lm_head.weight.requires_grad else lm_head.weight
+
+
 def completion_logprobs(
     hidden: torch.Tensor,
     token_ids: torch.Tensor,
@@ -82,6 +129,12 @@ def completion_logprobs(
         empty = hidden.new_zeros(0, dtype=torch.float32)
         return empty, empty
     needs_grad = torch.is_grad_enabled() and hidden.requires_grad
+    frozen = _frozen_weight(lm_head)
+    if needs_grad and frozen is not None:
+        logp, entropy = _FrozenHeadLogprobs.apply(
+            hidden, token_ids, frozen, temperature, chunk_tokens
+        )
+        return logp, entropy
     logps: list[torch.Tensor] = []
     entropies: list[torch.Tensor] = []
     for h, idx in zip(hidden.split(chunk_tokens), token_ids.split(chunk_tokens), strict=True):

@@ -219,17 +219,10 @@ def check_checkpoint_selection(hyperparameters: dict[str, Any], monitor: Any) ->
 def check_rollout_engine(
     hyperparameters: dict[str, Any], vllm_installed: Callable[[], bool]
 ) -> None:
-    """``rollout_engine: "vllm"`` needs a LoRA job and vLLM installed where jobs run."""
+    """``rollout_engine: "vllm"`` needs vLLM installed where jobs run."""
     if hyperparameters.get("rollout_engine") != "vllm":
         return
     param = "method.reinforcement.hyperparameters.rollout_engine"
-    if hyperparameters.get("lora_rank") == 0:
-        raise InvalidRequestError(
-            "rollout_engine 'vllm' loads the LoRA adapter into vLLM after every step; a full "
-            "fine-tune (lora_rank 0) samples on the openrft engine: set lora_rank > 0 or "
-            "rollout_engine 'openrft'.",
-            param=param,
-        )
     if not vllm_installed():
         raise InvalidRequestError(
             f"rollout_engine 'vllm' needs vLLM, which this server does not have: "

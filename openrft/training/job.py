@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from openrft.tools import Toolbox
 from openrft.trackers.observers import job_trackers
 from openrft.training.config import TrainConfig
 from openrft.training.controller import (
+    LearnerRole,
     Outcome,
     Roles,
     StepObserver,
@@ -28,9 +29,11 @@ from openrft.training.controller import (
 from openrft.training.data import Row, holdout_split, read_jsonl
 from openrft.training.policy import Policy
 from openrft.training.preflight_gate import preflight_gate
+from openrft.training.reward_workers import reward_grader
 from openrft.training.rollout import Sampler, TokenizerCodec
 from openrft.training.rollout_workers import rollout_sampler
 from openrft.training.tool_setup import job_tools, tool_rollouts
+from openrft.training.trainer_workers import job_learners
 from openrft.training.tuning import (
     Objective,
     PreferenceObjective,
@@ -38,7 +41,6 @@ from openrft.training.tuning import (
     TuningController,
 )
 from openrft.training.tuning_data import ENCODERS
-from openrft.training.update import Learner
 from openrft.training.vllm_sampler import job_rollout_engine, vllm_rollouts
 
 
@@ -109,14 +111,16 @@ async def run_job(
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
             with (
                 _job_sampler(spec, config, settings, runtime, policy, scratch) as sampler,
+                job_learners(spec, config, settings, runtime, policy) as make_learner,
+                reward_grader(spec, settings, runtime, grader, scratch / "grader") as grading,
                 job_trackers(spec, settings, runtime) as trackers,
             ):
                 controller = _controller(
                     spec,
                     config,
                     runtime,
-                    policy,
-                    (grader, monitor),
+                    (policy, make_learner),
+                    (grading, monitor),
                     sampler,
                     rows,
                     scratch,
@@ -142,8 +146,8 @@ def _job_sampler(
     scratch: Path,
 ) -> Iterator[Sampler]:
     """What rollouts and evaluations sample from (``rollout_engine``): a vLLM server that gets
-    the LoRA adapter after every step, or openrft's engine (in process or on Ray workers)."""
-    if job_rollout_engine(config, settings, policy) == "vllm":
+    the new weights after every step, or openrft's engine (in process or on Ray workers)."""
+    if job_rollout_engine(config, settings) == "vllm":
         with vllm_rollouts(spec, config, settings, runtime, policy, scratch) as sampler:
             yield sampler
         return
@@ -155,7 +159,7 @@ def _controller(
     spec: JobSpec,
     config: TrainConfig,
     runtime: TrainingRuntime,
-    policy: Policy,
+    trainer: tuple[Policy, Callable[[int], LearnerRole]],  # (policy, make_learner)
     graders: tuple[Any, Any | None],  # (grader, monitor grader or None)
     sampler: Sampler,
     rows: tuple[list[Row], list[Row]],
@@ -164,13 +168,14 @@ def _controller(
     *,
     observers: Sequence[StepObserver],
 ) -> TrainingController:
+    policy, make_learner = trainer
     tokenizer = policy.tokenizer
     roles = Roles(
         runtime=runtime,
         codec=TokenizerCodec(tokenizer),
         sampler=sampler,
         grader=graders[0],
-        make_learner=lambda total_steps: Learner(policy, config, total_steps),
+        make_learner=make_learner,
         weights=policy,
         monitor=graders[1],
         rollouts=tool_rollouts(sampler, tokenizer, tools, [*rows[0], *rows[1]], config.max_turns),

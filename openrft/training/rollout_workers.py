@@ -6,53 +6,40 @@ trained tensors (the LoRA adapter only, or every weight of a full fine-tune) in 
 store once, and each actor loads them and samples its contiguous share of the prompts. The
 sampled groups come back in prompt order, so the controller cannot tell ``RaySampler`` from
 the in-process ``EngineSampler``. Outside Ray the job generates in its own process.
+An actor that dies or stalls ends the step with ``WorkerActorLost`` (``ray_workers``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import torch
 
 from openrft.domain.jobs import JobSpec
 from openrft.inference.engine import GenerationEngine
-from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.training.config import TrainConfig
 from openrft.training.controller import TrainingRuntime
 from openrft.training.policy import Policy
+from openrft.training.ray_workers import (
+    RoleActor,
+    WorkerGroup,
+    load_policy,
+    model_workers,
+    on_ray,
+    shares,
+)
 from openrft.training.rollout import Completion, EngineSampler, Sampler, SamplingConfig
 
-ANSWER_TIMEOUT_S = 1800.0  # one share of one step's generation
 
-
-class RolloutTimeoutError(RuntimeError):
-    """A rollout actor did not answer in time; the message names it and its node."""
-
-
-class RolloutWorker:
+class RolloutWorker(RoleActor):
     """A Ray actor holding one copy of the base model (with LoRA layers when LoRA)."""
 
     def __init__(self, model: str, config: TrainConfig, cache_dir: str, threads: int | None):
-        if threads:
-            torch.set_num_threads(threads)
-        base, tokenizer = load_base_model(
-            model, cache_dir=Path(cache_dir), dtype=config.torch_dtype
-        )
-        self.policy = Policy(
-            base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=0.0
-        )
-        self.sampler = EngineSampler(GenerationEngine(self.policy.model, tokenizer))
-
-    def where(self) -> str:
-        import ray
-
-        context = ray.get_runtime_context()
-        return f"actor {context.get_actor_id()} on node {context.get_node_id()}"
+        self.policy = load_policy(model, config, cache_dir, threads, beta=0.0)
+        self.sampler = EngineSampler(GenerationEngine(self.policy.model, self.policy.tokenizer))
 
     def sample(
         self,
@@ -65,25 +52,11 @@ class RolloutWorker:
         return self.sampler.sample(prompts, config, n)
 
 
-def shares(count: int, workers: int) -> list[slice]:
-    """Contiguous slices of ``range(count)`` for ``workers``, sizes differing by at most one
-    (empty slices left out)."""
-    size, extra = divmod(count, workers)
-    out, start = [], 0
-    for i in range(workers):
-        stop = start + size + (1 if i < extra else 0)
-        if stop > start:
-            out.append(slice(start, stop))
-        start = stop
-    return out
-
-
 class RaySampler:
     """``Sampler`` over rollout actors; ``policy`` is the trainer's (its weights are shipped)."""
 
-    def __init__(self, actors: Sequence[Any], names: Sequence[str], policy: Policy):
-        self.actors = list(actors)
-        self.names = list(names)
+    def __init__(self, group: WorkerGroup, policy: Policy):
+        self.group = group
         self.policy = policy
 
     def sample(
@@ -92,21 +65,15 @@ class RaySampler:
         import ray
 
         weights = ray.put(self.policy.trained_state())
-        parts = shares(len(prompts), len(self.actors))
+        parts = shares(len(prompts), len(self.group.actors))
         refs = [
             # Each share gets its own seed: the same seed would repeat one RNG stream.
             actor.sample.remote(weights, prompts[part], dataclasses.replace(config, seed=seed), n)
             for part, actor, seed in zip(
-                parts, self.actors, range(config.seed, config.seed + len(parts)), strict=False
+                parts, self.group.actors, range(config.seed, config.seed + len(parts)), strict=False
             )
         ]
-        _, pending = ray.wait(refs, num_returns=len(refs), timeout=ANSWER_TIMEOUT_S)
-        if pending:
-            late = [self.names[refs.index(ref)] for ref in pending]
-            raise RolloutTimeoutError(
-                f"Rollout worker {', '.join(late)} did not answer within {ANSWER_TIMEOUT_S:g} s."
-            )
-        return [group for share in ray.get(refs) for group in share]
+        return [group for share in self.group.collect(refs) for group in share]
 
 
 @contextmanager
@@ -120,36 +87,10 @@ def rollout_sampler(
     """The job's sampler: in this process, or ``rollout_workers`` Ray actors (killed at exit)."""
     workers = int(spec.hyperparameters.get("rollout_workers") or 1)
     local = EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
-    if workers <= 1:
+    if workers <= 1 or not on_ray(spec, runtime, "rollout_workers", "generating"):
         yield local
         return
-    import ray
-
-    if not ray.is_initialized():
-        runtime.add_event(
-            spec.id,
-            f"rollout_workers={workers} needs serve --executor ray; generating in the job's "
-            "own process.",
-            level="warn",
-        )
-        yield local
-        return
-    from openrft.executors.ray_resources import job_resources
-
-    options = job_resources(settings, spec.hyperparameters)
-    remote = ray.remote(RolloutWorker).options(**options, max_restarts=0)
-    cache = str(settings.resolved_model_cache_dir.resolve())
-    actors: list[Any] = [
-        remote.remote(spec.model, config, cache, settings.training_threads) for _ in range(workers)
-    ]
-    try:
-        names = ray.get([actor.where.remote() for actor in actors], timeout=ANSWER_TIMEOUT_S)
-        runtime.add_event(
-            spec.id,
-            f"Generating on {workers} Ray rollout workers: {'; '.join(names)}.",
-            data={"rollout_workers": names},
-        )
-        yield RaySampler(actors, names, policy)
-    finally:
-        for actor in actors:
-            ray.kill(actor)
+    with model_workers(
+        "rollout", spec, config, settings, runtime, RolloutWorker, strategy="SPREAD"
+    ) as group:
+        yield RaySampler(group, policy)

@@ -1,19 +1,22 @@
-"""Rollouts on vLLM with adapter-only weight sync.
+"""Rollouts on vLLM, with the policy's weights synced to the engine after every change.
 
 Before sampling, if the policy's weights changed since the last sync (an optimizer step, a
-resume), its LoRA adapter alone (a few MB) is saved and loaded into the running vLLM engine
-under a new name, and the previous version is dropped. The base weights are never merged,
-copied or reloaded.
+resume): for a LoRA job its adapter alone (a few MB) is saved and loaded into the running vLLM
+engine under a new name, and the previous version is dropped; the base weights are never
+merged, copied or reloaded. A full fine-tune's weights are saved (safetensors) and reloaded by
+the running engine in place: no restart, the server keeps its KV cache memory and compiled
+state, and only the cached prefixes are dropped.
 """
 
 from __future__ import annotations
 
 import shutil
+import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from openrft.domain.jobs import JobSpec
 from openrft.inference.registry import canonical_base_name, resolve_model_dir
@@ -35,11 +38,10 @@ from openrft.training.rollout import Completion, SamplingConfig
 
 
 class VllmSampler:
-    """``Sampler`` on a ``VllmEngine`` serving the policy's base model with LoRA enabled."""
+    """``Sampler`` on a ``VllmEngine`` serving the policy's base model: with LoRA enabled for a
+    LoRA policy, with weight reloading for a full one."""
 
     def __init__(self, engine: VllmEngine, policy: Policy, sync_dir: Path) -> None:
-        if not policy.is_lora:
-            raise ValueError("vLLM rollouts sync LoRA adapters only; this policy is a full model")
         self.engine = engine
         self.policy = policy
         self.sync_dir = sync_dir
@@ -63,33 +65,39 @@ class VllmSampler:
         return cast(list[list[Completion]], groups)
 
     def sync(self) -> None:
-        """Load the current adapter into the engine unless it already has this version."""
+        """Bring the engine to the policy's current weights unless it already has them."""
         version = self.policy.version
         if version == self.synced_version:
             return
         started = time.perf_counter()
-        name = f"policy-v{version}"
+        if self.policy.is_lora:
+            self._load_adapter(f"policy-v{version}")
+        else:
+            self._reload_weights()
+        self.synced_version = version
+        self.sync_seconds.append(time.perf_counter() - started)
+
+    def _load_adapter(self, name: str) -> None:
         out_dir = self.sync_dir / name
         self.policy.model.save_pretrained(out_dir)  # type: ignore[operator]
         self.engine.load_adapter(name, out_dir)
-        previous, self.adapter, self.synced_version = self.adapter, name, version
+        previous, self.adapter = self.adapter, name
         if previous is not None:
             self.engine.unload_adapter(previous)
             shutil.rmtree(self.sync_dir / previous, ignore_errors=True)
-        self.sync_seconds.append(time.perf_counter() - started)
+
+    def _reload_weights(self) -> None:
+        """Overwrite one weights directory and have the engine reload it in place."""
+        out_dir = self.sync_dir / "weights"
+        self.policy.model.save_pretrained(out_dir)  # type: ignore[operator]
+        self.engine.reload_weights(out_dir)
 
 
-def job_rollout_engine(config: TrainConfig, settings: Settings, policy: Policy) -> str:
+def job_rollout_engine(config: TrainConfig, settings: Settings) -> str:
     """``"openrft"`` or ``"vllm"`` for a job (``rollout_engine``; "auto" follows the server's
-    ``inference_engine``). A full fine-tune asked to run on vLLM is an error; on "auto" it
-    samples on openrft's engine."""
+    ``inference_engine``)."""
     python = vllm_python(settings.vllm_python)
-    engine = choose_engine(config.rollout_engine, settings.inference_engine, python)
-    if engine == "vllm" and not policy.is_lora:
-        if config.rollout_engine == "vllm":
-            raise ValueError("rollout_engine 'vllm' needs a LoRA job (lora_rank > 0)")
-        return "openrft"
-    return engine
+    return choose_engine(config.rollout_engine, settings.inference_engine, python)
 
 
 @contextmanager
@@ -103,7 +111,7 @@ def vllm_rollouts(
 ) -> Iterator[VllmSampler]:
     """A vLLM server of the job's base model for its rollouts and evaluations (stopped at
     exit); the sync count and mean time are reported as an event."""
-    model_config = policy.causal_lm.config
+    model_config: Any = policy.causal_lm.config
     options = ServerOptions(
         python=require_vllm_python(settings.vllm_python),
         model_dir=resolve_model_dir(
@@ -113,12 +121,15 @@ def vllm_rollouts(
         max_model_len=min(int(getattr(model_config, "max_position_embeddings", 2048)), 32768),
         max_lora_rank=config.lora_rank,
         threads=settings.training_threads,
+        weight_reload=not policy.is_lora,
     )
     server = VllmServer(options, scratch / "vllm.log")
-    client = VllmEngine(server.base_url, default_stop_token_ids(policy.tokenizer, policy.causal_lm))
-    sampler = VllmSampler(client, policy, scratch / "adapters")
+    stops = default_stop_token_ids(policy.tokenizer, policy.causal_lm)
+    client = VllmEngine(server.base_url, stops, int(model_config.vocab_size))
+    sampler = VllmSampler(client, policy, scratch / "vllm-sync")
+    synced = "LoRA adapter" if policy.is_lora else "model's weights (reloaded in place)"
     runtime.add_event(
-        spec.id, "Rollouts and evaluations run on vLLM; the LoRA adapter syncs after each step."
+        spec.id, f"Rollouts and evaluations run on vLLM; the {synced} sync after each step."
     )
     try:
         yield sampler
@@ -126,9 +137,10 @@ def vllm_rollouts(
         client.close()
         server.close()
         if sampler.sync_seconds:
-            mean = sum(sampler.sync_seconds) / len(sampler.sync_seconds)
+            count, mean = len(sampler.sync_seconds), statistics.fmean(sampler.sync_seconds)
+            kind = "adapter" if policy.is_lora else "weights"
             runtime.add_event(
                 spec.id,
-                f"vLLM adapter syncs: {len(sampler.sync_seconds)}, {mean:.2f} s each on average.",
-                data={"vllm_adapter_syncs": len(sampler.sync_seconds), "vllm_sync_s_mean": mean},
+                f"vLLM {kind} syncs: {count}, {mean:.2f} s each on average.",
+                data={"vllm_sync": kind, "vllm_syncs": count, "vllm_sync_s_mean": mean},
             )

@@ -8,9 +8,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from openai.types.fine_tuning import FineTuningJob
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -43,6 +45,14 @@ HYPERPARAMETERS = {
 
 @pytest.mark.parametrize("model", ["tiny-random-qwen3", "tiny-random-gpt-oss"])
 def test_family_trains_chats_and_exports(server: ServerHandle, model: str, tmp_path: Path) -> None:
+    train_chat_and_export(server, model, HYPERPARAMETERS, tmp_path)
+
+
+def train_chat_and_export(
+    server: ServerHandle, model: str, hyperparameters: dict[str, Any], tmp_path: Path
+) -> FineTuningJob:
+    """Train ``model`` on a fuzzy-match job, chat with the fine-tuned model greedily, export
+    it and check the export answers the same in transformers; returns the finished job."""
     client = server.client()
     rows = [
         {"messages": [{"role": "user", "content": f"Say hello {i}"}], "answer": "hello"}
@@ -57,13 +67,13 @@ def test_family_trains_chats_and_exports(server: ServerHandle, model: str, tmp_p
         seed=3,
         method={
             "type": "reinforcement",
-            "reinforcement": {"grader": FUZZY, "hyperparameters": HYPERPARAMETERS},
+            "reinforcement": {"grader": FUZZY, "hyperparameters": hyperparameters},
         },
     )
-    done = wait_for_status(client, job.id, {"succeeded", "failed", "cancelled"}, timeout_s=300)
+    done = wait_for_status(client, job.id, {"succeeded", "failed", "cancelled"}, timeout_s=1800)
     assert done.status == "succeeded", (done.error, server.log_tail())
     # The first request loads the model into the server's pool: allow for a busy machine.
-    reply = client.with_options(timeout=300).chat.completions.create(
+    reply = client.with_options(timeout=900).chat.completions.create(
         model=done.fine_tuned_model, messages=MESSAGES, temperature=0, max_completion_tokens=12
     )
     answer = reply.choices[0].message.content
@@ -72,6 +82,7 @@ def test_family_trains_chats_and_exports(server: ServerHandle, model: str, tmp_p
     args = [str(OPENRFT), "export", done.fine_tuned_model, str(out_dir)]
     subprocess.run([*args, "--data-dir", str(server.data_dir)], check=True, timeout=300)
     assert answer == _transformers_greedy(out_dir, 12)
+    return done
 
 
 def _transformers_greedy(adapter_dir: Path, max_new_tokens: int) -> str:

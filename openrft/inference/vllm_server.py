@@ -132,6 +132,12 @@ class VllmServer:
             "--structured-outputs-config",
             '{"backend": "guidance"}',
         ]
+        if not _has_cuda():
+            # vLLM's CPU build kills its engine when a seeded request's prompt is prefilled in
+            # chunks: it rewinds the request's generator, which a CPU generator refuses ("CPU
+            # Generator does not use offset", ``_bookkeeping_sync`` in vLLM 0.32's
+            # gpu_model_runner.py). Whole prompts per step keep seeds usable.
+            argv += ["--no-enable-chunked-prefill"]
         if o.weight_reload:
             argv += ["--worker-extension-cls", WORKER_EXTENSION]
         if o.max_lora_rank:
@@ -199,6 +205,12 @@ class VllmServer:
             self.process.wait()
         except ProcessLookupError:
             pass
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def _lora_rank_bucket(rank: int) -> int:

@@ -1,5 +1,10 @@
 """One real local Ray cluster per test run: ``ray start --head`` on 127.0.0.1, stopped at teardown.
 
+Teardown kills only this cluster's processes: ``ray start --block`` runs in a session of its own,
+and every process of the head (GCS, raylet, agents, and the workers, which the raylet starts
+in process groups of their own but the same session) is killed by that session id. ``ray stop``
+would kill every Ray process on the machine, other users' clusters included.
+
 Tests take the ``ray_cluster`` fixture and pass its ``address`` to ``ray.init`` or to
 ``openrft serve --ray-address``. The cluster gets 2 CPUs (the machine has 2 cores), so tests ask
 for fractional ``num_cpus`` per actor.
@@ -8,6 +13,7 @@ for fractional ``num_cpus`` per actor.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import free_port
@@ -39,10 +46,13 @@ def _ray(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Com
     )
 
 
-def _wait_up(cluster: RayCluster) -> None:
+def _wait_up(cluster: RayCluster, head: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     last = ""
     while time.monotonic() < deadline:
+        if head.poll() is not None:
+            log = (cluster.temp_dir / "ray-start.log").read_text(errors="replace")
+            raise RuntimeError(f"ray start exited with {head.returncode}:\n{log[-4000:]}")
         result = _ray(["status", "--address", cluster.address], cluster.env, timeout=30)
         if result.returncode == 0:
             return
@@ -63,11 +73,31 @@ def ray_cluster() -> Iterator[RayCluster]:
     cluster = RayCluster(address=f"127.0.0.1:{port}", temp_dir=temp_dir, env=env)
     args = ["start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port)]
     args += ["--num-cpus", "2", "--include-dashboard=false", "--temp-dir", str(temp_dir)]
-    started = _ray(args, env, timeout=STARTUP_TIMEOUT_S)
-    if started.returncode != 0:
-        raise RuntimeError(f"ray start failed:\n{started.stdout}\n{started.stderr}")
+    with (temp_dir / "ray-start.log").open("wb") as log:
+        head = subprocess.Popen(
+            [str(RAY_BIN), *args, "--block"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        _wait_up(cluster)
+        _wait_up(cluster, head)
         yield cluster
     finally:
-        _ray(["stop", "--force"], env, timeout=60)
+        _kill_session(head)
+
+
+def _kill_session(head: subprocess.Popen[bytes]) -> None:
+    """SIGKILL every process in the session ``head`` leads, as ``ray stop --force`` would
+    kill every Ray process, and wait until they are gone."""
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) == head.pid:
+                process.send_signal(signal.SIGKILL)
+                members.append(process)
+        except (psutil.Error, ProcessLookupError):
+            continue  # exited meanwhile
+    head.wait(timeout=60)
+    psutil.wait_procs(members, timeout=60)

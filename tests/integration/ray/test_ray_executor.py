@@ -193,8 +193,21 @@ def test_job_on_ray_matches_the_same_job_run_locally(
     assert shapes(ray_client, on_ray) == shapes(local_client, local)
 
 
+@pytest.fixture
+def ray_driver(ray_cluster: RayCluster) -> Iterator[None]:
+    """This process connected to the cluster in openrft's namespace (connecting takes seconds
+    on a busy machine: done before the moment a test must act)."""
+    from openrft.executors.ray_executor import NAMESPACE
+
+    ray.init(address=ray_cluster.address, namespace=NAMESPACE, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 def test_pause_resume_cancel_and_killed_actors_on_ray(
-    ray_server: ServerHandle, ray_cluster: RayCluster
+    ray_server: ServerHandle, ray_driver: None
 ) -> None:
     """A job with 2 trainer workers has its trainer actor killed (ray.kill on the named actor)
     mid-run: it resumes from its checkpoint and succeeds with each step's metrics event once.
@@ -223,15 +236,9 @@ def test_pause_resume_cancel_and_killed_actors_on_ray(
     client.fine_tuning.jobs.resume(other)
 
     trainers = _until("the trainer workers", lambda: _role_events(client, job_id, "trainer"))
-    _until("a checkpoint", lambda: client.fine_tuning.jobs.checkpoints.list(job_id).data)
-    from openrft.executors.ray_executor import NAMESPACE
-
     killed = trainers[0].data["actors"][0]
-    ray.init(address=ray_cluster.address, namespace=NAMESPACE, log_to_driver=False)
-    try:
-        ray.kill(ray.get_actor(killed))
-    finally:
-        ray.shutdown()
+    _until("a checkpoint", lambda: client.fine_tuning.jobs.checkpoints.list(job_id).data)
+    ray.kill(ray.get_actor(killed))
     assert max(_metrics_steps(client, job_id)) < STEPS  # the kill landed mid-run
 
     first = _until("the other job's resumed actor", lambda: _ray_events(client, other)[1:])[0]

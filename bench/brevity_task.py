@@ -2,8 +2,10 @@
 
 The reward is continuous in the answer's word count, so the ``G`` samples of a prompt almost
 never tie at temperature 1.0 and every group trains (GSM8K on SmolLM2 mostly ties at 0; see
-issue 19). SmolLM2-135M-Instruct answers these prompts in 20–40 words and can learn to answer
-in a few, so the validation reward climbs within a few dozen steps.
+issue 19). The prompt asks for one sentence: asked only "Tell me about {topic}.", SmolLM2-135M-
+Instruct ran into the 48-token limit on 32 of 32 validation topics (greedy; validation reward
+0.025, so every sample scored about the same). Asked for one sentence it ends on its own on 31
+of 32, in about 21 words (reward 0.47), which leaves it room to learn shorter sentences.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 WORD_BUDGET = 40  # a reply of this many words or more scores 0
-PROMPT = "Tell me about {topic}."
+PROMPT = "Tell me about {topic} in one sentence."
 
 TRAIN_TOPICS = (
     "photosynthesis", "volcanoes", "the moon", "honey bees", "the Roman Empire", "glaciers",

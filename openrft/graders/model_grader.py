@@ -3,9 +3,12 @@
 The request uses a ``json_schema`` response format: ``{"steps": [...], "result": float}`` for
 ``score_model`` (``result`` within ``range``) and ``{"steps", "result": <one of labels>}`` for
 ``label_model`` (reward 1.0 when the label is passing). This server decodes the answer under
-that schema, so it parses unless it runs out of tokens; the schema bounds the reasoning steps
-(``MAX_STEPS`` of ``MAX_STEP_CHARS`` characters per field) and the score's decimals
-(``SCORE_STEP``) so the answer ends well within the default token budget even for a small judge.
+that schema, so it parses unless it runs out of tokens. The schema bounds what the answer can
+spend: at most ``MAX_STEPS`` reasoning steps, each field sized so that all of them fit the
+grader's ``max_completions_tokens`` (``MAX_STEP_CHARS`` without one), written in printable ASCII
+without quotes or backslashes (a small judge otherwise spends its budget on ``\\u`` escapes), and
+the score's decimals (``SCORE_STEP``). So the answer ends within its token budget even for a
+135M-parameter judge.
 Unparsable output scores 0 with
 ``model_grader_parse_error``; a refusal sets ``model_grader_refusal_error``; an API failure sets
 ``model_grader_server_error`` with details naming the model.
@@ -28,20 +31,37 @@ from openrft.graders.types import GraderContext, GradeResult, GradingRequest
 
 MAX_STEPS = 3
 MAX_STEP_CHARS = 120
+MIN_STEP_CHARS = 8
+# Tokens kept for the JSON around the steps and for the result.
+RESULT_TOKENS = 64
+# Printable ASCII except '"' and '\\': every character is one JSON character, never an escape.
+STEP_PATTERN = r"^[ !#-\[\]-~]*$"
 # A score is a multiple of this: without it a small judge can write "1.000000…" until its token
 # limit (SmolLM2 did on 2 of 20 garbage completions), and the cut answer does not parse.
 SCORE_STEP = 0.001
-_STEP_TEXT = {"type": "string", "maxLength": MAX_STEP_CHARS}
-STEPS_SCHEMA = {
-    "type": "array",
-    "maxItems": MAX_STEPS,
-    "items": {
-        "type": "object",
-        "properties": {"description": _STEP_TEXT, "conclusion": _STEP_TEXT},
-        "required": ["description", "conclusion"],
-        "additionalProperties": False,
-    },
-}
+
+
+def step_chars(max_tokens: int | None) -> int:
+    """Characters per reasoning field so that all fields fit ``max_tokens`` even at one token per
+    character (the worst case), leaving ``RESULT_TOKENS`` for the rest."""
+    if max_tokens is None:
+        return MAX_STEP_CHARS
+    fields = 2 * MAX_STEPS
+    return max(MIN_STEP_CHARS, min(MAX_STEP_CHARS, (max_tokens - RESULT_TOKENS) // fields))
+
+
+def steps_schema(max_tokens: int | None) -> dict[str, Any]:
+    text = {"type": "string", "maxLength": step_chars(max_tokens), "pattern": STEP_PATTERN}
+    return {
+        "type": "array",
+        "maxItems": MAX_STEPS,
+        "items": {
+            "type": "object",
+            "properties": {"description": text, "conclusion": text},
+            "required": ["description", "conclusion"],
+            "additionalProperties": False,
+        },
+    }
 
 
 class ParseError(ValueError):
@@ -109,7 +129,10 @@ class ModelGrader:
     def _response_format(self) -> dict[str, Any]:
         schema = {
             "type": "object",
-            "properties": {"steps": STEPS_SCHEMA, "result": self.result_schema()},
+            "properties": {
+                "steps": steps_schema(self._sampling().get("max_completion_tokens")),
+                "result": self.result_schema(),
+            },
             "required": ["steps", "result"],
             "additionalProperties": False,
         }

@@ -333,6 +333,7 @@ class TrainingController:
             step=step,
             monitor=self.roles.monitor,
             rollouts=self.rollouts,
+            rows_per_call=self.config.batch_size * self.config.group_size,
         )
         self._keep_samples(result.samples)
         phase = f"Validation after step {step}" if step else "Baseline evaluation"

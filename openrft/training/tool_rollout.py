@@ -91,15 +91,19 @@ class ToolRollouts:
         n: int,
         on_group: GroupDone | None = None,
     ) -> list[GroupRollout]:
-        """``on_group`` gets every group at the end (trajectories advance turn by turn)."""
+        """``on_group`` gets each group as soon as all its trajectories have ended, so its
+        grading runs while the other groups take further turns."""
         groups = [
             [_Sample(list(row["messages"]), row.get("tools")) for _ in range(n)] for row in rows
         ]
         budget = config.max_new_tokens * self.max_turns
-        first = self.sampler.sample(list(prompts), config, n)
+        # Sampling runs on a worker thread, so the event loop grades ended groups meanwhile.
+        first = await asyncio.to_thread(self.sampler.sample, list(prompts), config, n)
         for samples, completions in zip(groups, first, strict=True):
             for sample, completion in zip(samples, completions, strict=True):
                 self._take_turn(sample, completion, budget)
+        ended = _GroupsEnded(rows, prompts, groups, on_group)
+        ended.report()
         flat = [
             (prompt, s) for prompt, samples in zip(prompts, groups, strict=True) for s in samples
         ]
@@ -113,17 +117,11 @@ class ToolRollouts:
                 break
             turn_config = dataclasses.replace(config, seed=config.seed + 7919 * turn)
             contexts = [list(prompt) + s.token_ids for prompt, s in active]
-            outputs = self.sampler.sample(contexts, turn_config, 1)
+            outputs = await asyncio.to_thread(self.sampler.sample, contexts, turn_config, 1)
             for (_, sample), (completion,) in zip(active, outputs, strict=True):
                 self._take_turn(sample, completion, budget)
-        done = [
-            _group(row, prompt, samples)
-            for row, prompt, samples in zip(rows, prompts, groups, strict=True)
-        ]
-        if on_group is not None:
-            for index, group in enumerate(done):
-                on_group(index, group)
-        return done
+            ended.report()
+        return ended.report(last=True)
 
     def _take_turn(self, sample: _Sample, completion: Any, budget: int) -> None:
         """Append one sampled turn; decide whether the trajectory goes on (pending calls)."""
@@ -169,6 +167,33 @@ class ToolRollouts:
             sample.token_ids += ids
             sample.logprobs += [0.0] * len(ids)
             sample.mask += [0] * len(ids)
+
+
+class _GroupsEnded:
+    """Builds each group's ``GroupRollout`` once all its trajectories are done, and hands it to
+    ``on_group`` then."""
+
+    def __init__(
+        self,
+        rows: Sequence[Row],
+        prompts: Sequence[list[int]],
+        groups: Sequence[Sequence[_Sample]],
+        on_group: GroupDone | None,
+    ) -> None:
+        self.inputs = list(zip(rows, prompts, groups, strict=True))
+        self.on_group = on_group
+        self.built: dict[int, GroupRollout] = {}
+
+    def report(self, last: bool = False) -> list[GroupRollout]:
+        """Report the groups that ended since the last call (``last``: every group left);
+        returns all groups built so far, in order."""
+        for index, (row, prompt, samples) in enumerate(self.inputs):
+            if index in self.built or not (last or all(s.done for s in samples)):
+                continue
+            self.built[index] = _group(row, prompt, samples)
+            if self.on_group is not None:
+                self.on_group(index, self.built[index])
+        return [self.built[i] for i in sorted(self.built)]
 
 
 def _group(row: Row, prompt: list[int], samples: Sequence[_Sample]) -> GroupRollout:

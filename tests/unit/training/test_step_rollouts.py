@@ -166,3 +166,21 @@ def test_a_group_is_graded_while_the_others_are_still_generating() -> None:
     assert sampler.overlapped  # group 0 was graded before generation went on
     assert len(rewards) == 6
     assert [r.id for r in grader.seen[:2]] == ["t-0-0", "t-0-1"]
+
+
+def test_validation_decodes_in_batches_of_a_training_steps_rows(tmp_path: Path) -> None:
+    config = replace(CONFIG, eval_samples=2)  # 2 x 3 = 6 rows a step: 3 items x 2 samples a call
+    sampler = FakeSampler()
+    roles = Roles(
+        FakeRuntime(tmp_path / "store"),
+        FakeCodec(),
+        sampler,
+        FakeGrader(),
+        lambda total: FakeLearner(sampler),
+        FakeWeights(),
+    )
+    controller = TrainingController("ftjob-v", config, roles, rows(4), rows(7), tmp_path / "v")
+    assert asyncio.run(controller.run()) == "succeeded"
+    evals = [call for call in sampler.calls if call[1] == 2]  # training calls sample n=3
+    # Baseline and final validation: 7 items in calls of 3, 3 and 1, each item sampled twice.
+    assert evals == [(3, 2), (3, 2), (1, 2)] * 2

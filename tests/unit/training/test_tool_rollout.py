@@ -182,3 +182,23 @@ async def test_max_turns_and_the_token_budget_end_a_trajectory(
     # 2 x 70 tokens cannot hold the call, the tool result and a second turn
     assert short.completions[0].finish_reason == "length"
     assert len(short.completions[0].token_ids) <= 140
+
+
+async def test_a_group_is_handed_on_as_soon_as_its_trajectories_end(
+    tiny: tuple[Any, Any], toolbox: Any
+) -> None:
+    model, tokenizer = tiny
+    with_tools = {**ROW, "tools": toolbox.tools}
+    without = dict(ROW)  # no tools: its first turn ends the trajectory
+    rows = [with_tools, without]
+    prompts = [encode_chat(tokenizer, r["messages"], tools=r.get("tools")) for r in rows]
+    sampler = ScriptedSampler(model, tokenizer, [CALL, ANSWER])
+    rollouts = ToolRollouts(sampler, tokenizer, toolbox, max_turns=4)
+    reported: list[tuple[int, int]] = []  # (group, sampler turns taken when it was handed on)
+    config = SamplingConfig(120, TEMPERATURE, 1.0, seed=3)
+    groups = await rollouts.run(
+        rows, prompts, config, 2, on_group=lambda i, g: reported.append((i, sampler.turn))
+    )
+    # The tool-less group is graded while the other still waits for its tool and second turn.
+    assert reported == [(1, 1), (0, 2)]
+    assert [len(g.trajectories[0].messages) for g in groups] == [3, 1]

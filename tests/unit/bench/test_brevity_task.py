@@ -19,4 +19,6 @@ def test_rows_cycle_through_training_topics_and_validation_is_held_out() -> None
     assert [r["topic"] for r in rows[:64]] == list(TRAIN_TOPICS)
     assert rows[64]["topic"] == TRAIN_TOPICS[0]
     assert not set(TRAIN_TOPICS) & set(VALID_TOPICS)
-    assert rows[0]["messages"] == [{"role": "user", "content": "Tell me about photosynthesis."}]
+    assert rows[0]["messages"] == [
+        {"role": "user", "content": "Tell me about photosynthesis in one sentence."}
+    ]

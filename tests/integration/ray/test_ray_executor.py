@@ -11,8 +11,10 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +47,10 @@ TINY = {
     "early_stopping": {"patience": 100},  # every job runs all its steps
 }
 JOB_TIMEOUT_S = 600.0  # a hang guard: Ray starts actors slowly (nice 15) on a busy machine
-# The killed job's steps, each graded slowly: the kill, sent once its first checkpoint (step 2)
-# is saved, lands seconds before the last step however fast the machine is (16 fast steps
-# were not enough on a quiet machine: the job finished before the kill arrived).
-STEPS = 16
+# The trainer-kill job's steps. Its grader holds step 3's batch (after step 2's checkpoint) until
+# the trainer is killed, so the kill lands mid-run however fast or slow the machine is.
+STEPS = 4
+HELD_STEP = 3
 OTHER_ROWS = 400  # one step each: the other job is still running when it is cancelled
 SLOW_GRADER = {
     "type": "python",
@@ -70,6 +72,60 @@ def ray_server(
     args = ("--executor", "ray", "--ray-address", ray_cluster.address)
     with start_server(tmp_path_factory.mktemp("openrft-ray"), extra_args=args, env=env) as handle:
         yield handle
+
+
+class HeldGrader(ThreadingHTTPServer):
+    """A Bedrock-style HTTP reward function (every score 0) that holds the training batch of
+    step ``held_step`` and every later batch until ``release`` is set. A training batch is one
+    group (``group_size`` 2 rollouts of one prompt); evaluations send 1 sample per item."""
+
+    def __init__(self, held_step: int) -> None:
+        super().__init__(("127.0.0.1", 0), _HeldGraderHandler)
+        self.held_step = held_step
+        self.steps = 0
+        self.lock = threading.Lock()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/"
+
+
+class _HeldGraderHandler(BaseHTTPRequestHandler):
+    server: HeldGrader
+
+    def do_POST(self) -> None:
+        batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompts = [t["messages"][:-1] for t in batch]
+        with self.server.lock:
+            self.server.steps += len(prompts) == 2 and prompts[0] == prompts[1]
+            hold = self.server.steps >= self.server.held_step
+        if hold:
+            self.server.holding.set()
+            self.server.release.wait(timeout=JOB_TIMEOUT_S)
+        body = json.dumps([{"id": t["id"], "aggregate_reward_score": 0.0} for t in batch])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test's output is the job's events."""
+
+
+@pytest.fixture
+def held_grader() -> Iterator[HeldGrader]:
+    grader = HeldGrader(HELD_STEP)
+    thread = threading.Thread(target=grader.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield grader
+    finally:
+        grader.release.set()
+        grader.shutdown()
+        grader.server_close()
 
 
 def _upload(client: openai.OpenAI, rows: int, name: str) -> str:
@@ -207,18 +263,20 @@ def ray_driver(ray_cluster: RayCluster) -> Iterator[None]:
 
 
 def test_pause_resume_cancel_and_killed_actors_on_ray(
-    ray_server: ServerHandle, ray_driver: None
+    ray_server: ServerHandle, ray_driver: None, held_grader: HeldGrader
 ) -> None:
     """A job with 2 trainer workers has its trainer actor killed (ray.kill on the named actor)
-    mid-run: it resumes from its checkpoint and succeeds with each step's metrics event once.
-    Beside it, a job without workers is paused and resumed, then its own actor is killed
-    (SIGKILL): it resumes from its checkpoint and is cancelled. The second job's runs need no
-    worker actors, so its three starts cost less than the first job's two."""
+    while its grader holds step 3: it resumes from its checkpoint of step 2 and succeeds with
+    each step's metrics event once. Beside it, a job without workers is paused and resumed,
+    then its own actor is killed (SIGKILL): it resumes from its checkpoint and is cancelled.
+    The second job's runs need no worker actors, so its three starts cost less than the first
+    job's two."""
     client = ray_server.client()
+    lambda_grader = {"type": "lambda", "lambda": {"function": held_grader.url}}
     job_id = _create(
         client,
         40,
-        SLOW_GRADER,
+        lambda_grader,
         batch_size=1,
         max_steps=STEPS,
         trainer_workers=2,
@@ -235,11 +293,13 @@ def test_pause_resume_cancel_and_killed_actors_on_ray(
     assert max(c.step_number for c in checkpoints) == stopped_at  # pause wrote the latest
     client.fine_tuning.jobs.resume(other)
 
-    trainers = _until("the trainer workers", lambda: _role_events(client, job_id, "trainer"))
-    killed = trainers[0].data["actors"][0]
-    _until("a checkpoint", lambda: client.fine_tuning.jobs.checkpoints.list(job_id).data)
+    (trainers,) = _until("the trainer workers", lambda: _role_events(client, job_id, "trainer"))
+    assert held_grader.holding.wait(timeout=JOB_TIMEOUT_S), "step 3 was never graded"
+    assert _metrics_steps(client, job_id) == list(range(1, HELD_STEP))
+    assert [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job_id)] == [2]
+    killed = trainers.data["actors"][0]
     ray.kill(ray.get_actor(killed))
-    assert max(_metrics_steps(client, job_id)) < STEPS  # the kill landed mid-run
+    held_grader.release.set()
 
     first = _until("the other job's resumed actor", lambda: _ray_events(client, other)[1:])[0]
     _until("a step after the pause", lambda: max(_metrics_steps(client, other)) > stopped_at)
@@ -258,6 +318,6 @@ def test_pause_resume_cancel_and_killed_actors_on_ray(
     assert _metrics_steps(client, job_id) == list(range(1, STEPS + 1))  # each step's once
     (died,) = [e for e in _events(client, job_id) if "died" in e.message]
     assert f"The job's trainer worker {killed} (actor " in died.message
-    assert "Resuming from the checkpoint of step" in died.message
+    assert "Resuming from the checkpoint of step 2" in died.message
     actors = [e.data["ray"]["actor_id"] for e in _ray_events(client, job_id)]
     assert len(actors) == len(set(actors)) == 2  # the first run and the one after the kill

@@ -48,7 +48,7 @@ def gpt_oss_config(vocab_size: int, pad_token_id: int, eos_token_id: int) -> Gpt
         num_experts_per_tok=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        head_dim=16,  # vLLM on CPU cannot run gpt-oss anyway (its MoE kernels need Triton)
+        head_dim=64,  # as gpt-oss-20b; vLLM's CPU attention kernels start at 32
         sliding_window=32,
         layer_types=["sliding_attention", "full_attention"],
         max_position_embeddings=4096,

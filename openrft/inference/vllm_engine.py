@@ -70,7 +70,7 @@ class VllmEngine:
         The server must run with ``ServerOptions.weight_reload``."""
         self._post(
             "/collective_rpc",
-            {"method": "reload_weights", "kwargs": {"weights_path": str(weights_dir)}},
+            {"method": "reload_weights_in_place", "kwargs": {"weights_path": str(weights_dir)}},
         )
         self._post("/reset_prefix_cache", {})
 

@@ -25,6 +25,9 @@ VLLM_EXTRA_HINT = (
 )
 # The venv ``make install EXTRAS=...`` puts vLLM in, beside the project's own ``.venv``.
 VLLM_VENV = ".venv-vllm"
+# Worker methods of openrft's that vLLM's interpreter imports (``openrft_vllm_worker.py``).
+WORKER_DIR = Path(__file__).resolve().parent / "vllm_worker"
+WORKER_EXTENSION = "openrft_vllm_worker.WeightReload"
 
 
 def vllm_python(configured: Path | None = None) -> Path | None:
@@ -55,7 +58,8 @@ class ServerOptions:
     """How to start one engine. ``max_lora_rank`` 0: no LoRA; ``kv_cache_gib``: vLLM's CPU
     KV cache (``VLLM_CPU_KVCACHE_SPACE``); ``gpu_memory_utilization``: its share of a GPU;
     ``weight_reload``: allow reloading the weights in place (vLLM's development endpoints
-    ``/collective_rpc`` and ``/reset_prefix_cache``, on loopback only)."""
+    ``/collective_rpc`` and ``/reset_prefix_cache``, on loopback only, and openrft's worker
+    methods)."""
 
     python: Path
     model_dir: str
@@ -128,6 +132,8 @@ class VllmServer:
             "--structured-outputs-config",
             '{"backend": "guidance"}',
         ]
+        if o.weight_reload:
+            argv += ["--worker-extension-cls", WORKER_EXTENSION]
         if o.max_lora_rank:
             argv += [
                 "--enable-lora",
@@ -152,6 +158,8 @@ class VllmServer:
             env["OMP_NUM_THREADS"] = str(self.options.threads)
         if self.options.weight_reload:
             env["VLLM_SERVER_DEV_MODE"] = "1"
+            paths = [str(WORKER_DIR), *filter(None, [env.get("PYTHONPATH")])]
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     def _wait_ready(self) -> None:

@@ -110,7 +110,10 @@ async def run_job(
         rows = (train_rows, valid_rows)
         async with job_tools(spec, [*train_rows, *valid_rows], runtime, ctx) as tools:
             with (
-                _job_sampler(spec, config, settings, runtime, policy, scratch) as sampler,
+                _job_sampler(spec, config, settings, runtime, policy, scratch) as (
+                    sampler,
+                    sampler_observers,
+                ),
                 job_learners(spec, config, settings, runtime, policy) as make_learner,
                 reward_grader(spec, settings, runtime, grader, scratch / "grader") as grading,
                 job_trackers(spec, settings, runtime) as trackers,
@@ -125,7 +128,7 @@ async def run_job(
                     rows,
                     scratch,
                     tools,
-                    observers=trackers,
+                    observers=[*trackers, *sampler_observers],
                 )
                 gate_roles = (controller.roles.codec, controller.rollouts, grader)
                 await preflight_gate(spec, config, runtime, rows, gate_roles)
@@ -144,15 +147,16 @@ def _job_sampler(
     runtime: TrainingRuntime,
     policy: Policy,
     scratch: Path,
-) -> Iterator[Sampler]:
+) -> Iterator[tuple[Sampler, list[StepObserver]]]:
     """What rollouts and evaluations sample from (``rollout_engine``): a vLLM server that gets
-    the new weights after every step, or openrft's engine (in process or on Ray workers)."""
+    the new weights after every step (with the observer reporting its syncs), or openrft's
+    engine (in process or on Ray workers)."""
     if job_rollout_engine(config, settings) == "vllm":
-        with vllm_rollouts(spec, config, settings, runtime, policy, scratch) as sampler:
-            yield sampler
+        with vllm_rollouts(spec, config, settings, runtime, policy, scratch) as (sampler, report):
+            yield sampler, [report]
         return
     with rollout_sampler(spec, config, settings, runtime, policy) as local_or_ray:
-        yield local_or_ray
+        yield local_or_ray, []
 
 
 def _controller(

@@ -13,12 +13,13 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from openrft.domain.jobs import JobSpec
+from openrft.domain.samples import RolloutSample
 from openrft.inference.registry import canonical_base_name, resolve_model_dir
 from openrft.inference.requests import SamplingParams
 from openrft.inference.tokens import default_stop_token_ids
@@ -108,6 +109,34 @@ def job_rollout_engine(config: TrainConfig, settings: Settings) -> str:
     return choose_engine(config.rollout_engine, settings.inference_engine, python)
 
 
+class SyncReport:
+    """A ``StepObserver`` that reports the job's syncs (count, mean time) as an event when
+    the loop ends, before the job's final status."""
+
+    def __init__(self, job_id: str, runtime: TrainingRuntime, sampler: VllmSampler) -> None:
+        self.job_id = job_id
+        self.runtime = runtime
+        self.sampler = sampler
+
+    def on_samples(self, samples: Sequence[RolloutSample]) -> None:
+        pass
+
+    def on_step(self, step: int, metrics: dict[str, Any]) -> None:
+        pass
+
+    def on_finish(self, outcome: str) -> None:
+        times = self.sampler.sync_seconds
+        if not times:
+            return
+        count, mean = len(times), statistics.fmean(times)
+        kind = "adapter" if self.sampler.policy.is_lora else "weights"
+        self.runtime.add_event(
+            self.job_id,
+            f"vLLM {kind} syncs: {count}, {mean:.2f} s each on average.",
+            data={"vllm_sync": kind, "vllm_syncs": count, "vllm_sync_s_mean": mean},
+        )
+
+
 @contextmanager
 def vllm_rollouts(
     spec: JobSpec,
@@ -116,9 +145,9 @@ def vllm_rollouts(
     runtime: TrainingRuntime,
     policy: Policy,
     scratch: Path,
-) -> Iterator[VllmSampler]:
+) -> Iterator[tuple[VllmSampler, SyncReport]]:
     """A vLLM server of the job's base model for its rollouts and evaluations (stopped at
-    exit); the sync count and mean time are reported as an event."""
+    exit), and the observer that reports its syncs."""
     model_config: Any = policy.causal_lm.config
     options = ServerOptions(
         python=require_vllm_python(settings.vllm_python),
@@ -140,15 +169,7 @@ def vllm_rollouts(
         spec.id, f"Rollouts and evaluations run on vLLM; the {synced} sync after each step."
     )
     try:
-        yield sampler
+        yield sampler, SyncReport(spec.id, runtime, sampler)
     finally:
         client.close()
         server.close()
-        if sampler.sync_seconds:
-            count, mean = len(sampler.sync_seconds), statistics.fmean(sampler.sync_seconds)
-            kind = "adapter" if policy.is_lora else "weights"
-            runtime.add_event(
-                spec.id,
-                f"vLLM {kind} syncs: {count}, {mean:.2f} s each on average.",
-                data={"vllm_sync": kind, "vllm_syncs": count, "vllm_sync_s_mean": mean},
-            )

@@ -1,6 +1,7 @@
 """The seed's model families on openrft's engine: tiny random Qwen3 and gpt-oss (built offline)
 each train a real job, answer a chat completion with the fine-tuned model and export it; the
-export (peft adapter) answers in transformers as the server does."""
+export (a peft adapter, or a full fine-tune's weights) answers in transformers as the server
+does."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 import torch
 from openai.types.fine_tuning import FineTuningJob
@@ -45,15 +47,12 @@ HYPERPARAMETERS = {
 
 @pytest.mark.parametrize("model", ["tiny-random-qwen3", "tiny-random-gpt-oss"])
 def test_family_trains_chats_and_exports(server: ServerHandle, model: str, tmp_path: Path) -> None:
-    train_chat_and_export(server, model, HYPERPARAMETERS, tmp_path)
+    job_id = create_job(server.client(), model, HYPERPARAMETERS)
+    chat_and_export(server, wait_succeeded(server, job_id), tmp_path)
 
 
-def train_chat_and_export(
-    server: ServerHandle, model: str, hyperparameters: dict[str, Any], tmp_path: Path
-) -> FineTuningJob:
-    """Train ``model`` on a fuzzy-match job, chat with the fine-tuned model greedily, export
-    it and check the export answers the same in transformers; returns the finished job."""
-    client = server.client()
+def create_job(client: openai.OpenAI, model: str, hyperparameters: dict[str, Any]) -> str:
+    """A fuzzy-match job that trains ``model`` to say hello; returns its id."""
     rows = [
         {"messages": [{"role": "user", "content": f"Say hello {i}"}], "answer": "hello"}
         for i in range(4)
@@ -70,26 +69,42 @@ def train_chat_and_export(
             "reinforcement": {"grader": FUZZY, "hyperparameters": hyperparameters},
         },
     )
-    done = wait_for_status(client, job.id, {"succeeded", "failed", "cancelled"}, timeout_s=1800)
+    return job.id
+
+
+def wait_succeeded(server: ServerHandle, job_id: str) -> FineTuningJob:
+    done = wait_for_status(server.client(), job_id, {"succeeded", "failed", "cancelled"}, 1800)
     assert done.status == "succeeded", (done.error, server.log_tail())
+    return done
+
+
+def chat_and_export(server: ServerHandle, job: FineTuningJob, tmp_path: Path) -> None:
+    """Chat with the fine-tuned model greedily, export it and check the export answers the
+    same in transformers."""
     # The first request loads the model into the server's pool: allow for a busy machine.
-    reply = client.with_options(timeout=900).chat.completions.create(
-        model=done.fine_tuned_model, messages=MESSAGES, temperature=0, max_completion_tokens=12
+    reply = (
+        server.client()
+        .with_options(timeout=1800)
+        .chat.completions.create(
+            model=job.fine_tuned_model, messages=MESSAGES, temperature=0, max_completion_tokens=12
+        )
     )
     answer = reply.choices[0].message.content
     assert answer
     out_dir = tmp_path / "export"
-    args = [str(OPENRFT), "export", done.fine_tuned_model, str(out_dir)]
+    args = [str(OPENRFT), "export", job.fine_tuned_model, str(out_dir)]
     subprocess.run([*args, "--data-dir", str(server.data_dir)], check=True, timeout=300)
     assert answer == _transformers_greedy(out_dir, 12)
-    return done
 
 
 def _transformers_greedy(adapter_dir: Path, max_new_tokens: int) -> str:
-    """The exported adapter on its base, in plain transformers + peft."""
-    config = json.loads((adapter_dir / "adapter_config.json").read_text())
-    base = AutoModelForCausalLM.from_pretrained(config["base_model_name_or_path"])
-    model = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
+    """The export in plain transformers: an adapter on its base (through peft), or full weights."""
+    if (adapter_dir / "adapter_config.json").is_file():
+        config = json.loads((adapter_dir / "adapter_config.json").read_text())
+        base = AutoModelForCausalLM.from_pretrained(config["base_model_name_or_path"])
+        model = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
+    else:  # a full fine-tune's weights
+        base = model = AutoModelForCausalLM.from_pretrained(adapter_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
     prompt = torch.tensor([encode_chat(tokenizer, MESSAGES)])
     with torch.no_grad():

@@ -70,7 +70,14 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHand
     """A keyless ``openrft serve`` whose chat runs on vLLM (one vLLM server per base model,
     shared by every test here); its jobs choose their engine."""
     require_vllm()
-    env = {"OPENRFT_TRAINING_THREADS": "2", "OPENRFT_INFERENCE_THREADS": "2"}
+    env = {
+        "OPENRFT_TRAINING_THREADS": "2",
+        "OPENRFT_INFERENCE_THREADS": "2",
+        # Tests start jobs side by side: one core trains while the other starts a vLLM server.
+        "OPENRFT_MAX_CONCURRENT_JOBS": "2",
+        # SmolLM2's conversion from GGUF, done once for every test session.
+        "OPENRFT_MODEL_CACHE_DIR": str(MODEL_CACHE),
+    }
     data_dir = tmp_path_factory.mktemp("openrft-vllm")
     with start_server(data_dir, extra_args=("--inference-engine", "vllm"), env=env) as handle:
         yield handle

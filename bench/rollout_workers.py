@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -27,11 +26,11 @@ from typing import Any
 import openai
 
 from bench import reference_config as ref
+from bench.ray_head import ray_head
 from bench.serving import _free_port, run_reference_job, running_server
 from openrft.settings import Settings
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "rollout_workers.json"
-RAY = Path(sys.executable).parent / "ray"
 GRADER = {
     "type": "string_check",
     "name": "answer",
@@ -42,19 +41,14 @@ GRADER = {
 
 
 @contextmanager
-def ray_head() -> Iterator[str]:
-    """A 2-CPU Ray head on loopback; yields its address; stopped at exit."""
+def local_ray() -> Iterator[str]:
+    """A 2-CPU Ray head on loopback; yields its address; stopped (only it) at exit."""
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_memory_monitor_refresh_ms": "0"}
-    address = f"127.0.0.1:{_free_port()}"
-    with tempfile.TemporaryDirectory(prefix="ray-", dir="/tmp") as temp_dir:
-        start = [str(RAY), "start", "--head", "--node-ip-address", "127.0.0.1"]
-        start += ["--port", address.split(":")[1], "--num-cpus", "2"]
-        start += ["--include-dashboard=false", "--temp-dir", temp_dir]
-        subprocess.run(start, env=env, check=True, capture_output=True, timeout=180)
-        try:
-            yield address
-        finally:
-            subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
+    with (
+        tempfile.TemporaryDirectory(prefix="ray-", dir="/tmp") as temp_dir,
+        ray_head(_free_port(), 2, Path(temp_dir), env) as address,
+    ):
+        yield address
 
 
 def summary(metrics: list[dict[str, Any]]) -> dict[str, float]:
@@ -74,7 +68,7 @@ def main(argv: list[str]) -> None:
     rows = ref.reference_rows(args.steps)
     train, valid = ("\n".join(json.dumps(r) for r in part).encode() for part in (rows, rows[:2]))
     results: dict[str, Any] = {"steps": args.steps, "cpus": os.cpu_count(), "workers": {}}
-    with ray_head() as address:
+    with local_ray() as address:
         env = {"OPENRFT_EXECUTOR": "ray", "OPENRFT_RAY_ADDRESS": address}
         with running_server(Settings().resolved_model_cache_dir, env) as base_url:
             client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0, timeout=600)

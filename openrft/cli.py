@@ -52,6 +52,10 @@ def serve(
     executor: Annotated[str | None, typer.Option(help="local | ray.")] = None,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
     max_concurrent_jobs: Annotated[int | None, typer.Option(help="Parallel jobs [1].")] = None,
+    storage_url: Annotated[
+        str | None,
+        typer.Option(help="fsspec URL for uploads and weights [file://<data-dir>/blobs]."),
+    ] = None,
     grader_base_dir: Annotated[
         Path | None,
         typer.Option(help="Lambda 'file.py:handler' files are read from here, nothing outside."),
@@ -108,6 +112,7 @@ def serve(
         executor=executor,
         ray_address=ray_address,
         max_concurrent_jobs=max_concurrent_jobs,
+        storage_url=storage_url,
         grader_base_dir=grader_base_dir,
         egress_allow=egress_allow,
         model_aliases=aliases,

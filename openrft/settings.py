@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     ray_actor_timeout_s: float = Field(default=1800.0, gt=0)
     max_concurrent_jobs: int = Field(default=1, ge=1)
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    storage_url: str | None = Field(
+        default=None,
+        description="fsspec URL of the blob store (uploads, checkpoints, fine-tuned weights), "
+        "e.g. s3://bucket/openrft; default file://<data_dir>/blobs.",
+    )
+    blob_cache_dir: Path | None = Field(
+        default=None,
+        description="Local copies of blobs read from a remote storage_url; default "
+        "<data_dir>/blob-cache.",
+    )
     model_cache_dir: Path | None = Field(
         default=None, description="Converted base models; default <data_dir>/models."
     )
@@ -207,6 +217,10 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return None
         return (self.data_dir / "mlflow-artifacts").resolve().as_uri()
+
+    @property
+    def resolved_blob_cache_dir(self) -> Path:
+        return self.blob_cache_dir or self.data_dir / "blob-cache"
 
     @property
     def resolved_model_cache_dir(self) -> Path:

@@ -46,7 +46,7 @@ from openrft.services.models import build_model_service
 from openrft.services.preflight import PreflightService
 from openrft.services.responses import ResponsesService
 from openrft.settings import Settings
-from openrft.storage.blobs import BlobStore
+from openrft.storage.blobs import open_blob_store
 from openrft.storage.private import make_private
 
 log = logging.getLogger("openrft.server")
@@ -106,7 +106,7 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.resolved_database_url)
     upgrade_database(engine)
     sessions = make_session_factory(engine)
-    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs = open_blob_store(settings)
     keys = KeyService(sessions, JobCredentials(settings.data_dir))
     if settings.api_key:
         keys.register(DEFAULT_PROJECT, settings.api_key)

@@ -37,11 +37,11 @@ def project_of(model_id: str) -> str:
 def export_model(model_id: str, out_dir: Path, *, settings: Settings, merged: bool = False) -> Path:
     """Write ``model_id`` (base, ``ft:`` or checkpoint) to ``out_dir``; returns ``out_dir``."""
     from openrft.db.engine import make_engine, make_session_factory
-    from openrft.storage.blobs import BlobStore
+    from openrft.storage.blobs import open_blob_store
 
     engine = make_engine(settings.resolved_database_url)
     try:
-        models = ModelService(make_session_factory(engine), BlobStore(settings.data_dir / "blobs"))
+        models = ModelService(make_session_factory(engine), open_blob_store(settings))
         project = project_of(model_id) if model_id.startswith("ft:") else ""
         resolved = models.resolve(project, model_id)
     finally:

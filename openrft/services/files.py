@@ -130,10 +130,9 @@ class FileService:
         return self.max_upload_bytes, self.too_large("File is over")
 
     def stage(self, src: BinaryIO, cap: int, too_large: PayloadTooLargeError) -> Path:
-        """``src`` copied to a temp file in the blob store; ``too_large`` past ``cap`` bytes."""
-        incoming = self.blobs.root / ".incoming"
-        incoming.mkdir(exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=incoming, suffix=".part")
+        """``src`` copied to a local temp file for the blob store; ``too_large`` past ``cap``
+        bytes."""
+        fd, name = tempfile.mkstemp(dir=self.blobs.staging_dir(), suffix=".part")
         staged, total = Path(name), 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -152,11 +151,9 @@ class FileService:
     def store_staged(
         self, project: str, filename: str, purpose: str, staged: Path, *, rows: int
     ) -> FileRecord:
-        """Move a staged upload into place, then write the row (the blob goes if the row fails)."""
+        """Store a staged upload, then write the row (the blob goes if the row fails)."""
         record = new_record(project, filename, purpose, staged.stat().st_size, rows)
-        target = self.blobs.path(file_key(record.id))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, target)
+        self.blobs.put_file(file_key(record.id), staged)
         self.add_row(record)
         return record
 

@@ -32,7 +32,7 @@ from openrft.services.quota import ProjectQuota
 from openrft.services.reports import REPORT_FILENAME, ReportService
 from openrft.services.samples import SAMPLES_FILENAME, SampleService
 from openrft.settings import Settings
-from openrft.storage.blobs import BlobStore, tree_bytes
+from openrft.storage.blobs import open_blob_store, tree_bytes
 
 FinishStatus = Literal["succeeded", "failed", "cancelled", "paused"]
 
@@ -51,7 +51,7 @@ class JobRuntime:
     def __init__(self, settings: Settings, engine: sa.Engine | None = None):
         self.engine = engine or make_engine(settings.resolved_database_url)
         self.sessions = make_session_factory(self.engine)
-        self.blobs = BlobStore(settings.data_dir / "blobs")
+        self.blobs = open_blob_store(settings)
         self.files = FileService(self.sessions, self.blobs, settings.max_upload_bytes)
         self.quota = ProjectQuota(self.sessions, settings.project_disk_quota_bytes)
 
@@ -63,7 +63,8 @@ class JobRuntime:
         return job
 
     def load(self, job_id: str) -> JobSpec:
-        """The job to run; ``resume_from`` is the latest checkpoint's directory, if any."""
+        """The job to run; its files and ``resume_from`` (the latest checkpoint's directory, if
+        any) as local paths."""
         job = self._job(job_id)
         with self.sessions() as session:
             latest = CheckpointRepository(session).latest(job_id)
@@ -71,9 +72,11 @@ class JobRuntime:
             id=job.id,
             project=job.project,
             model=job.model,
-            training_file_path=self.blobs.path(file_key(job.training_file)),
+            training_file_path=self.blobs.local_path(file_key(job.training_file)),
             validation_file_path=(
-                self.blobs.path(file_key(job.validation_file)) if job.validation_file else None
+                self.blobs.local_path(file_key(job.validation_file))
+                if job.validation_file
+                else None
             ),
             seed=job.seed,
             suffix=job.suffix,
@@ -81,7 +84,7 @@ class JobRuntime:
             grader=job.grader,
             monitor_grader=job.monitor_grader,
             preflight=job.preflight or "off",
-            resume_from=self.blobs.path(latest.blob_dir) if latest else None,
+            resume_from=self.blobs.local_path(latest.blob_dir) if latest else None,
             status=job.status,
             tools=job.tools,
             method=job.method,
@@ -254,7 +257,8 @@ class JobRuntime:
         )
 
     def _register_fine_tuned(self, job: Job, step: int | None) -> tuple[str, Checkpoint]:
-        """Hard-link the chosen checkpoint to ``models/{job_id}`` and register the model id."""
+        """Copy the chosen checkpoint to ``models/{job_id}`` (hard links on a local store) and
+        register the model id."""
         with self.sessions() as session:
             repo = CheckpointRepository(session)
             checkpoint = repo.latest(job.id) if step is None else repo.get_step(job.id, step)
@@ -262,7 +266,7 @@ class JobRuntime:
             raise ValueError(f"job {job.id} has no checkpoint for step {step}")
         model_id = fine_tuned_model_id(job.model, job.project, job.suffix, job.id)
         key = model_key(job.id)
-        self.blobs.put_dir(key, self.blobs.path(checkpoint.blob_dir), hardlink=True)
+        self.blobs.copy(checkpoint.blob_dir, key)
         with self.sessions.begin() as session:
             models = ModelRepository(session)
             models.delete(model_id)
@@ -276,7 +280,7 @@ class JobRuntime:
                     key,
                     int(time.time()),
                     "fine_tuned",
-                    tree_bytes(self.blobs.path(key)),
+                    self.blobs.size(key),
                 )
             )
         return model_id, checkpoint

@@ -63,25 +63,37 @@ class ModelService:
         return ModelInfo(record.id, record.created_at, project)
 
     def resolve(self, project: str, model_id: str) -> ResolvedModel:
-        """A fine-tuned id of this project, any accepted base model name, or an alias of one."""
+        """A fine-tuned id of this project (its weights as a local dir), any accepted base
+        model name, or an alias of one."""
         if model_id.startswith("ft:"):
-            record = self._record(project, model_id)
-            if record is None:
-                raise _not_found(model_id)
-            return ResolvedModel(record.id, record.base_model, self.blobs.path(record.blob_dir))
-        try:
-            base = self.resolve_base(self.aliases.target(model_id))
-        except InvalidRequestError:
-            raise _not_found(model_id) from None
-        return ResolvedModel(model_id, base, None)
+            record = self._fine_tuned(project, model_id)
+            return ResolvedModel(
+                record.id, record.base_model, self.blobs.local_path(record.blob_dir)
+            )
+        return ResolvedModel(model_id, self._base(model_id), None)
 
     def knows(self, project: str, model_id: str) -> bool:
-        """True when ``resolve`` accepts ``model_id`` for ``project``."""
+        """True when ``resolve`` accepts ``model_id`` for ``project`` (without fetching weights)."""
         try:
-            self.resolve(project, model_id)
+            if model_id.startswith("ft:"):
+                self._fine_tuned(project, model_id)
+            else:
+                self._base(model_id)
         except NotFoundError:
             return False
         return True
+
+    def _fine_tuned(self, project: str, model_id: str) -> ModelRecord:
+        record = self._record(project, model_id)
+        if record is None:
+            raise _not_found(model_id)
+        return record
+
+    def _base(self, model_id: str) -> str:
+        try:
+            return self.resolve_base(self.aliases.target(model_id))
+        except InvalidRequestError:
+            raise _not_found(model_id) from None
 
     def delete(self, project: str, model_id: str) -> None:
         """Delete a fine-tuned model or checkpoint model and its weights. Bases → 403."""

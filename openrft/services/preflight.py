@@ -86,9 +86,9 @@ class PreflightService:
         from openrft.training.rollout import EngineSampler, SingleTurn, TokenizerCodec
 
         blobs = self.jobs.blobs
-        train = read_jsonl(blobs.path(file_key(checked.training.id)))
+        train = read_jsonl(blobs.local_path(file_key(checked.training.id)))
         if checked.validation is not None:
-            valid = read_jsonl(blobs.path(file_key(checked.validation.id)))
+            valid = read_jsonl(blobs.local_path(file_key(checked.validation.id)))
         else:
             train, valid = holdout_split(train, seed)  # as the job would split it
         config = TrainConfig.from_hyperparameters(checked.hyperparameters, seed=seed)

@@ -20,7 +20,7 @@ from openrft.services.jobs import JobService
 from openrft.services.keys import KeyService
 from openrft.services.models import ModelService
 from openrft.settings import Settings
-from openrft.storage.blobs import BlobStore
+from openrft.storage.blobs import BlobStore, open_blob_store
 from tests.conftest import require_postgres
 
 BASES = {"tiny-random-llama": "tiny-random-llama", "base-b": "base-b"}
@@ -72,18 +72,26 @@ def _postgres_engine() -> Iterator[sa.Engine]:
             engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """Services on a migrated SQLite file or PostgreSQL schema, blobs under ``tmp_path``."""
-    if request.param == "sqlite":
-        engines: Iterator[sa.Engine] = iter([make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")])
+    """Services on a migrated SQLite file or PostgreSQL schema, blobs under ``tmp_path``;
+    ``memory``: SQLite, the blobs in fsspec's in-memory file system, local copies in
+    ``tmp_path/blob-cache`` and a data dir that nothing should create."""
+    if request.param == "postgres":
+        engines: Iterator[sa.Engine] = _postgres_engine()
     else:
-        engines = _postgres_engine()
+        engines = iter([make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")])
     engine = next(engines)
     upgrade_database(engine)
     sessions = make_session_factory(engine)
-    settings = Settings(data_dir=tmp_path, database_url=str(engine.url))
-    blobs = BlobStore(tmp_path / "blobs")
+    memory = f"memory://openrft-{random_suffix(10)}" if request.param == "memory" else None
+    settings = Settings(
+        data_dir=tmp_path / "data" if memory else tmp_path,
+        database_url=str(engine.url),
+        storage_url=memory,
+        blob_cache_dir=tmp_path / "blob-cache",
+    )
+    blobs = open_blob_store(settings)
     yield Store(
         engine=engine,
         settings=settings,
@@ -100,5 +108,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         blobs=blobs,
     )
     engine.dispose()
+    if memory is not None and blobs.fs.exists(blobs.root):
+        blobs.fs.rm(blobs.root, recursive=True)
     for _ in engines:  # runs the PostgreSQL teardown
         pass

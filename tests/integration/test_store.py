@@ -74,8 +74,8 @@ def test_rejected_upload_leaves_no_blob_and_no_row(store: Store) -> None:
     with pytest.raises(InvalidRequestError, match="line 2"):
         store.files.create("p1", "t.jsonl", "fine-tune", json.dumps(ROW).encode() + b"\n{")
     assert store.files.list("p1").data == []
-    files_dir = store.blobs.root / "files"
-    assert not files_dir.exists() or list(files_dir.iterdir()) == []
+    assert store.blobs.size("files") == 0
+    assert list(store.blobs.staging_dir().iterdir()) == []
 
 
 def test_keys_authenticate_their_project(store: Store) -> None:
@@ -215,7 +215,7 @@ def test_lifecycle_through_service_and_runtime(store: Store, tmp_path: Path) -> 
     assert store.jobs.retrieve("p1", job_id).status == JobStatus.PAUSED
     store.jobs.resume("p1", job_id)
     _run(store, job_id)
-    assert store.runtime.load(job_id).resume_from == store.blobs.path(
+    assert store.runtime.load(job_id).resume_from == store.blobs.local_path(
         f"checkpoints/{job_id}/step-4"
     )
     store.jobs.cancel("p1", job_id)
@@ -370,3 +370,38 @@ def test_job_whose_file_content_vanished_fails_validation(store: Store) -> None:
     assert job.status == JobStatus.FAILED
     assert job.error is not None and job.error["param"] == "training_file"
     assert "upload the file again" in job.error["message"]
+
+
+@pytest.mark.parametrize("store", ["memory"], indirect=True)
+def test_upload_and_checkpoint_round_trip_through_memory_storage(
+    store: Store, tmp_path: Path
+) -> None:
+    """With ``storage_url=memory://...`` the upload, the checkpoint and the fine-tuned model
+    live in fsspec's memory file system, and the data dir is never created; the worker and
+    inference, which need paths, get local copies in the blob cache."""
+    job_id = _job(store, suffix="mem")
+    _run(store, job_id)
+    src = tmp_path / "scratch"
+    src.mkdir()
+    (src / "adapter_model.safetensors").write_bytes(b"weights")
+    (src / "trainer").mkdir()
+    (src / "trainer" / "state.pt").write_bytes(b"optimizer")
+    store.runtime.add_checkpoint(job_id, 1, {}, src)
+    store.runtime.finish(job_id, "succeeded")
+
+    spec = store.runtime.load(job_id)
+    cache = tmp_path / "blob-cache"
+    assert spec.training_file_path.is_relative_to(cache)
+    assert spec.training_file_path.read_bytes().count(b"\n") == 2
+    assert spec.resume_from is not None and spec.resume_from.is_relative_to(cache)
+    assert (spec.resume_from / "trainer" / "state.pt").read_bytes() == b"optimizer"
+    model = store.models.resolve("p1", f"ft:tiny-random-llama:p1:mem:{job_id}")
+    assert model.adapter_dir is not None
+    assert (model.adapter_dir / "adapter_model.safetensors").read_bytes() == b"weights"
+
+    in_memory = store.blobs.fs.find(store.blobs.root)
+    keys = sorted(path[len(store.blobs.root) + 1 :] for path in in_memory)
+    assert f"checkpoints/{job_id}/step-1/trainer/state.pt" in keys
+    assert f"models/{job_id}/adapter_model.safetensors" in keys
+    assert f"files/{spec.training_file_path.name}" in keys
+    assert not store.settings.data_dir.exists()

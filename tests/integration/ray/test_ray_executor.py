@@ -11,8 +11,10 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +47,10 @@ TINY = {
     "early_stopping": {"patience": 100},  # every job runs all its steps
 }
 JOB_TIMEOUT_S = 600.0  # a hang guard: Ray starts actors slowly (nice 15) on a busy machine
-# The killed job's steps, each graded slowly: the kill, sent when the first step after the
-# pause is reported, lands seconds before the last one however fast the machine is (16 fast
-# steps were not enough on a quiet machine: the job finished before the kill arrived).
-STEPS = 16
+# The trainer-kill job's steps. Its grader holds step 3's batch (after step 2's checkpoint) until
+# the trainer is killed, so the kill lands mid-run however fast or slow the machine is.
+STEPS = 4
+HELD_STEP = 3
 OTHER_ROWS = 400  # one step each: the other job is still running when it is cancelled
 SLOW_GRADER = {
     "type": "python",
@@ -70,6 +72,60 @@ def ray_server(
     args = ("--executor", "ray", "--ray-address", ray_cluster.address)
     with start_server(tmp_path_factory.mktemp("openrft-ray"), extra_args=args, env=env) as handle:
         yield handle
+
+
+class HeldGrader(ThreadingHTTPServer):
+    """A Bedrock-style HTTP reward function (every score 0) that holds the training batch of
+    step ``held_step`` and every later batch until ``release`` is set. A training batch is one
+    group (``group_size`` 2 rollouts of one prompt); evaluations send 1 sample per item."""
+
+    def __init__(self, held_step: int) -> None:
+        super().__init__(("127.0.0.1", 0), _HeldGraderHandler)
+        self.held_step = held_step
+        self.steps = 0
+        self.lock = threading.Lock()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/"
+
+
+class _HeldGraderHandler(BaseHTTPRequestHandler):
+    server: HeldGrader
+
+    def do_POST(self) -> None:
+        batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompts = [t["messages"][:-1] for t in batch]
+        with self.server.lock:
+            self.server.steps += len(prompts) == 2 and prompts[0] == prompts[1]
+            hold = self.server.steps >= self.server.held_step
+        if hold:
+            self.server.holding.set()
+            self.server.release.wait(timeout=JOB_TIMEOUT_S)
+        body = json.dumps([{"id": t["id"], "aggregate_reward_score": 0.0} for t in batch])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test's output is the job's events."""
+
+
+@pytest.fixture
+def held_grader() -> Iterator[HeldGrader]:
+    grader = HeldGrader(HELD_STEP)
+    thread = threading.Thread(target=grader.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield grader
+    finally:
+        grader.release.set()
+        grader.shutdown()
+        grader.server_close()
 
 
 def _upload(client: openai.OpenAI, rows: int, name: str) -> str:
@@ -193,38 +249,62 @@ def test_job_on_ray_matches_the_same_job_run_locally(
     assert shapes(ray_client, on_ray) == shapes(local_client, local)
 
 
+@pytest.fixture
+def ray_driver(ray_cluster: RayCluster) -> Iterator[None]:
+    """This process connected to the cluster in openrft's namespace (connecting takes seconds
+    on a busy machine: done before the moment a test must act)."""
+    from openrft.executors.ray_executor import NAMESPACE
+
+    ray.init(address=ray_cluster.address, namespace=NAMESPACE, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 def test_pause_resume_cancel_and_killed_actors_on_ray(
-    ray_server: ServerHandle, ray_cluster: RayCluster
+    ray_server: ServerHandle, ray_driver: None, held_grader: HeldGrader
 ) -> None:
-    """A job with 2 trainer workers is paused and resumed, then its trainer actor is killed
-    (ray.kill on the named actor). A second job's own actor is killed (SIGKILL), and after it
-    resumed the job is cancelled. Each killed job resumes from its checkpoint; the first
-    succeeds with each step's metrics event once."""
+    """A job with 2 trainer workers has its trainer actor killed (ray.kill on the named actor)
+    while its grader holds step 3: it resumes from its checkpoint of step 2 and succeeds with
+    each step's metrics event once. Beside it, a job without workers is paused and resumed,
+    then its own actor is killed (SIGKILL): it resumes from its checkpoint and is cancelled.
+    The second job's runs need no worker actors, so its three starts cost less than the first
+    job's two."""
     client = ray_server.client()
+    lambda_grader = {"type": "lambda", "lambda": {"function": held_grader.url}}
     job_id = _create(
         client,
         40,
-        SLOW_GRADER,
+        lambda_grader,
         batch_size=1,
         max_steps=STEPS,
         trainer_workers=2,
         resources={"num_cpus": 0.25},
     )
     other = _create(client, OTHER_ROWS, SLOW_GRADER, batch_size=1)
-    _until("step 1", lambda: _metrics_steps(client, job_id))
-    client.fine_tuning.jobs.pause(job_id)
-    paused = wait_for_status(client, job_id, {"paused"} | TERMINAL, timeout_s=JOB_TIMEOUT_S)
-    assert paused.status == "paused", paused.error
-    stopped_at = max(_metrics_steps(client, job_id))
-    checkpoints = client.fine_tuning.jobs.checkpoints.list(job_id).data
-    assert max(c.step_number for c in checkpoints) == stopped_at  # pause wrote the latest
 
-    _until(
-        "the other job's checkpoint", lambda: client.fine_tuning.jobs.checkpoints.list(other).data
-    )
-    (first,) = _ray_events(client, other)
+    _until("the other job's step 1", lambda: _metrics_steps(client, other))
+    client.fine_tuning.jobs.pause(other)
+    paused = wait_for_status(client, other, {"paused"} | TERMINAL, timeout_s=JOB_TIMEOUT_S)
+    assert paused.status == "paused", paused.error
+    stopped_at = max(_metrics_steps(client, other))
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(other).data
+    assert max(c.step_number for c in checkpoints) == stopped_at  # pause wrote the latest
+    client.fine_tuning.jobs.resume(other)
+
+    (trainers,) = _until("the trainer workers", lambda: _role_events(client, job_id, "trainer"))
+    assert held_grader.holding.wait(timeout=JOB_TIMEOUT_S), "step 3 was never graded"
+    assert _metrics_steps(client, job_id) == list(range(1, HELD_STEP))
+    assert [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job_id)] == [2]
+    killed = trainers.data["actors"][0]
+    ray.kill(ray.get_actor(killed))
+    held_grader.release.set()
+
+    first = _until("the other job's resumed actor", lambda: _ray_events(client, other)[1:])[0]
+    _until("a step after the pause", lambda: max(_metrics_steps(client, other)) > stopped_at)
     os.kill(first.data["ray"]["pid"], signal.SIGKILL)
-    _until("the other job's resumed actor", lambda: _ray_events(client, other)[1:])
+    _until("the other job's actor after the kill", lambda: _ray_events(client, other)[2:])
     resumed_at = max(_metrics_steps(client, other))
     _until("a step after that", lambda: max(_metrics_steps(client, other)) > resumed_at)
     client.fine_tuning.jobs.cancel(other)
@@ -233,24 +313,11 @@ def test_pause_resume_cancel_and_killed_actors_on_ray(
     assert f"The job's Ray actor {first.data['ray']['actor_id']}" in died.message
     assert "Resuming from the checkpoint of step" in died.message
 
-    client.fine_tuning.jobs.resume(job_id)
-    trainers = _until("the resumed trainers", lambda: _role_events(client, job_id, "trainer")[1:])
-    _until("a step after the pause", lambda: max(_metrics_steps(client, job_id)) > stopped_at)
-    assert max(_metrics_steps(client, job_id)) < STEPS  # the kill lands mid-run
-    from openrft.executors.ray_executor import NAMESPACE
-
-    killed = trainers[0].data["actors"][0]
-    ray.init(address=ray_cluster.address, namespace=NAMESPACE, log_to_driver=False)
-    try:
-        ray.kill(ray.get_actor(killed))
-    finally:
-        ray.shutdown()
-
     done = wait_for_status(client, job_id, TERMINAL, timeout_s=JOB_TIMEOUT_S)
     assert done.status == "succeeded", done.error
     assert _metrics_steps(client, job_id) == list(range(1, STEPS + 1))  # each step's once
     (died,) = [e for e in _events(client, job_id) if "died" in e.message]
     assert f"The job's trainer worker {killed} (actor " in died.message
-    assert "Resuming from the checkpoint of step" in died.message
+    assert "Resuming from the checkpoint of step 2" in died.message
     actors = [e.data["ray"]["actor_id"] for e in _ray_events(client, job_id)]
-    assert len(actors) == len(set(actors)) == 3  # first run, resumed run, after the kill
+    assert len(actors) == len(set(actors)) == 2  # the first run and the one after the kill

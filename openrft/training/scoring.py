@@ -1,8 +1,11 @@
 """Per-token log-probs of a group's completions, with the prompt computed once per group.
 
 The prompt is the same for all ``G`` samples of a group: one forward over it builds the KV
-cache, which is repeated for the ``G`` completions (gradients flow back through the shared
-prompt states). Logits are taken only at completion positions, in chunks (``rl.logprobs``).
+cache, which every completion reads (gradients flow back through the shared prompt states).
+The completions are fed packed, back to back without padding, each attending to the prompt and
+to its own earlier tokens (a custom 4D mask): a group's completions of very different lengths
+cost their real tokens, not G × the longest. Logits are taken only at completion positions, in
+chunks (``rl.logprobs``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ import torch
 from transformers import DynamicCache
 
 from openrft.rl import completion_logprobs
+
+# Completions of a group are fed back to back in rows of up to this many tokens (no padding
+# between them); each attends to the prompt and to its own earlier tokens only.
+PACK_TOKENS = 512
 
 
 class PromptPrefixCache(DynamicCache):
@@ -93,24 +100,36 @@ def group_logprobs(
     decoder = causal_lm.get_decoder()
     head = causal_lm.get_output_embeddings()
     n, c = group.completion_ids.shape
-    prompt = decoder(input_ids=group.prompt_ids[None], use_cache=c > 1)
-    last = prompt.last_hidden_state[:, -1:]  # (1, 1, H): predicts the first completion token
-    hidden = last.expand(n, 1, last.shape[-1])
-    if c > 1:
+    active = group.mask.bool()
+    # A row feeds its tokens up to its last scored one, minus that one (it predicts nothing).
+    scored = torch.where(active, torch.arange(1, c + 1, device=active.device), 0).amax(dim=1)
+    fed = (scored - 1).clamp(min=0).tolist()
+    prompt = decoder(input_ids=group.prompt_ids[None], use_cache=sum(fed) > 0)
+    # Row 0 of the table predicts every completion's first token; the packs' states follow.
+    table = prompt.last_hidden_state[0, -1:]  # (1, H)
+    source = torch.zeros(n, c, dtype=torch.long, device=active.device)
+    if sum(fed) > 0:
+        mask_kind = _custom_mask_kind(causal_lm.config)
+        capacity = PACK_TOKENS if mask_kind is not None else 0
+        packs = _pack(group.completion_ids, fed, len(group.prompt_ids), capacity)
         cache = prompt.past_key_values
-        cache.batch_repeat_interleave(n)
+        cache.batch_repeat_interleave(packs.input_ids.shape[0])
         cache.__class__ = PromptPrefixCache  # same state, read-only updates from here on
         # Checkpointing only runs in training mode; nothing here uses dropout.
         decoder.train(checkpoint_layers and torch.is_grad_enabled())
         try:
-            # The last completion token predicts nothing we score, so it is never fed.
-            rest = decoder(input_ids=group.completion_ids[:, :-1], past_key_values=cache)
+            rest = decoder(
+                input_ids=packs.input_ids,
+                position_ids=packs.positions,
+                attention_mask=packs.attention_mask(len(group.prompt_ids), mask_kind, table.dtype),
+                past_key_values=cache,
+            )
         finally:
             decoder.eval()
-        hidden = torch.cat([hidden, rest.last_hidden_state], dim=1)  # (G, C, H)
-    active = group.mask.bool()
+        table = torch.cat([table, rest.last_hidden_state.flatten(0, 1)])
+        source = packs.source
     logp_flat, entropy_flat = completion_logprobs(
-        hidden[active],
+        table.index_select(0, source[active]),
         group.completion_ids[active],
         head,
         temperature=temperature,
@@ -119,3 +138,80 @@ def group_logprobs(
     logp = torch.zeros(n, c, dtype=torch.float32).masked_scatter(active, logp_flat)
     entropy = torch.zeros(n, c, dtype=torch.float32).masked_scatter(active, entropy_flat)
     return logp, entropy
+
+
+@dataclass(frozen=True)
+class _Packs:
+    """A group's fed completion tokens laid out as ``K`` rows of ``W``, several completions
+    back to back in a row when the model takes a custom attention mask (else one per row).
+
+    input_ids, positions (in the whole sequence: prompt length + offset), segment (which
+    completion a token belongs to, -1 at padding): ``(K, W)``. source ``(G, C)``: for each
+    completion token, the row of ``[prompt's last state; the K * W states]`` that predicts it.
+    """
+
+    input_ids: torch.Tensor
+    positions: torch.Tensor
+    segment: torch.Tensor
+    source: torch.Tensor
+
+    def attention_mask(
+        self, prompt_len: int, kind: str | None, dtype: torch.dtype
+    ) -> torch.Tensor | None:
+        """``(K, 1, W, P + W)``: every token sees the prompt and the earlier tokens of its own
+        completion. None (the model's causal mask) when each row holds one completion."""
+        if kind is None:
+            return None
+        seg = self.segment
+        own = (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] >= 0)
+        own &= self.positions[:, None, :] <= self.positions[:, :, None]
+        allowed = torch.cat([own.new_ones(*own.shape[:2], prompt_len), own], dim=-1)[:, None]
+        if kind == "bool":
+            return allowed
+        blocked = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+        return blocked.masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def _pack(completion_ids: torch.Tensor, fed: list[int], prompt_len: int, capacity: int) -> _Packs:
+    """Completions in order, each row filled while it holds ≤ ``capacity`` tokens."""
+    rows: list[list[int]] = []
+    size = 0
+    for index, length in enumerate(fed):
+        if length == 0:
+            continue
+        if not rows or size + length > capacity:
+            rows.append([])
+            size = 0
+        rows[-1].append(index)
+        size += length
+    width = max(sum(fed[i] for i in members) for members in rows)
+    shape, device = (len(rows), width), completion_ids.device
+    input_ids = torch.zeros(shape, dtype=torch.long, device=device)
+    positions = torch.full(shape, prompt_len, dtype=torch.long, device=device)
+    segment = torch.full(shape, -1, dtype=torch.long, device=device)
+    source = torch.zeros(completion_ids.shape, dtype=torch.long, device=device)
+    for k, members in enumerate(rows):
+        offset = 0
+        for index in members:
+            length = fed[index]
+            span = slice(offset, offset + length)
+            steps = torch.arange(length, device=device)
+            input_ids[k, span] = completion_ids[index, :length]
+            positions[k, span] = prompt_len + steps
+            segment[k, span] = index
+            source[index, 1 : length + 1] = 1 + k * width + offset + steps
+            offset += length
+    return _Packs(input_ids, positions, segment, source)
+
+
+def _custom_mask_kind(config: Any) -> str | None:
+    """The mask type this model's attention takes as a custom 4D mask ("bool" for SDPA,
+    "additive" for eager), or None when its layers need masks of their own (sliding
+    windows) or its attention takes no dense mask."""
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types is not None and any(t != "full_attention" for t in layer_types):
+        return None
+    windowed = getattr(config, "sliding_window", None)
+    if layer_types is None and windowed and getattr(config, "use_sliding_window", True):
+        return None
+    return {"sdpa": "bool", "eager": "additive"}.get(config._attn_implementation)

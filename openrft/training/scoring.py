@@ -21,6 +21,9 @@ from openrft.rl import completion_logprobs
 # Completions of a group are fed back to back in rows of up to this many tokens (no padding
 # between them); each attends to the prompt and to its own earlier tokens only.
 PACK_TOKENS = 512
+# Packing is used when it computes at most this share of the padded layout's tokens: its
+# attention spans a whole row, so it only pays when completions' lengths differ.
+PACKED_SHARE = 0.9
 
 
 class PromptPrefixCache(DynamicCache):
@@ -109,9 +112,8 @@ def group_logprobs(
     table = prompt.last_hidden_state[0, -1:]  # (1, H)
     source = torch.zeros(n, c, dtype=torch.long, device=active.device)
     if sum(fed) > 0:
-        mask_kind = _custom_mask_kind(causal_lm.config)
-        capacity = PACK_TOKENS if mask_kind is not None else 0
-        packs = _pack(group.completion_ids, fed, len(group.prompt_ids), capacity)
+        prompt_len = len(group.prompt_ids)
+        packs, mask_kind = _layout(causal_lm.config, group.completion_ids, fed, prompt_len)
         cache = prompt.past_key_values
         cache.batch_repeat_interleave(packs.input_ids.shape[0])
         cache.__class__ = PromptPrefixCache  # same state, read-only updates from here on
@@ -121,7 +123,7 @@ def group_logprobs(
             rest = decoder(
                 input_ids=packs.input_ids,
                 position_ids=packs.positions,
-                attention_mask=packs.attention_mask(len(group.prompt_ids), mask_kind, table.dtype),
+                attention_mask=packs.attention_mask(prompt_len, mask_kind, table.dtype),
                 past_key_values=cache,
             )
         finally:
@@ -170,6 +172,21 @@ class _Packs:
             return allowed
         blocked = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
         return blocked.masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def _layout(
+    config: Any, completion_ids: torch.Tensor, fed: list[int], prompt_len: int
+) -> tuple[_Packs, str | None]:
+    """The packed layout and its mask kind when the model takes a custom mask and packing
+    saves enough tokens; else one completion per row and the model's own causal mask."""
+    padded = _pack(completion_ids, fed, prompt_len, capacity=0)
+    kind = _custom_mask_kind(config)
+    if kind is None:
+        return padded, None
+    packed = _pack(completion_ids, fed, prompt_len, capacity=PACK_TOKENS)
+    if packed.input_ids.numel() > PACKED_SHARE * padded.input_ids.numel():
+        return padded, None
+    return packed, kind
 
 
 def _pack(completion_ids: torch.Tensor, fed: list[int], prompt_len: int, capacity: int) -> _Packs:

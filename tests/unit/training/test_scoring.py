@@ -37,6 +37,7 @@ def test_shared_prompt_logprobs_equal_a_plain_full_forward(
     model, _ = tiny
     model.config._attn_implementation = attention
     monkeypatch.setattr(scoring, "PACK_TOKENS", pack_tokens)
+    monkeypatch.setattr(scoring, "PACKED_SHARE", 1.0)
     group = _group()
     with torch.no_grad():
         logp, entropy = group_logprobs(model, group, temperature=0.7)
@@ -79,6 +80,7 @@ def test_packing_leaves_gradients_unchanged(
     tiny_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     grads = []
+    monkeypatch.setattr(scoring, "PACKED_SHARE", 1.0)
     for pack_tokens in (512, 0):
         monkeypatch.setattr(scoring, "PACK_TOKENS", pack_tokens)
         torch.manual_seed(1)
@@ -116,3 +118,15 @@ def test_sliding_window_models_get_no_custom_mask() -> None:
     assert scoring._custom_mask_kind(qwen) == "bool"
     assert scoring._custom_mask_kind(Config()) == "bool"
     assert scoring._custom_mask_kind(flash) is None
+
+
+def test_completions_are_packed_only_when_it_saves_tokens() -> None:
+    class Config:
+        _attn_implementation = "sdpa"
+
+    ids = torch.zeros(4, 9, dtype=torch.long)
+    packed, kind = scoring._layout(Config(), ids, [8, 2, 3, 1], prompt_len=5)
+    assert kind == "bool" and packed.input_ids.shape == (1, 14)  # 14 tokens, not 4 x 8
+    assert packed.segment.tolist() == [[0] * 8 + [1] * 2 + [2] * 3 + [3]]
+    same, kind = scoring._layout(Config(), ids, [8, 8, 7, 8], prompt_len=5)
+    assert kind is None and same.input_ids.shape == (4, 8)  # 31 of 32 tokens: not worth it

@@ -1,6 +1,6 @@
 """Benchmarks: ``python -m bench [module ...]`` runs each module's ``main()`` (see README)."""
 
-import os
-
-# Before any benchmark imports torch: OpenMP reads this once, when it loads (see openrft/__init__).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before any benchmark imports torch: openrft's OpenMP settings (openrft/__init__), read once
+# when torch loads OpenMP, apply to every benchmark as they do to openrft's own processes. TRL's
+# side runs with OpenMP's default instead (bench/trl_step.py).
+import openrft  # noqa: F401

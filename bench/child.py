@@ -15,14 +15,17 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_measurement(module: str, args: list[str], out: Path) -> dict[str, Any]:
-    """``python -m module --worker RESULT args...``; the child writes RESULT, copied to ``out``."""
+def run_measurement(
+    module: str, args: list[str], out: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``python -m module --worker RESULT args...``, with ``env`` added to this process's
+    environment; the child writes RESULT, copied to ``out``."""
     with tempfile.TemporaryDirectory() as scratch:
         result_path = Path(scratch) / out.name
         command = [sys.executable, "-m", module, "--worker", str(result_path), *args]
         path = filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-        subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
+        child_env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(path)}
+        subprocess.run(command, cwd=REPO_ROOT, env=child_env, check=True)
         result: dict[str, Any] = json.loads(result_path.read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

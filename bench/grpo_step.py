@@ -103,6 +103,7 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
     from openrft.inference.engine import GenerationEngine
     from openrft.inference.registry import load_base_model
     from openrft.settings import Settings
+    from openrft.threads import in_compute
     from openrft.training.config import TrainConfig
     from openrft.training.policy import Policy
     from openrft.training.rollout import EngineSampler, TokenizerCodec
@@ -121,16 +122,23 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
         seed=ref.SEED,
         activation_checkpointing=options.activation_checkpointing,
     )
-    torch.manual_seed(ref.SEED)
-    base, tokenizer = load_base_model(
-        options.model, cache_dir=Settings().resolved_model_cache_dir, dtype=config.torch_dtype
-    )
-    policy = Policy(
-        base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=config.beta
-    )
-    sampler = EngineSampler(GenerationEngine(policy.model, tokenizer))
-    trainer = _Trainer(workload, options.steps, config, policy, sampler, TokenizerCodec(tokenizer))
-    steps, valid = asyncio.run(trainer.run())
+
+    def load() -> Any:
+        torch.manual_seed(ref.SEED)
+        base, tokenizer = load_base_model(
+            options.model, cache_dir=Settings().resolved_model_cache_dir, dtype=config.torch_dtype
+        )
+        rank, alpha = config.lora_rank, config.lora_alpha
+        return Policy(base, tokenizer, lora_rank=rank, lora_alpha=alpha, beta=config.beta)
+
+    async def train() -> tuple[list[dict[str, float]], list[float]]:
+        # As in a job, torch runs on openrft's one compute thread (openrft.threads).
+        policy = await in_compute(load)
+        sampler = EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+        codec = TokenizerCodec(policy.tokenizer)
+        return await _Trainer(workload, options.steps, config, policy, sampler, codec).run()
+
+    steps, valid = asyncio.run(train())
     return _result(options, workload, steps, valid, torch.get_num_threads())
 
 
@@ -168,8 +176,9 @@ class _Trainer:
 
     async def _step(self, step: int, batch: list[dict[str, Any]]) -> dict[str, float]:
         from openrft.rl import compute_advantages
+        from openrft.threads import in_compute
         from openrft.training.grading import grade_groups
-        from openrft.training.rollout import SamplingConfig, rollout
+        from openrft.training.rollout import SamplingConfig, SingleTurn
 
         config = self.config
         prompts = [self.codec.encode_prompt(row["messages"]) for row in batch]
@@ -180,12 +189,13 @@ class _Trainer:
             seed=config.seed * 1_000_003 + step + 1,
         )
         start = time.perf_counter()
-        groups = rollout(self.sampler, self.codec, batch, prompts, sampling, config.group_size)
+        rollouts = SingleTurn(self.sampler, self.codec)
+        groups = await rollouts.run(batch, prompts, sampling, config.group_size)
         generated = time.perf_counter()
         graded = await grade_groups(self.grader, groups, tag=f"step{step}")
         graded_at = time.perf_counter()
         advantages, adv = compute_advantages(graded.rewards, config.group_size, "group")
-        metrics = self.learner.step(groups, advantages)
+        metrics = await in_compute(self.learner.step, groups, advantages)
         return {
             "step_s": time.perf_counter() - start,
             "generate_s": generated - start,

@@ -1,10 +1,14 @@
-"""Thread settings on a busy machine: a fwd+bwd step, quiet and with one core kept busy (issue 19).
+"""Thread settings on a busy machine: quiet and with one core kept busy (issue 19).
 
 Each setting runs in a fresh process (OpenMP reads its environment once, when torch loads it):
-2 threads with OpenMP's default wait policy (what torch did before issue 19), 1 thread, and
-2 threads with ``OMP_WAIT_POLICY=PASSIVE`` (openrft's default now). The step is a stack of
-SmolLM2-135M-shaped linear layers (576 ↔ 1536, 512 tokens), forward and backward; the median
-of ``--reps`` is reported. Output: ``bench/results/threads.json``. Nothing is asserted.
+2 threads with OpenMP's default wait (libgomp spins 300,000 rounds before sleeping), 1 thread,
+2 threads with ``OMP_WAIT_POLICY=PASSIVE`` (never spin), 2 threads spinning briefly
+(``GOMP_SPINCOUNT=10000``), and openrft's default: the brief spin with the thread count fitted
+to the free cores before every step (``openrft.threads``). Two steps are timed: ``train``, a
+stack of SmolLM2-135M-shaped linear layers (576 ↔ 1536, 512 tokens) forward and backward, and
+``decode``, the same layers ×5 forward on 64 rows (a rollout's decode step: many small ops).
+The median of ``--reps`` is reported. Output: ``bench/results/threads.json``. Nothing is
+asserted.
 """
 
 from __future__ import annotations
@@ -16,44 +20,65 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.child import busy_core, write_result
+from bench.child import REPO_ROOT, busy_core, write_result
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "threads.json"
-# (name, torch threads, OMP_WAIT_POLICY or None for OpenMP's default)
-SETTINGS = (
-    ("2 threads, default wait policy", 2, None),
-    ("1 thread", 1, None),
-    ("2 threads, OMP_WAIT_POLICY=PASSIVE", 2, "PASSIVE"),
+# (name, torch threads, OpenMP environment, fit threads to the free cores before each step)
+SETTINGS: tuple[tuple[str, int, dict[str, str], bool], ...] = (
+    ("2 threads, OpenMP default wait", 2, {}, False),
+    ("1 thread", 1, {}, False),
+    ("2 threads, OMP_WAIT_POLICY=PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"}, False),
+    ("2 threads, GOMP_SPINCOUNT=10000", 2, {"GOMP_SPINCOUNT": "10000"}, False),
+    ("openrft: GOMP_SPINCOUNT=10000, threads fitted", 2, {"GOMP_SPINCOUNT": "10000"}, True),
 )
-# Runs in the child: only torch, so the environment it was given is what OpenMP sees.
+KINDS = ("train", "decode")
+_OPENMP_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")
+# Runs in the child: torch (and openrft.threads when fitting), so the environment it was given
+# is what OpenMP sees.
 _CHILD = """
 import statistics, sys, time
 import torch
-torch.set_num_threads(int(sys.argv[1]))
+from openrft.threads import fit_threads, set_max_threads
+threads, reps, kind, fit = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
+set_max_threads(threads)
 torch.manual_seed(0)
 layers = [torch.nn.Linear(576, 1536), torch.nn.Linear(1536, 576)] * 3
-x = torch.randn(512, 576, requires_grad=True)
-def step():
-    h = x
+def train():
+    h = torch.randn(512, 576, requires_grad=True)
     for layer in layers:
         h = torch.nn.functional.silu(layer(h))
     h.square().mean().backward()
-step()
-times = []
-for _ in range(int(sys.argv[2])):
+def decode():
+    with torch.inference_mode():
+        h = torch.randn(64, 576)
+        for layer in layers * 5:
+            h = torch.nn.functional.silu(layer(h))
+step = train if kind == "train" else decode
+def timed():
+    if fit:
+        fit_threads()
     start = time.perf_counter()
     step()
-    times.append(time.perf_counter() - start)
-print(statistics.median(times) * 1000)
+    return time.perf_counter() - start
+warmup = time.perf_counter()
+while time.perf_counter() - warmup < 1.5:  # long enough for a first fit
+    timed()
+print(statistics.median(timed() for _ in range(reps)) * 1000)
 """
 
 
-def step_ms(threads: int, wait_policy: str | None, reps: int) -> float:
-    """Median fwd+bwd milliseconds in a fresh process with these settings."""
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if wait_policy is not None:
-        env["OMP_WAIT_POLICY"] = wait_policy
-    command = [sys.executable, "-c", _CHILD, str(threads), str(reps)]
+def step_ms(setting: tuple[str, int, dict[str, str], bool], kind: str, reps: int) -> float:
+    """Median milliseconds of one ``kind`` step in a fresh process with ``setting``."""
+    _, threads, openmp, fit = setting
+    env = {k: v for k, v in os.environ.items() if k not in _OPENMP_VARIABLES}
+    # openrft's own default must not leak into the other settings: an explicit spin count is
+    # kept by openrft/__init__, and 300,000 is libgomp's default when no policy is set.
+    env["GOMP_SPINCOUNT"] = "300000"
+    env.update(openmp)
+    if "OMP_WAIT_POLICY" in openmp:
+        del env["GOMP_SPINCOUNT"]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-c", _CHILD, str(threads), str(reps), kind, "1" if fit else "0"]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return round(float(out.strip()), 1)
 
@@ -62,16 +87,18 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.threads", description=__doc__)
     parser.add_argument("--reps", type=int, default=20, help="timed steps per setting")
     args = parser.parse_args(argv)
-    result: dict[str, Any] = {"benchmark": "threads", "reps": args.reps, "step_ms": {}}
-    for name, threads, policy in SETTINGS:
-        quiet = step_ms(threads, policy, args.reps)
-        with busy_core():
-            contended = step_ms(threads, policy, args.reps)
-        result["step_ms"][name] = {
-            "quiet": quiet,
-            "one_core_busy": contended,
-            "busy_over_quiet": round(contended / quiet, 2),
-        }
+    result: dict[str, Any] = {"benchmark": "threads", "reps": args.reps}
+    for kind in KINDS:
+        result[f"{kind}_step_ms"] = {}
+        for setting in SETTINGS:
+            quiet = step_ms(setting, kind, args.reps)
+            with busy_core():
+                contended = step_ms(setting, kind, args.reps)
+            result[f"{kind}_step_ms"][setting[0]] = {
+                "quiet": quiet,
+                "one_core_busy": contended,
+                "busy_over_quiet": round(contended / quiet, 2),
+            }
     write_result(RESULTS_PATH, result)
     return result
 

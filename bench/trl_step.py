@@ -28,6 +28,10 @@ from bench import reference_config as ref
 from bench.child import REPO_ROOT, run_measurement
 from bench.workloads import WORKLOADS, Workload
 
+# TRL runs with OpenMP's own default wait, not openrft's (bench/__init__ imports openrft, which
+# keeps a spin count that is already set): 300,000 rounds is libgomp's default with no policy.
+OPENMP_DEFAULT = {"GOMP_SPINCOUNT": "300000"}
+
 SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
 
 
@@ -65,7 +69,7 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
     args += ["--max-new-tokens", str(options.max_new_tokens)]
     if not options.gradient_checkpointing:
         args.append("--no-gradient-checkpointing")
-    result = run_measurement("bench.trl_step", args, options.out)
+    result = run_measurement("bench.trl_step", args, options.out, env=OPENMP_DEFAULT)
     print(json.dumps(summary(result), indent=2))
     return result
 

@@ -4,8 +4,12 @@ import os
 
 __version__ = "0.1.0"
 
-# OpenMP reads its wait policy once, when torch loads it, so this must precede any torch import:
-# every openrft entry point (the CLI, ``python -m openrft.worker``, Ray actors) imports this
-# package first. Spinning threads waiting for a sibling that another process holds off the core
-# made training steps 4-20x slower on a busy machine (issue 19; measured by bench/threads.py).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP reads how long a waiting thread spins once, when torch loads it, so this must precede
+# any torch import: every openrft entry point (the CLI, ``python -m openrft.worker``, Ray actors)
+# imports this package first. OpenMP's default spin (300,000 rounds, milliseconds) made training
+# steps 4-20x slower on a busy machine; never spinning (OMP_WAIT_POLICY=PASSIVE) made rollouts
+# 1.6x slower on a quiet one. A brief spin, with the thread count fitted to the free cores
+# (openrft.threads), keeps both (issue 19; measured by bench/threads.py).
+SPIN_ROUNDS = "10000"
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_ROUNDS)

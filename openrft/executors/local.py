@@ -48,7 +48,7 @@ def worker_settings_env(settings: Settings) -> dict[str, str]:
         "OPENRFT_HOST": settings.host,
         "OPENRFT_PORT": str(settings.port),
         # Read when the worker's OpenMP starts, before any of its code runs (see openrft/__init__).
-        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        **{k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ},
     }
 
 

@@ -28,6 +28,7 @@ from openrft.inference.requests import (
 )
 from openrft.inference.sampling import sample_tokens
 from openrft.inference.tokens import default_stop_token_ids
+from openrft.threads import fit_threads
 
 # Compact the batch once at least 1/_COMPACT_FRACTION of its rows are finished.
 _COMPACT_FRACTION = 8
@@ -92,6 +93,7 @@ class GenerationEngine:
             rows_of = _rows_by_request(first.rows)
             batch: DecodeBatch | None = first
             while batch is not None:
+                fit_threads()  # the free cores may change while a long batch decodes
                 self._sample_step(batch)
                 _finish_done_requests(rows_of)
                 live = batch.live_indices()

@@ -27,6 +27,7 @@ from openrft.inference.registry import (
     resolve_model_dir,
 )
 from openrft.inference.requests import GenerationRequest
+from openrft.threads import set_max_threads
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class ModelPool:
         self.max_batch_rows = max_batch_rows
         self.dtype = dtype
         if threads:
-            torch.set_num_threads(threads)
+            set_max_threads(threads)
         self._models: dict[str, LoadedModel] = {}
         self._load_lock = threading.Lock()
 

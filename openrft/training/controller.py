@@ -9,7 +9,6 @@ the loop against fakes.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import torch
 
 from openrft.domain.samples import RolloutSample
 from openrft.rl import compute_advantages
+from openrft.threads import in_compute
 from openrft.training.bedrock_metrics import critic_metrics
 from openrft.training.checkpoints import CheckpointStore, LoopCheckpoints
 from openrft.training.config import TrainConfig
@@ -274,7 +274,7 @@ class TrainingController:
             self.pipeline.launch_next(step + 1, trained_steps=self.state.step)
         update_started = time.monotonic()
         trained = graded_groups(groups, advantages, graded.graded)
-        actor = await asyncio.to_thread(self.learner.step, *trained)
+        actor = await in_compute(self.learner.step, *trained)
         finished = time.monotonic()
         completion_tokens = sum(g.completion_tokens for g in groups)
         self.state.trained_tokens += completion_tokens + sum(

@@ -15,6 +15,7 @@ from openrft.domain.jobs import JobSpec
 from openrft.graders import GraderContext, build_grader
 from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
+from openrft.threads import in_compute, set_max_threads
 from openrft.tools import Toolbox
 from openrft.trackers.observers import job_trackers
 from openrft.training.config import TrainConfig
@@ -58,6 +59,15 @@ def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[
     return train, valid
 
 
+def _load_policy(model: str, settings: Settings, config: TrainConfig) -> Policy:
+    base, tokenizer = load_base_model(
+        model, cache_dir=settings.resolved_model_cache_dir, dtype=config.torch_dtype
+    )
+    return Policy(
+        base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=config.beta
+    )
+
+
 async def run_job(
     spec: JobSpec,
     settings: Settings,
@@ -70,21 +80,12 @@ async def run_job(
     endpoint, the egress policy); default: no credential, public URLs only."""
     config = TrainConfig.from_hyperparameters(spec.hyperparameters, seed=spec.seed)
     if settings.training_threads:
-        torch.set_num_threads(settings.training_threads)
+        set_max_threads(settings.training_threads)
     torch.manual_seed(config.seed)  # LoRA init and anything else drawn from torch's RNG
     scratch = settings.data_dir / "scratch" / spec.id
     scratch.mkdir(parents=True, exist_ok=True)
     train_rows, valid_rows = load_rows(spec, runtime)
-    base, tokenizer = load_base_model(
-        spec.model, cache_dir=settings.resolved_model_cache_dir, dtype=config.torch_dtype
-    )
-    policy = Policy(
-        base,
-        tokenizer,
-        lora_rank=config.lora_rank,
-        lora_alpha=config.lora_alpha,
-        beta=config.beta,
-    )
+    policy = await in_compute(_load_policy, spec.model, settings, config)
     trainable = sum(p.numel() for p in policy.trainable_parameters())
     runtime.add_event(
         spec.id,

@@ -233,13 +233,12 @@ def load_policy(
 ) -> Policy:
     """An actor's copy of the job's policy, built as the job builds its own (its trained
     tensors are then loaded from the job's)."""
-    import torch
-
     from openrft.inference.registry import load_base_model
+    from openrft.threads import set_max_threads
     from openrft.training.policy import Policy
 
     if threads:
-        torch.set_num_threads(threads)
+        set_max_threads(threads)
     base, tokenizer = load_base_model(model, cache_dir=Path(cache_dir), dtype=config.torch_dtype)
     return Policy(
         base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=beta

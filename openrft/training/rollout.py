@@ -8,11 +8,12 @@ engine decodes the other groups.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
 from openrft.inference.tokens import encode_chat
+from openrft.threads import in_compute
 from openrft.training.data import Row
 
 
@@ -174,7 +175,7 @@ class SingleTurn:
         on_group: GroupDone | None = None,
     ) -> list[GroupRollout]:
         args = (self.sampler, self.codec, rows, prompts, config, n, on_group)
-        return await asyncio.to_thread(rollout, *args)
+        return await sampling_thread(self.sampler)(rollout, *args)
 
 
 def rollout(
@@ -212,8 +213,17 @@ def rollout(
     return [done[index] for index in range(len(prompts))]
 
 
+def sampling_thread(sampler: Sampler) -> Callable[..., Awaitable[Any]]:
+    """How to await a blocking call on ``sampler``: on the process's torch thread when it
+    decodes in this process on the trainer's weights, else on a worker thread (a remote
+    engine, or a pinned copy that samples while the trainer updates: ``async_rollouts``)."""
+    return in_compute if getattr(sampler, "decodes_in_process", False) else asyncio.to_thread
+
+
 class EngineSampler:
     """``Sampler`` backed by ``openrft.inference.engine.GenerationEngine``."""
+
+    decodes_in_process = True
 
     def __init__(self, engine: Any):
         self.engine = engine

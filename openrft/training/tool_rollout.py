@@ -32,6 +32,7 @@ from openrft.training.rollout import (
     Sampler,
     SamplingConfig,
     Trajectory,
+    sampling_thread,
 )
 
 
@@ -97,8 +98,9 @@ class ToolRollouts:
             [_Sample(list(row["messages"]), row.get("tools")) for _ in range(n)] for row in rows
         ]
         budget = config.max_new_tokens * self.max_turns
-        # Sampling runs on a worker thread, so the event loop grades ended groups meanwhile.
-        first = await asyncio.to_thread(self.sampler.sample, list(prompts), config, n)
+        # Sampling runs on another thread, so the event loop grades ended groups meanwhile.
+        sample_on = sampling_thread(self.sampler)
+        first = await sample_on(self.sampler.sample, list(prompts), config, n)
         for samples, completions in zip(groups, first, strict=True):
             for sample, completion in zip(samples, completions, strict=True):
                 self._take_turn(sample, completion, budget)
@@ -117,7 +119,7 @@ class ToolRollouts:
                 break
             turn_config = dataclasses.replace(config, seed=config.seed + 7919 * turn)
             contexts = [list(prompt) + s.token_ids for prompt, s in active]
-            outputs = await asyncio.to_thread(self.sampler.sample, contexts, turn_config, 1)
+            outputs = await sample_on(self.sampler.sample, contexts, turn_config, 1)
             for (_, sample), (completion,) in zip(active, outputs, strict=True):
                 self._take_turn(sample, completion, budget)
             ended.report()

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import torch
 
 from openrft.rl import dpo_loss
+from openrft.threads import fit_threads
 from openrft.training.checkpoints import LoopCheckpoints
 from openrft.training.config import TrainConfig
 from openrft.training.controller import (
@@ -169,6 +170,7 @@ class TuningController:
         sums: dict[str, float] = defaultdict(float)
         self.optimization.zero_grad()
         for i in rows:
+            fit_threads()
             loss, metrics = self.objective.loss(("train", i), self.train[i])
             (loss / max(count, 1.0)).backward()
             for key, value in metrics.items():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from openrft.rl import LossNorm, PolicyLossInputs, policy_loss, truncated_importance_weights
+from openrft.threads import fit_threads
 from openrft.training.config import TrainConfig
 from openrft.training.data_parallel import DataParallel
 from openrft.training.policy import Policy
@@ -176,6 +177,7 @@ class Learner:
             self.optimization.zero_grad()
             started = time.perf_counter()
             for batch in batches:
+                fit_threads()
                 self._backward(batch, norm, sums)
             if self.parallel is not None:
                 self.parallel.sum_gradients(self.policy.trainable_parameters())

@@ -101,11 +101,10 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from openrft.inference.engine import GenerationEngine
-    from openrft.inference.registry import load_base_model
     from openrft.settings import Settings
     from openrft.threads import in_compute
     from openrft.training.config import TrainConfig
-    from openrft.training.policy import Policy
+    from openrft.training.policy import load_policy
     from openrft.training.rollout import EngineSampler, TokenizerCodec
 
     workload = WORKLOADS[options.workload]
@@ -125,11 +124,8 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
 
     def load() -> Any:
         torch.manual_seed(ref.SEED)
-        base, tokenizer = load_base_model(
-            options.model, cache_dir=Settings().resolved_model_cache_dir, dtype=config.torch_dtype
-        )
-        rank, alpha = config.lora_rank, config.lora_alpha
-        return Policy(base, tokenizer, lora_rank=rank, lora_alpha=alpha, beta=config.beta)
+        cache_dir = Settings().resolved_model_cache_dir
+        return load_policy(options.model, config, cache_dir, beta=config.beta)
 
     async def train() -> tuple[list[dict[str, float]], list[float]]:
         # As in a job, torch runs on openrft's one compute thread (openrft.threads).

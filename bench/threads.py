@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.child import REPO_ROOT, busy_core, write_result
+from bench.child import OPENMP_DEFAULT, REPO_ROOT, busy_core, write_result
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "threads.json"
 # (name, torch threads, OpenMP environment, fit threads to the free cores before each step)
@@ -71,12 +71,8 @@ def step_ms(setting: tuple[str, int, dict[str, str], bool], kind: str, reps: int
     """Median milliseconds of one ``kind`` step in a fresh process with ``setting``."""
     _, threads, openmp, fit = setting
     env = {k: v for k, v in os.environ.items() if k not in _OPENMP_VARIABLES}
-    # openrft's own default must not leak into the other settings: an explicit spin count is
-    # kept by openrft/__init__, and 300,000 is libgomp's default when no policy is set.
-    env["GOMP_SPINCOUNT"] = "300000"
-    env.update(openmp)
-    if "OMP_WAIT_POLICY" in openmp:
-        del env["GOMP_SPINCOUNT"]
+    # openrft's own default must not leak into the settings that are not openrft's.
+    env.update(openmp or OPENMP_DEFAULT)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, "-c", _CHILD, str(threads), str(reps), kind, "1" if fit else "0"]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout

@@ -25,12 +25,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from bench import reference_config as ref
-from bench.child import REPO_ROOT, run_measurement
+from bench.child import OPENMP_DEFAULT, REPO_ROOT, run_measurement
 from bench.workloads import WORKLOADS, Workload
-
-# TRL runs with OpenMP's own default wait, not openrft's (bench/__init__ imports openrft, which
-# keeps a spin count that is already set): 300,000 rounds is libgomp's default with no policy.
-OPENMP_DEFAULT = {"GOMP_SPINCOUNT": "300000"}
 
 SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
 

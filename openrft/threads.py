@@ -79,10 +79,11 @@ _fitter: ThreadFitter | None = None
 _COMPUTE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openrft-torch")
 
 
-async def in_compute(fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` on the process's torch thread, awaited (the event loop runs meanwhile)."""
+async def in_compute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` on the process's torch thread, awaited (the event loop runs
+    meanwhile)."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_COMPUTE, functools.partial(fn, *args))
+    return await loop.run_in_executor(_COMPUTE, functools.partial(fn, *args, **kwargs))
 
 
 def set_max_threads(threads: int) -> None:

@@ -13,7 +13,6 @@ import torch
 
 from openrft.domain.jobs import JobSpec
 from openrft.graders import GraderContext, build_grader
-from openrft.inference.registry import load_base_model
 from openrft.settings import Settings
 from openrft.threads import in_compute, set_max_threads
 from openrft.tools import Toolbox
@@ -28,7 +27,7 @@ from openrft.training.controller import (
     TrainingRuntime,
 )
 from openrft.training.data import Row, holdout_split, read_jsonl
-from openrft.training.policy import Policy
+from openrft.training.policy import Policy, load_policy
 from openrft.training.preflight_gate import preflight_gate
 from openrft.training.reward_workers import reward_grader
 from openrft.training.rollout import Sampler, TokenizerCodec
@@ -59,15 +58,6 @@ def load_rows(spec: JobSpec, runtime: TrainingRuntime) -> tuple[list[Row], list[
     return train, valid
 
 
-def _load_policy(model: str, settings: Settings, config: TrainConfig) -> Policy:
-    base, tokenizer = load_base_model(
-        model, cache_dir=settings.resolved_model_cache_dir, dtype=config.torch_dtype
-    )
-    return Policy(
-        base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=config.beta
-    )
-
-
 async def run_job(
     spec: JobSpec,
     settings: Settings,
@@ -85,7 +75,8 @@ async def run_job(
     scratch = settings.data_dir / "scratch" / spec.id
     scratch.mkdir(parents=True, exist_ok=True)
     train_rows, valid_rows = load_rows(spec, runtime)
-    policy = await in_compute(_load_policy, spec.model, settings, config)
+    cache_dir = settings.resolved_model_cache_dir
+    policy = await in_compute(load_policy, spec.model, config, cache_dir, beta=config.beta)
     trainable = sum(p.numel() for p in policy.trainable_parameters())
     runtime.add_event(
         spec.id,

@@ -11,12 +11,15 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch import nn
+
+if TYPE_CHECKING:
+    from openrft.training.config import TrainConfig
 
 ADAPTER_FILE = "adapter_model.safetensors"
 FULL_MODEL_FILE = "model.safetensors"
@@ -102,3 +105,14 @@ class Policy:
         if unexpected:
             raise ValueError(f"checkpoint has unexpected tensors: {unexpected[:3]}")
         del missing  # tied weights (lm_head) are not stored separately
+
+
+def load_policy(model: str, config: TrainConfig, cache_dir: Path, *, beta: float) -> Policy:
+    """The policy a job trains: base model ``model`` (converted into ``cache_dir``) with the
+    adapter or full fine-tune of ``config``. A job and each of its Ray actors build it so."""
+    from openrft.inference.registry import load_base_model
+
+    base, tokenizer = load_base_model(model, cache_dir=cache_dir, dtype=config.torch_dtype)
+    return Policy(
+        base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=beta
+    )

@@ -233,13 +233,9 @@ def load_policy(
 ) -> Policy:
     """An actor's copy of the job's policy, built as the job builds its own (its trained
     tensors are then loaded from the job's)."""
-    from openrft.inference.registry import load_base_model
     from openrft.threads import set_max_threads
-    from openrft.training.policy import Policy
+    from openrft.training import policy
 
     if threads:
         set_max_threads(threads)
-    base, tokenizer = load_base_model(model, cache_dir=Path(cache_dir), dtype=config.torch_dtype)
-    return Policy(
-        base, tokenizer, lora_rank=config.lora_rank, lora_alpha=config.lora_alpha, beta=beta
-    )
+    return policy.load_policy(model, config, Path(cache_dir), beta=beta)

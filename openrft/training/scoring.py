@@ -107,11 +107,12 @@ def group_logprobs(
     # A row feeds its tokens up to its last scored one, minus that one (it predicts nothing).
     scored = torch.where(active, torch.arange(1, c + 1, device=active.device), 0).amax(dim=1)
     fed = (scored - 1).clamp(min=0).tolist()
-    prompt = decoder(input_ids=group.prompt_ids[None], use_cache=sum(fed) > 0)
+    feeds = sum(fed) > 0
+    prompt = decoder(input_ids=group.prompt_ids[None], use_cache=feeds)
     # Row 0 of the table predicts every completion's first token; the packs' states follow.
     table = prompt.last_hidden_state[0, -1:]  # (1, H)
     source = torch.zeros(n, c, dtype=torch.long, device=active.device)
-    if sum(fed) > 0:
+    if feeds:
         prompt_len = len(group.prompt_ids)
         packs, mask_kind = _layout(causal_lm.config, group.completion_ids, fed, prompt_len)
         cache = prompt.past_key_values
@@ -179,14 +180,13 @@ def _layout(
 ) -> tuple[_Packs, str | None]:
     """The packed layout and its mask kind when the model takes a custom mask and packing
     saves enough tokens; else one completion per row and the model's own causal mask."""
-    padded = _pack(completion_ids, fed, prompt_len, capacity=0)
     kind = _custom_mask_kind(config)
-    if kind is None:
-        return padded, None
-    packed = _pack(completion_ids, fed, prompt_len, capacity=PACK_TOKENS)
-    if packed.input_ids.numel() > PACKED_SHARE * padded.input_ids.numel():
-        return padded, None
-    return packed, kind
+    if kind is not None:
+        packed = _pack(completion_ids, fed, prompt_len, capacity=PACK_TOKENS)
+        padded_tokens = sum(1 for length in fed if length) * max(fed)
+        if packed.input_ids.numel() <= PACKED_SHARE * padded_tokens:
+            return packed, kind
+    return _pack(completion_ids, fed, prompt_len, capacity=0), None
 
 
 def _pack(completion_ids: torch.Tensor, fed: list[int], prompt_len: int, capacity: int) -> _Packs:

@@ -13,3 +13,8 @@ __version__ = "0.1.0"
 SPIN_ROUNDS = "10000"
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", SPIN_ROUNDS)
+
+# Let torch reuse freed activation memory rather than fault in fresh pages (openrft.allocator).
+from openrft.allocator import tune_malloc  # noqa: E402
+
+tune_malloc()

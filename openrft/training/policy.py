@@ -1,4 +1,5 @@
-"""The trained policy: LoRA on every linear layer (peft), or every weight when ``lora_rank`` is 0.
+"""The trained policy: LoRA on every linear layer (peft, with the adapter fused into the base
+matmuls: ``training.lora``), or every weight when ``lora_rank`` is 0.
 
 The reference policy for the KL term is the same model with the adapter disabled, so LoRA runs
 hold one copy of the base weights. A full fine-tune keeps a frozen copy for the reference only
@@ -17,6 +18,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch import nn
+
+from openrft.training.lora import FusedLoraLinear
 
 if TYPE_CHECKING:
     from openrft.training.config import TrainConfig
@@ -45,6 +48,7 @@ class Policy:
                 target_modules="all-linear",
                 task_type="CAUSAL_LM",
             )
+            config._register_custom_module({nn.Linear: FusedLoraLinear})
             self.model: nn.Module = get_peft_model(base, config)
         else:
             if beta > 0:

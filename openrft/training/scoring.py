@@ -1,7 +1,8 @@
 """Per-token log-probs of a group's completions, with the prompt computed once per group.
 
 The prompt is the same for all ``G`` samples of a group: one forward over it builds the KV
-cache, which every completion reads (gradients flow back through the shared prompt states).
+cache, which every completion reads (gradients flow back through the shared prompt states). The
+learner computes all prompts of a step in one forward instead (``training.prompt_batch``).
 The completions are fed packed, back to back without padding, each attending to the prompt and
 to its own earlier tokens (a custom 4D mask): a group's completions of very different lengths
 cost their real tokens, not G × the longest. Logits are taken only at completion positions, in
@@ -17,6 +18,7 @@ import torch
 from transformers import DynamicCache
 
 from openrft.rl import completion_logprobs
+from openrft.training.prompt_batch import PromptStates, full_attention
 
 # Completions of a group are fed back to back in rows of up to this many tokens (no padding
 # between them); each attends to the prompt and to its own earlier tokens only.
@@ -85,6 +87,7 @@ def group_logprobs(
     temperature: float,
     chunk_tokens: int = 256,
     checkpoint_layers: bool = False,
+    prompt: PromptStates | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs and entropies of the completion tokens under ``causal_lm``.
 
@@ -95,6 +98,7 @@ def group_logprobs(
         temperature: sampling temperature; logits are divided by it.
         checkpoint_layers: recompute the completion pass's layer activations in backward
             (needs ``enable_layer_checkpointing``); trades ~1/3 more compute for memory.
+        prompt: the prompt's states from a ``PromptBatch``; None runs the prompt here.
 
     Returns:
         logp (G, C) float32 (0 at padding; differentiable when grad is enabled) and entropy
@@ -108,14 +112,17 @@ def group_logprobs(
     scored = torch.where(active, torch.arange(1, c + 1, device=active.device), 0).amax(dim=1)
     fed = (scored - 1).clamp(min=0).tolist()
     feeds = sum(fed) > 0
-    prompt = decoder(input_ids=group.prompt_ids[None], use_cache=feeds)
+    if prompt is None:
+        out = decoder(input_ids=group.prompt_ids[None], use_cache=feeds)
+        table, cache = out.last_hidden_state[0, -1:], out.past_key_values  # table: (1, H)
+    else:
+        table = prompt.last_hidden
+        cache = DynamicCache(list(zip(prompt.keys, prompt.values, strict=True))) if feeds else None
     # Row 0 of the table predicts every completion's first token; the packs' states follow.
-    table = prompt.last_hidden_state[0, -1:]  # (1, H)
     source = torch.zeros(n, c, dtype=torch.long, device=active.device)
     if feeds:
         prompt_len = len(group.prompt_ids)
         packs, mask_kind = _layout(causal_lm.config, group.completion_ids, fed, prompt_len)
-        cache = prompt.past_key_values
         cache.batch_repeat_interleave(packs.input_ids.shape[0])
         cache.__class__ = PromptPrefixCache  # same state, read-only updates from here on
         # Checkpointing only runs in training mode; nothing here uses dropout.
@@ -225,10 +232,6 @@ def _custom_mask_kind(config: Any) -> str | None:
     """The mask type this model's attention takes as a custom 4D mask ("bool" for SDPA,
     "additive" for eager), or None when its layers need masks of their own (sliding
     windows) or its attention takes no dense mask."""
-    layer_types = getattr(config, "layer_types", None)
-    if layer_types is not None and any(t != "full_attention" for t in layer_types):
-        return None
-    windowed = getattr(config, "sliding_window", None)
-    if layer_types is None and windowed and getattr(config, "use_sliding_window", True):
+    if not full_attention(config):
         return None
     return {"sdpa": "bool", "eager": "additive"}.get(config._attn_implementation)

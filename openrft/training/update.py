@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -20,6 +21,7 @@ from openrft.threads import fit_threads
 from openrft.training.config import TrainConfig
 from openrft.training.data_parallel import DataParallel
 from openrft.training.policy import Policy
+from openrft.training.prompt_batch import PromptBatch, prompt_batch
 from openrft.training.rollout import GroupRollout
 from openrft.training.scoring import GroupTokens, enable_layer_checkpointing, group_logprobs
 
@@ -31,6 +33,7 @@ class MicroBatch:
     tokens: GroupTokens
     sampling_logp: torch.Tensor
     advantages: torch.Tensor  # (n,)
+    group: int  # index of its group in the step
     old_logp: torch.Tensor | None = None
     ref_logp: torch.Tensor | None = None
     is_weights: torch.Tensor | None = None
@@ -63,7 +66,7 @@ def split_micro_batches(
     advantages are all zero are dropped: their loss and gradient are exactly zero."""
     batches = []
     start = 0
-    for group in groups:
+    for index, group in enumerate(groups):
         tokens, sampling = group_tensors(group)
         n, width = tokens.completion_ids.shape
         adv = advantages[start : start + n]
@@ -73,7 +76,7 @@ def split_micro_batches(
         per_batch = max(1, (token_budget - tokens.prompt_ids.numel()) // width)
         for lo in range(0, n, per_batch):
             rows = slice(lo, lo + per_batch)
-            batches.append(MicroBatch(tokens.rows(rows), sampling[rows], adv[rows]))
+            batches.append(MicroBatch(tokens.rows(rows), sampling[rows], adv[rows], index))
     return batches
 
 
@@ -176,9 +179,12 @@ class Learner:
         for _ in range(cfg.num_iterations):
             self.optimization.zero_grad()
             started = time.perf_counter()
+            prompts = self._prompts(batches)
             for batch in batches:
                 fit_threads()
-                self._backward(batch, norm, sums)
+                self._backward(batch, norm, sums, prompts)
+            if prompts is not None:
+                prompts.backward()
             if self.parallel is not None:
                 self.parallel.sum_gradients(self.policy.trainable_parameters())
             sums["forward_backward_s"] += time.perf_counter() - started
@@ -191,20 +197,36 @@ class Learner:
         sums["sampled_nll_sum"] = -sum(sum(c.logprobs) for g in groups for c in g.completions)
         return self._metrics(sums, max(n_tok, 1))
 
+    def _prompts(self, batches: Sequence[MicroBatch], causal_lm: Any = None) -> PromptBatch | None:
+        """The prompts of ``batches``' groups in one forward (``training.prompt_batch``)."""
+        prompts = [(batch.group, batch.tokens.prompt_ids) for batch in batches]
+        return prompt_batch(causal_lm or self.policy.causal_lm, prompts)
+
     def _reference_logprobs(self, batches: Sequence[MicroBatch]) -> None:
         with torch.no_grad(), self.policy.reference() as ref_lm:
+            prompts = self._prompts(batches, ref_lm)
             for batch in batches:
                 batch.ref_logp, _ = group_logprobs(
-                    ref_lm, batch.tokens, temperature=self.config.temperature
+                    ref_lm,
+                    batch.tokens,
+                    temperature=self.config.temperature,
+                    prompt=prompts.states(batch.group) if prompts is not None else None,
                 )
 
-    def _backward(self, batch: MicroBatch, norm: LossNorm, sums: dict[str, float]) -> None:
+    def _backward(
+        self,
+        batch: MicroBatch,
+        norm: LossNorm,
+        sums: dict[str, float],
+        prompts: PromptBatch | None,
+    ) -> None:
         cfg = self.config
         logp, entropy = group_logprobs(
             self.policy.causal_lm,
             batch.tokens,
             temperature=cfg.temperature,
             checkpoint_layers=cfg.activation_checkpointing,
+            prompt=prompts.states(batch.group) if prompts is not None else None,
         )
         mask = batch.tokens.mask
         if batch.old_logp is None:  # first pass: the sampling parameters are still current

@@ -19,7 +19,6 @@ Applied when ``openrft`` is imported, unless the user set glibc's malloc tunable
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -44,10 +43,7 @@ def tune_malloc() -> bool:
     """Raise glibc's mmap and trim thresholds; whether they were set."""
     if not sys.platform.startswith("linux") or user_tuned():
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    libc = ctypes.CDLL(name)
+    libc = ctypes.CDLL(None)  # the C library this process runs on, already loaded
     if not hasattr(libc, "gnu_get_libc_version"):  # musl and others: mallopt is not glibc's
         return False
     mmap_set = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1

@@ -179,7 +179,7 @@ class Learner:
         for _ in range(cfg.num_iterations):
             self.optimization.zero_grad()
             started = time.perf_counter()
-            prompts = self._prompts(batches)
+            prompts = self._prompts(batches, self.policy.causal_lm)
             for batch in batches:
                 fit_threads()
                 self._backward(batch, norm, sums, prompts)
@@ -197,10 +197,12 @@ class Learner:
         sums["sampled_nll_sum"] = -sum(sum(c.logprobs) for g in groups for c in g.completions)
         return self._metrics(sums, max(n_tok, 1))
 
-    def _prompts(self, batches: Sequence[MicroBatch], causal_lm: Any = None) -> PromptBatch | None:
-        """The prompts of ``batches``' groups in one forward (``training.prompt_batch``)."""
+    @staticmethod
+    def _prompts(batches: Sequence[MicroBatch], causal_lm: Any) -> PromptBatch | None:
+        """The prompts of ``batches``' groups in one forward of ``causal_lm``
+        (``training.prompt_batch``)."""
         prompts = [(batch.group, batch.tokens.prompt_ids) for batch in batches]
-        return prompt_batch(causal_lm or self.policy.causal_lm, prompts)
+        return prompt_batch(causal_lm, prompts)
 
     def _reference_logprobs(self, batches: Sequence[MicroBatch]) -> None:
         with torch.no_grad(), self.policy.reference() as ref_lm:

@@ -5,18 +5,21 @@ shape (bench/workloads.py: 8 topic prompts × 8 completions of 48 tokens, SmolLM
 fp32, LoRA r16 on all linear layers); completions are random tokens at full length and every
 group has reward variance, so every group trains. FLOPs are counted by
 ``torch.utils.flop_counter.FlopCounterMode`` on one step (matmuls, including the fused LoRA
-layers' in-place ``addmm_``, and attention, forward and backward). The peak is the best FLOP/s
-of ``torch.matmul`` on square fp32 matrices of several sizes (``PEAK_SIZES``), same threads,
-measured right before each timed pass: a shared machine's speed drifts, so each pass is set
-against the peak of its own moment. ``fraction_of_peak`` is the median over the passes of
-(counted FLOPs / pass time) / that peak; ``fraction_of_best_peak`` sets the median pass against
-the best peak of the whole run (the stricter reading). ``--profile`` adds ``torch.profiler``'s
-top operators. Output: ``bench/results/training_flops.json``.
+layers' in-place ``addmm_``, the oneDNN matmuls of ``openrft.dense``, and attention, forward and
+backward). The peak is the best FLOP/s on square fp32 matrices of several sizes (``PEAK_SIZES``)
+of both libraries torch multiplies with on CPU, MKL (``torch.matmul``) and oneDNN
+(``openrft.dense.linear``, on x86), same threads, measured right before each timed pass: a
+shared machine's speed drifts, so each pass is set against the peak of its own moment.
+``fraction_of_peak`` is the median over the passes of (counted FLOPs / pass time) / that peak;
+``fraction_of_best_peak`` sets the median pass against the best peak of the whole run (the
+stricter reading). ``--profile`` adds ``torch.profiler``'s top operators. Output:
+``bench/results/training_flops.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -37,21 +40,38 @@ PEAK_SIZES = (1024, 2048, 3072)
 
 
 def matmul_peak_flops(reps: int = 4) -> float:
-    """Best fp32 FLOP/s of ``torch.matmul`` on square matrices with the current threads."""
+    """Best fp32 FLOP/s of MKL and oneDNN on square matrices with the current threads."""
+    from openrft import dense
+
+    products = [torch.matmul] + ([lambda a, b: dense.linear(a, b.T)] if dense.ONEDNN else [])
     best = 0.0
     for size in PEAK_SIZES:
         a, b = torch.randn(size, size), torch.randn(size, size)
-        torch.matmul(a, b)
-        for _ in range(reps):
-            start = time.perf_counter()
-            torch.matmul(a, b)
-            best = max(best, 2 * size**3 / (time.perf_counter() - start))
+        for product in products:
+            product(a, b)
+            for _ in range(reps):
+                start = time.perf_counter()
+                product(a, b)
+                best = max(best, 2 * size**3 / (time.perf_counter() - start))
     return best
 
 
 def _addmm_flop(self_shape: Any, a_shape: Any, b_shape: Any, **kwargs: Any) -> int:
     """FLOPs of the in-place ``addmm_``, which torch's counter does not know: its matmul's."""
     return int(mm_flop(a_shape, b_shape))
+
+
+def _linear_flop(x_shape: Any, weight_shape: Any, *args: Any, **kwargs: Any) -> int:
+    """FLOPs of oneDNN's linear (``openrft.dense``): x ``(..., in)`` times weight ``(out, in)``ᵀ."""
+    rows = math.prod(x_shape[:-1])
+    return 2 * rows * int(weight_shape[0]) * int(weight_shape[1])
+
+
+# Matmuls torch's counter does not know: the fused LoRA layers accumulate into the base
+# matmul's output in place (addmm_); openrft.dense runs large ones on oneDNN.
+UNCOUNTED_MATMULS = {torch.ops.aten.addmm_: _addmm_flop}
+if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+    UNCOUNTED_MATMULS[torch.ops.mkldnn._linear_pointwise] = _linear_flop
 
 
 @dataclass
@@ -103,9 +123,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     learner = Learner(policy, config, total_steps=args.reps + 2)
     groups = learning_batch(tokenizer)
     advantages = torch.randn(sum(len(g.completions) for g in groups))
-    # The fused LoRA layers accumulate into the base matmul's output in place (addmm_).
-    in_place = {torch.ops.aten.addmm_: _addmm_flop}
-    with FlopCounterMode(display=False, custom_mapping=in_place) as counter:
+    with FlopCounterMode(display=False, custom_mapping=UNCOUNTED_MATMULS) as counter:
         learner.step(groups, advantages)  # also the warm-up
     flops = counter.get_total_flops()
     peaks, times = [], []

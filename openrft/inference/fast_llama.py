@@ -19,6 +19,7 @@ from peft.tuners.lora import Linear as LoraLinear
 from peft.tuners.lora import LoraLayer
 from torch import nn
 
+from openrft import dense
 from openrft.inference.shared_kv import PackedPrompts, SharedKV, attend, shared_kv_for_prompts
 
 SUPPORTED_MODEL_TYPES = frozenset({"llama", "qwen2"})
@@ -178,31 +179,37 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 def _linear(module: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor:
     """``module(x)`` for x ``(N, in)``, with a peft LoRA layer's adapters applied per row group."""
     if not isinstance(module, LoraLayer):
-        return F.linear(x, module.weight, module.bias)
+        return dense.linear(x, module.weight, module.bias)
     base: Any = module.get_base_layer()
-    out = F.linear(x, base.weight, base.bias)
+    out = dense.linear(x, base.weight, base.bias)
     if module.disable_adapters or module.merged:
         return out
     if groups is None:
         for name in module.active_adapters:
             if name in module.lora_A:
-                out = out + _lora_delta(module, name, x)
+                _add_lora(out, module, name, x)
         return out
     for name, rows in groups:
         if name is None or name not in module.lora_A:
             continue
         if rows is None:
-            out = out + _lora_delta(module, name, x)
+            _add_lora(out, module, name, x)
         else:
-            out = out.index_add(0, rows, _lora_delta(module, name, x.index_select(0, rows)))
+            delta = _unscaled_lora(module, name, x.index_select(0, rows))
+            out.index_add_(0, rows, delta, alpha=module.scaling[name])
     return out
 
 
-def _lora_delta(module: Any, name: str, x: torch.Tensor) -> torch.Tensor:
-    """scaling · B(A(x)) for adapter ``name`` (dropout is off at inference)."""
-    a = module.lora_A[name].weight  # (r, in)
-    b = module.lora_B[name].weight  # (out, r)
-    return F.linear(F.linear(x, a), b) * module.scaling[name]
+def _unscaled_lora(module: Any, name: str, x: torch.Tensor) -> torch.Tensor:
+    """B(A(x)) for adapter ``name``."""
+    return F.linear(F.linear(x, module.lora_A[name].weight), module.lora_B[name].weight)
+
+
+def _add_lora(out: torch.Tensor, module: Any, name: str, x: torch.Tensor) -> None:
+    """``out += scaling · B(A(x))`` for adapter ``name`` (dropout is off at inference), the
+    scaling and the sum done by the second matmul itself."""
+    low = F.linear(x, module.lora_A[name].weight)  # (N, r)
+    out.addmm_(low, module.lora_B[name].weight.T, alpha=module.scaling[name])
 
 
 def row_groups(adapters: Sequence[str | None] | None, device: torch.device) -> AdapterGroups:

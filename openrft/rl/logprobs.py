@@ -10,12 +10,15 @@ logits in backward instead.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+from openrft import dense
 
 DEFAULT_CHUNK_TOKENS = 256
 
@@ -76,11 +79,12 @@ class _FrozenHeadLogprobs(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         logps, entropies, grads = [], [], []
         for h, idx in zip(hidden.split(chunk_tokens), index.split(chunk_tokens), strict=True):
-            logp_all = F.log_softmax((h @ weight.T).float() / temperature, dim=-1)  # (n, V)
+            logits = dense.linear(h, weight)  # (n, V)
+            logp_all = F.log_softmax(logits.float() / temperature, dim=-1)
             probs = logp_all.exp()
             logps.append(logp_all.gather(-1, idx.unsqueeze(-1)).squeeze(-1))
             entropies.append(-(probs * logp_all).sum(-1))
-            expected = probs.to(weight.dtype) @ weight  # (n, H): E_softmax[W]
+            expected = dense.linear(probs.to(weight.dtype), weight.T)  # (n, H): E_softmax[W]
             grads.append(((weight[idx] - expected) / temperature).to(hidden.dtype))
         entropy = torch.cat(entropies)
         ctx.mark_non_differentiable(entropy)
@@ -135,6 +139,8 @@ def completion_logprobs(
             hidden, token_ids, frozen, temperature, chunk_tokens
         )
         return logp, entropy
+    if not needs_grad and isinstance(lm_head, torch.nn.Linear):
+        lm_head = functools.partial(dense.linear, weight=lm_head.weight, bias=lm_head.bias)
     logps: list[torch.Tensor] = []
     entropies: list[torch.Tensor] = []
     for h, idx in zip(hidden.split(chunk_tokens), token_ids.split(chunk_tokens), strict=True):

@@ -21,6 +21,8 @@ import torch
 from peft.tuners.lora import Linear as PeftLoraLinear
 from torch import nn
 
+from openrft import dense
+
 
 class FusedLoraLinear(PeftLoraLinear):
     """A peft ``lora.Linear`` whose forward and backward fuse the adapter (see module doc)."""
@@ -72,7 +74,7 @@ class _LoraLinear(torch.autograd.Function):
         scaling: float,
     ) -> torch.Tensor:
         rows = x.reshape(-1, x.shape[-1])
-        out = rows @ weight.T if bias is None else torch.addmm(bias, rows, weight.T)
+        out = dense.linear(rows, weight, bias)
         low = rows @ lora_a.T  # (tokens, r)
         out.addmm_(low, lora_b.T, alpha=scaling)
         ctx.save_for_backward(rows, weight, lora_a, lora_b, low)
@@ -88,7 +90,7 @@ class _LoraLinear(torch.autograd.Function):
         grad_low = (grad @ lora_b).mul_(ctx.scaling)  # (tokens, r): d loss / d (x Aᵀ)
         grad_x = grad_w = grad_bias = grad_a = grad_lb = None
         if needs_x:
-            grad_x = (grad @ weight).addmm_(grad_low, lora_a)
+            grad_x = dense.linear(grad, weight.T).addmm_(grad_low, lora_a)
             grad_x = grad_x.view(*grad_out.shape[:-1], weight.shape[1])
         if needs_w:
             grad_w = grad.T @ rows

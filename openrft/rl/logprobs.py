@@ -100,8 +100,9 @@ class _FrozenHeadLogprobs(torch.autograd.Function):
 
 
 def _frozen_weight(lm_head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
-    """The weight of a bias-free, frozen ``nn.Linear`` head; else None."""
-    if not isinstance(lm_head, torch.nn.Linear) or lm_head.bias is not None:
+    """The weight of a bias-free, frozen plain ``nn.Linear`` head; else None (a subclass, such as
+    a quantized layer, may store its weight in a form only its own forward reads)."""
+    if type(lm_head) is not torch.nn.Linear or lm_head.bias is not None:
         return None
     return None if lm_head.weight.requires_grad else lm_head.weight
 
@@ -139,7 +140,7 @@ def completion_logprobs(
             hidden, token_ids, frozen, temperature, chunk_tokens
         )
         return logp, entropy
-    if not needs_grad and isinstance(lm_head, torch.nn.Linear):
+    if not needs_grad and type(lm_head) is torch.nn.Linear:
         lm_head = functools.partial(dense.linear, weight=lm_head.weight, bias=lm_head.bias)
     logps: list[torch.Tensor] = []
     entropies: list[torch.Tensor] = []

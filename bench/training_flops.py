@@ -67,13 +67,6 @@ def _linear_flop(x_shape: Any, weight_shape: Any, *args: Any, **kwargs: Any) -> 
     return 2 * rows * int(weight_shape[0]) * int(weight_shape[1])
 
 
-# Matmuls torch's counter does not know: the fused LoRA layers accumulate into the base
-# matmul's output in place (addmm_); openrft.dense runs large ones on oneDNN.
-UNCOUNTED_MATMULS = {torch.ops.aten.addmm_: _addmm_flop}
-if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
-    UNCOUNTED_MATMULS[torch.ops.mkldnn._linear_pointwise] = _linear_flop
-
-
 @dataclass
 class _Completion:
     token_ids: list[int]
@@ -102,6 +95,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--reps", type=int, default=5, help="timed training passes")
     parser.add_argument("--profile", action="store_true", help="print torch.profiler's top ops")
     args = parser.parse_args(argv)
+    from openrft import dense
     from openrft.inference.registry import load_base_model
     from openrft.settings import Settings
     from openrft.training.config import TrainConfig
@@ -123,7 +117,12 @@ def main(argv: list[str]) -> dict[str, Any]:
     learner = Learner(policy, config, total_steps=args.reps + 2)
     groups = learning_batch(tokenizer)
     advantages = torch.randn(sum(len(g.completions) for g in groups))
-    with FlopCounterMode(display=False, custom_mapping=UNCOUNTED_MATMULS) as counter:
+    # Matmuls torch's counter does not know: the fused LoRA layers accumulate into the base
+    # matmul's output in place (addmm_); openrft.dense runs large ones on oneDNN.
+    uncounted: dict[Any, Any] = {torch.ops.aten.addmm_: _addmm_flop}
+    if dense.ONEDNN:
+        uncounted[torch.ops.mkldnn._linear_pointwise] = _linear_flop
+    with FlopCounterMode(display=False, custom_mapping=uncounted) as counter:
         learner.step(groups, advantages)  # also the warm-up
     flops = counter.get_total_flops()
     peaks, times = [], []

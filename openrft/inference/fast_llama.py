@@ -192,24 +192,21 @@ def _linear(module: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor
     for name, rows in groups:
         if name is None or name not in module.lora_A:
             continue
-        if rows is None:
-            _add_lora(out, module, name, x)
-        else:
-            delta = _unscaled_lora(module, name, x.index_select(0, rows))
-            out.index_add_(0, rows, delta, alpha=module.scaling[name])
+        _add_lora(out, module, name, x, rows)
     return out
 
 
-def _unscaled_lora(module: Any, name: str, x: torch.Tensor) -> torch.Tensor:
-    """B(A(x)) for adapter ``name``."""
-    return F.linear(F.linear(x, module.lora_A[name].weight), module.lora_B[name].weight)
-
-
-def _add_lora(out: torch.Tensor, module: Any, name: str, x: torch.Tensor) -> None:
-    """``out += scaling · B(A(x))`` for adapter ``name`` (dropout is off at inference), the
-    scaling and the sum done by the second matmul itself."""
-    low = F.linear(x, module.lora_A[name].weight)  # (N, r)
-    out.addmm_(low, module.lora_B[name].weight.T, alpha=module.scaling[name])
+def _add_lora(
+    out: torch.Tensor, module: Any, name: str, x: torch.Tensor, rows: torch.Tensor | None = None
+) -> None:
+    """``out[rows] += scaling · B(A(x[rows]))`` for adapter ``name`` (all rows when ``rows`` is
+    None; dropout is off at inference), the scaling and the sum done by the last op itself."""
+    a, b = module.lora_A[name].weight, module.lora_B[name].weight  # (r, in), (out, r)
+    scaling = module.scaling[name]
+    if rows is None:
+        out.addmm_(F.linear(x, a), b.T, alpha=scaling)
+    else:
+        out.index_add_(0, rows, F.linear(F.linear(x.index_select(0, rows), a), b), alpha=scaling)
 
 
 def row_groups(adapters: Sequence[str | None] | None, device: torch.device) -> AdapterGroups:

@@ -73,3 +73,13 @@ def require_postgres() -> str:
     if os.environ.get("CI"):
         pytest.fail(f"PostgreSQL unreachable at {POSTGRES_URL} and CI is set")
     pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}")
+
+
+@pytest.fixture
+def onednn_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``openrft.dense`` takes oneDNN for every eligible product, without timing the two
+    libraries (which one is faster depends on the CPU): tests that it really runs there."""
+    from openrft import dense
+
+    monkeypatch.setattr(dense, "_onednn_faster", {})
+    monkeypatch.setattr(dense, "_onednn_wins", lambda *args: True)

@@ -1,3 +1,6 @@
+import time
+from types import SimpleNamespace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,7 +20,16 @@ def _close(a: torch.Tensor, b: torch.Tensor, tol: float) -> bool:
     return bool((a.float() - b.float()).abs().max() <= tol * b.float().abs().max())
 
 
+def _slowed(fn):  # type: ignore[no-untyped-def]
+    def slow(*args):  # type: ignore[no-untyped-def]
+        time.sleep(0.01)  # far beyond either library's time for these shapes
+        return fn(*args)
+
+    return slow
+
+
 @onednn
+@pytest.mark.usefixtures("onednn_preferred")
 @pytest.mark.parametrize("shape", [(64, 576), (2, 40, 576)])
 @pytest.mark.parametrize("with_bias", [False, True])
 def test_large_products_run_on_onednn_and_equal_f_linear(shape: tuple, with_bias: bool) -> None:
@@ -31,6 +43,7 @@ def test_large_products_run_on_onednn_and_equal_f_linear(shape: tuple, with_bias
 
 
 @onednn
+@pytest.mark.usefixtures("onednn_preferred")
 def test_a_transposed_weight_view_computes_x_times_w() -> None:
     torch.manual_seed(0)
     grad, weight = torch.randn(384, 1536), torch.randn(1536, 576)
@@ -40,6 +53,7 @@ def test_a_transposed_weight_view_computes_x_times_w() -> None:
 
 
 @onednn
+@pytest.mark.usefixtures("onednn_preferred")
 def test_bfloat16_runs_on_onednn() -> None:
     torch.manual_seed(0)
     x, weight = torch.randn(64, 576).bfloat16(), torch.randn(1536, 576).bfloat16()
@@ -48,10 +62,46 @@ def test_bfloat16_runs_on_onednn() -> None:
     assert _close(out, F.linear(x, weight), 1e-2)
 
 
+@onednn
+@pytest.mark.parametrize("slow_library", ["onednn", "mkl"])
+def test_each_shape_takes_the_library_measured_faster(
+    monkeypatch: pytest.MonkeyPatch, slow_library: str
+) -> None:
+    monkeypatch.setattr(dense, "_onednn_faster", {})
+    if slow_library == "onednn":
+        monkeypatch.setattr(dense, "onednn_linear", _slowed(dense.onednn_linear))
+    else:
+        monkeypatch.setattr(dense, "F", SimpleNamespace(linear=_slowed(F.linear)))
+    x, weight = torch.randn(64, 576), torch.randn(1536, 576)
+    dense.linear(x, weight)  # the first call of the shape times both
+    out, calls = _onednn_calls(dense.linear, x, weight)
+    assert calls == (0 if slow_library == "onednn" else 1)
+    assert _close(out, F.linear(x, weight), 1e-5)
+
+
+@onednn
+def test_a_shape_is_timed_once_with_rows_bucketed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dense, "_onednn_faster", {})
+    timed: list[tuple[int, ...]] = []
+    wins = dense._onednn_wins
+
+    def recorded(x: torch.Tensor, *args: torch.Tensor | None) -> bool:
+        timed.append(tuple(x.shape))
+        return wins(x, *args)
+
+    monkeypatch.setattr(dense, "_onednn_wins", recorded)
+    weight = torch.randn(1536, 576)
+    for rows in (40, 50, 63, 40, 64, 100):  # buckets: 32-63, 64-127
+        dense.linear(torch.randn(rows, 576), weight)
+    dense.linear(torch.randn(40, 576), weight.T.contiguous().T)  # another weight layout
+    assert timed == [(40, 576), (64, 576), (40, 576)]
+
+
 @pytest.mark.parametrize(
     "case",
     ["small product", "records gradient", "mixed dtypes", "float64", "vector input"],
 )
+@pytest.mark.usefixtures("onednn_preferred")
 def test_other_calls_take_f_linear(case: str) -> None:
     x, weight = torch.randn(64, 576), torch.randn(1536, 576)
     if case == "small product":  # below MIN_MULTIPLY_ADDS: oneDNN's fixed cost loses
@@ -77,6 +127,7 @@ def test_other_calls_take_f_linear(case: str) -> None:
 
 
 @onednn
+@pytest.mark.usefixtures("onednn_preferred")
 def test_no_grad_takes_onednn_even_for_parameters() -> None:
     layer = torch.nn.Linear(576, 1536)
     x = torch.randn(64, 576)

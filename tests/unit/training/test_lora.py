@@ -47,6 +47,7 @@ def _output_and_grads(model: PeftModel, x: torch.Tensor) -> tuple[torch.Tensor, 
 
 # A toy size, and a model-sized one whose base matmuls run on oneDNN (openrft.dense) on x86.
 @pytest.mark.parametrize(("width", "hidden", "tokens"), [(12, 20, 5), (576, 1536, 128)])
+@pytest.mark.usefixtures("onednn_preferred")
 def test_fused_layers_compute_pefts_outputs_and_gradients(
     monkeypatch: pytest.MonkeyPatch, width: int, hidden: int, tokens: int
 ) -> None:

@@ -32,16 +32,22 @@ def sample_tokens(
     """Sample one token per row.
 
     logits ``(B, V)``; temperature, top_p ``(B,)`` float32. ``groups``: ``(generator, rows)``
-    with rows ``(k,)`` int64 to sample with that RNG; every other row takes the argmax (greedy
-    rows, and finished rows whose token is ignored).
+    with rows ``(k,)`` int64, distinct and ascending, to sample with that RNG; every other row
+    takes the argmax (greedy rows, and finished rows whose token is ignored).
     """
     logits = logits.float()
     scale = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
-    probs = torch.softmax(logits / scale[:, None], dim=-1)  # (B, V); one pass, no log_softmax
+    scaled = logits if bool((scale == 1.0).all()) else logits / scale[:, None]
+    probs = torch.softmax(scaled, dim=-1)  # (B, V); one pass, no log_softmax
     tokens = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
     sampled = torch.zeros_like(temperature, dtype=torch.bool)
     for generator, rows in groups:
-        nucleus = _top_p_filter(probs.index_select(0, rows), top_p.index_select(0, rows))
+        # Rows are distinct and ascending, so as many as the batch's means all of them.
+        every_row = len(rows) == probs.shape[0]
+        nucleus = _top_p_filter(
+            probs if every_row else probs.index_select(0, rows),
+            top_p if every_row else top_p.index_select(0, rows),
+        )
         tokens[rows] = _inverse_cdf_sample(nucleus, generator)
         sampled[rows] = True
     if not bool(sampled.all()):

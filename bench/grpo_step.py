@@ -24,6 +24,8 @@ from typing import Any
 from bench import reference_config as ref
 from bench.child import REPO_ROOT, busy_core, run_measurement
 from bench.workloads import WORKLOADS, Workload
+from openrft.domain.hyperparameters import trainer_default
+from openrft.domain.hyperparameters.schema import ROLLOUT_DTYPES
 
 SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
 
@@ -40,6 +42,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default=ref.MODEL, help="override only for smoke runs")
     parser.add_argument("--max-new-tokens", type=int, help="[the workload's]; for smoke runs")
     parser.add_argument("--dtype", default=ref.DTYPE, choices=["float32", "bfloat16"])
+    parser.add_argument(
+        "--rollout-dtype",
+        default=trainer_default("rollout_dtype"),
+        choices=ROLLOUT_DTYPES,
+        help="the rollout_dtype hyperparameter [its default, as a job gets it]",
+    )
     parser.add_argument(
         "--activation-checkpointing",
         action=argparse.BooleanOptionalAction,
@@ -63,6 +71,7 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
     options = _parse(argv)
     args = ["--workload", options.workload, "--steps", str(options.steps)]
     args += ["--model", options.model, "--dtype", options.dtype]
+    args += ["--rollout-dtype", options.rollout_dtype]
     args += ["--max-new-tokens", str(options.max_new_tokens)]
     if options.activation_checkpointing:
         args.append("--activation-checkpointing")
@@ -100,7 +109,6 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
 
     import torch
 
-    from openrft.inference.engine import GenerationEngine
     from openrft.settings import Settings
     from openrft.threads import in_compute
     from openrft.training.config import TrainConfig
@@ -118,6 +126,7 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
         lora_rank=ref.LORA_RANK,
         lora_alpha=ref.LORA_ALPHA,
         dtype=options.dtype,
+        rollout_dtype=options.rollout_dtype,
         seed=ref.SEED,
         activation_checkpointing=options.activation_checkpointing,
     )
@@ -127,15 +136,16 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
         cache_dir = Settings().resolved_model_cache_dir
         return load_policy(options.model, config, cache_dir, beta=config.beta)
 
-    async def train() -> tuple[list[dict[str, float]], list[float]]:
+    async def train() -> tuple[list[dict[str, float]], list[float], Any]:
         # As in a job, torch runs on openrft's one compute thread (openrft.threads).
         policy = await in_compute(load)
-        sampler = EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+        sampler = EngineSampler.for_job(policy.model, policy.tokenizer, config)
         codec = TokenizerCodec(policy.tokenizer)
-        return await _Trainer(workload, options.steps, config, policy, sampler, codec).run()
+        trainer = _Trainer(workload, options.steps, config, policy, sampler, codec)
+        return (*await trainer.run(), sampler.engine.matmul_dtype)
 
-    steps, valid = asyncio.run(train())
-    return _result(options, workload, steps, valid, torch.get_num_threads())
+    steps, valid, sampler_dtype = asyncio.run(train())
+    return _result(options, workload, steps, valid, torch.get_num_threads(), sampler_dtype)
 
 
 class _Trainer:
@@ -202,6 +212,7 @@ class _Trainer:
             "reward_mean": adv["reward_mean"],
             "completion_tokens": float(sum(g.completion_tokens for g in groups)),
             "trained_fraction": metrics["trained_fraction"],
+            "logp_gap_mean": metrics["sampling/logp_gap_mean"],
         }
 
     async def _validate(self) -> float:
@@ -219,7 +230,9 @@ def _result(
     steps: list[dict[str, float]],
     valid: list[float],
     threads: int,
+    sampler_dtype: Any,
 ) -> dict[str, Any]:
+    """``sampler_dtype``: the engine's matmul dtype when not the model's (``rollout_dtype``)."""
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     step_times = [s["step_s"] for s in steps]
     return {
@@ -228,6 +241,8 @@ def _result(
             **workload.describe(),
             "model": options.model,
             "dtype": options.dtype,
+            "rollout_dtype": options.rollout_dtype,
+            "rollout_matmul_dtype": str(sampler_dtype or options.dtype).removeprefix("torch."),
             "max_new_tokens": options.max_new_tokens,
             "activation_checkpointing": options.activation_checkpointing,
             "contended": options.contended,
@@ -242,6 +257,7 @@ def _result(
         "reward_means": [round(s["reward_mean"], 4) for s in steps],
         "valid_rewards": [round(v, 4) for v in valid],
         "trained_fractions": [round(s["trained_fraction"], 3) for s in steps],
+        "logp_gap_means": [round(s["logp_gap_mean"], 5) for s in steps],
     }
 
 

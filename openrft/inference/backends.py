@@ -23,8 +23,11 @@ class Backend(Protocol):
     """Model execution for ``GenerationEngine``; ``state`` is the backend's own object.
 
     ``adapters``: a peft adapter name per prompt (prefill) or per row (step), ``"__base__"``
-    meaning none, or None for the model as it is (its active adapters).
+    meaning none, or None for the model as it is (its active adapters). ``matmul_dtype``: the
+    dtype its base products run in when not the model's (``openrft.inference.precision``).
     """
+
+    matmul_dtype: torch.dtype | None
 
     def prefill(
         self,
@@ -50,10 +53,15 @@ class Backend(Protocol):
         """Rows of ``first`` then of ``second``; ``remaining``: most tokens any row still needs."""
         ...
 
+    def release(self) -> None:
+        """Free what the backend keeps between runs (weight copies); remade when next needed."""
+        ...
 
-def backend_for(model: Any, pad_id: int) -> Backend:
+
+def backend_for(model: Any, pad_id: int, matmul_dtype: torch.dtype | None = None) -> Backend:
+    """The fast path when it supports ``model`` (only it honours ``matmul_dtype``)."""
     if fast_llama.supports(model):
-        return FastBackend(model)
+        return FastBackend(model, matmul_dtype)
     return TransformersBackend(model, pad_id)
 
 
@@ -64,8 +72,9 @@ class FastState:
 
 
 class FastBackend:
-    def __init__(self, model: Any) -> None:
-        self.fast = fast_llama.FastLlama(model)
+    def __init__(self, model: Any, matmul_dtype: torch.dtype | None = None) -> None:
+        self.fast = fast_llama.FastLlama(model, matmul_dtype)
+        self.matmul_dtype = matmul_dtype
 
     def prefill(
         self,
@@ -95,6 +104,10 @@ class FastBackend:
         del remaining  # the suffix cache grows on demand
         return FastState(merge(first.kv, second.kv), torch.cat([first.positions, second.positions]))
 
+    def release(self) -> None:
+        if self.fast.cast is not None:
+            self.fast.cast.clear()
+
 
 @dataclass
 class TransformersState:
@@ -111,6 +124,7 @@ class TransformersBackend:
     def __init__(self, model: Any, pad_id: int) -> None:
         self.model = model
         self.pad_id = pad_id
+        self.matmul_dtype: torch.dtype | None = None  # the model's own
         self.num_layers = int(model.config.num_hidden_layers)
 
     def prefill(
@@ -184,6 +198,9 @@ class TransformersBackend:
         mask[first.mask.shape[0] :, width - second.width : width] = second.mask[:, : second.width]
         cache = merge_left_padded(first.cache, second.cache, width, chunk=remaining + 1)
         return TransformersState(cache, mask, width, torch.cat([first.positions, second.positions]))
+
+    def release(self) -> None:
+        """Nothing is kept between runs."""
 
 
 def _rows(

@@ -39,8 +39,13 @@ __all__ = ["Completion", "GenerationEngine", "GenerationRequest", "SamplingParam
 class GenerationEngine:
     """Decode token-id prompts with a (possibly peft-wrapped) causal LM."""
 
-    def __init__(self, model: Any, tokenizer: Any) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, *, matmul_dtype: torch.dtype | None = None
+    ) -> None:
+        """``matmul_dtype``: multiply the model's weights in this dtype instead of their own
+        (bfloat16 rollouts of a float32 model, ``openrft.inference.precision``)."""
         self.tokenizer = tokenizer
+        self.requested_matmul_dtype = matmul_dtype
         self.default_stop_ids = frozenset(default_stop_token_ids(tokenizer, model))
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else min(self.default_stop_ids, default=0))
@@ -54,7 +59,16 @@ class GenerationEngine:
     def model(self, model: Any) -> None:
         """Switch models (a peft wrapper once serving attaches adapters); picks the backend."""
         self._model = model
-        self.backend: Backend = backend_for(model, self.pad_id)
+        self.backend: Backend = backend_for(model, self.pad_id, self.requested_matmul_dtype)
+
+    @property
+    def matmul_dtype(self) -> torch.dtype | None:
+        """The dtype the model's products run in when not its own (None: its own)."""
+        return self.backend.matmul_dtype
+
+    def release(self) -> None:
+        """Free what the backend keeps between runs (``matmul_dtype``'s weight copies)."""
+        self.backend.release()
 
     @property
     def device(self) -> torch.device:

@@ -20,6 +20,7 @@ from peft.tuners.lora import LoraLayer
 from torch import nn
 
 from openrft import dense
+from openrft.inference.precision import CastWeights
 from openrft.inference.shared_kv import PackedPrompts, SharedKV, attend, shared_kv_for_prompts
 
 SUPPORTED_MODEL_TYPES = frozenset({"llama", "qwen2"})
@@ -46,8 +47,11 @@ def supports(model: Any) -> bool:
 class FastLlama:
     """Prefill and single-token decode over a Llama-family model's own modules."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, matmul_dtype: torch.dtype | None = None) -> None:
+        """``matmul_dtype``: multiply the base weights in this dtype (``openrft.inference.
+        precision``), or None for the model's own."""
         lm = _causal_lm(model)
+        self.cast = CastWeights(matmul_dtype) if matmul_dtype is not None else None
         self.embed = lm.model.embed_tokens
         self.layers = list(lm.model.layers)
         self.norm = lm.model.norm
@@ -82,7 +86,7 @@ class FastLlama:
             last_hidden.append(hidden.index_select(0, pack.last_index))
         hidden = _rms_norm(self.norm, torch.cat(last_hidden))
         prompt_groups = row_groups(adapters, device)
-        return kv, _linear(self.lm_head, hidden, prompt_groups).float()
+        return kv, self._linear(self.lm_head, hidden, prompt_groups).float()
 
     def decode(
         self, kv: SharedKV, tokens: torch.Tensor, positions: torch.Tensor, groups: AdapterGroups
@@ -98,11 +102,11 @@ class FastLlama:
             q, k, v = self._qkv(attn, x, cos, sin, groups)  # (B, heads, D)
             kv.append(index, k, v)
             out = attend(kv, index, q, self.scaling)  # (B, H * D)
-            hidden = residual + _linear(attn.o_proj, out, groups)
+            hidden = residual + self._linear(attn.o_proj, out, groups)
             hidden = hidden + self._mlp(
                 layer, _rms_norm(layer.post_attention_layernorm, hidden), groups
             )
-        return _linear(self.lm_head, _rms_norm(self.norm, hidden), groups).float()
+        return self._linear(self.lm_head, _rms_norm(self.norm, hidden), groups).float()
 
     def _prefill_layer(
         self,
@@ -132,7 +136,7 @@ class FastLlama:
             dim=1,
         )  # fmt: skip
         out = out.transpose(0, 1).reshape(hidden.shape[0], -1)  # (T, H * D)
-        hidden = hidden + _linear(attn.o_proj, out, groups)
+        hidden = hidden + self._linear(attn.o_proj, out, groups)
         return hidden + self._mlp(layer, _rms_norm(layer.post_attention_layernorm, hidden), groups)
 
     def _qkv(
@@ -145,15 +149,15 @@ class FastLlama:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Projected, rotated ``q`` ``(N, H, D)`` and ``k``, ``v`` ``(N, KVH, D)``."""
         n = x.shape[0]
-        q = _linear(attn.q_proj, x, groups).view(n, self.num_heads, self.head_dim)
-        k = _linear(attn.k_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
-        v = _linear(attn.v_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
+        q = self._linear(attn.q_proj, x, groups).view(n, self.num_heads, self.head_dim)
+        k = self._linear(attn.k_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
+        v = self._linear(attn.v_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
         return _rotate(q, cos, sin), _rotate(k, cos, sin), v
 
     def _mlp(self, layer: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor:
         mlp = layer.mlp
-        gate = mlp.act_fn(_linear(mlp.gate_proj, x, groups))
-        return _linear(mlp.down_proj, gate * _linear(mlp.up_proj, x, groups), groups)
+        gate = mlp.act_fn(self._linear(mlp.gate_proj, x, groups))
+        return self._linear(mlp.down_proj, gate * self._linear(mlp.up_proj, x, groups), groups)
 
     def _rope(
         self, hidden: torch.Tensor, positions: torch.Tensor
@@ -161,6 +165,30 @@ class FastLlama:
         """The model's own rotary tables at ``positions`` ``(N,)`` → cos, sin ``(N, 1, D)``."""
         cos, sin = self.rotary(hidden[None], positions[None])
         return cos[0, :, None, :], sin[0, :, None, :]
+
+    def _linear(self, module: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor:
+        """``module(x)`` for x ``(N, in)``, with a peft LoRA layer's adapters applied per row
+        group; the base product in ``matmul_dtype`` when one is set."""
+        if not isinstance(module, LoraLayer):
+            return self._base(x, module)
+        out = self._base(x, module.get_base_layer())
+        if module.disable_adapters or module.merged:
+            return out
+        if groups is None:
+            for name in module.active_adapters:
+                if name in module.lora_A:
+                    _add_lora(out, module, name, x)
+            return out
+        for name, rows in groups:
+            if name is None or name not in module.lora_A:
+                continue
+            _add_lora(out, module, name, x, rows)
+        return out
+
+    def _base(self, x: torch.Tensor, layer: Any) -> torch.Tensor:
+        if self.cast is None:
+            return dense.linear(x, layer.weight, layer.bias)
+        return self.cast.linear(x, layer.weight, layer.bias)
 
 
 def _rms_norm(norm: Any, x: torch.Tensor) -> torch.Tensor:
@@ -174,26 +202,6 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return x * cos + rotated * sin
-
-
-def _linear(module: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor:
-    """``module(x)`` for x ``(N, in)``, with a peft LoRA layer's adapters applied per row group."""
-    if not isinstance(module, LoraLayer):
-        return dense.linear(x, module.weight, module.bias)
-    base: Any = module.get_base_layer()
-    out = dense.linear(x, base.weight, base.bias)
-    if module.disable_adapters or module.merged:
-        return out
-    if groups is None:
-        for name in module.active_adapters:
-            if name in module.lora_A:
-                _add_lora(out, module, name, x)
-        return out
-    for name, rows in groups:
-        if name is None or name not in module.lora_A:
-            continue
-        _add_lora(out, module, name, x, rows)
-    return out
 
 
 def _add_lora(

@@ -78,7 +78,6 @@ class PreflightService:
         started = time.monotonic()  # load_s: the imports, the files and the model
         # Heavy imports (torch, transformers) only when a preflight runs.
         from openrft.graders import build_grader
-        from openrft.inference.engine import GenerationEngine
         from openrft.inference.registry import load_base_model
         from openrft.training.config import TrainConfig
         from openrft.training.data import holdout_split, read_jsonl
@@ -99,7 +98,8 @@ class PreflightService:
         )
         load_s = time.monotonic() - started
         codec = TokenizerCodec(tokenizer)
-        rollouts = SingleTurn(EngineSampler(GenerationEngine(model, tokenizer)), codec)
+        # Sampled as the job would sample (its rollout_dtype).
+        rollouts = SingleTurn(EngineSampler.for_job(model, tokenizer, config), codec)
         plan = PreflightPlan(
             model=checked.model,
             seed=seed,

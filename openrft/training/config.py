@@ -65,6 +65,7 @@ class TrainConfig:
     select_checkpoint_by: str = trainer_default("select_checkpoint_by")
     max_turns: int = trainer_default("max_turns")
     rollout_engine: str = trainer_default("rollout_engine")
+    rollout_dtype: str = trainer_default("rollout_dtype")
     async_rollouts: bool = trainer_default("async_rollouts")
     seed: int = 0
     # Not user-facing: truncated importance sampling cap (TRL's clip_max) and the token budget of
@@ -105,7 +106,8 @@ class TrainConfig:
 
 
 def _auto_is_a_choice(name: str) -> bool:
-    """ "auto" is a value of its own for ``rollout_engine`` (decided where the job runs)."""
+    """ "auto" is a value of its own for ``rollout_engine`` and ``rollout_dtype`` (decided
+    where the job runs)."""
     kind = HYPERPARAMETERS[name].kind
     return isinstance(kind, Choice) and "auto" in kind.options
 

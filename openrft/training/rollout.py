@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
+from openrft.inference.precision import rollout_matmul_dtype
 from openrft.inference.tokens import encode_chat
 from openrft.threads import in_compute
+from openrft.training.config import TrainConfig
 from openrft.training.data import Row
 
 
@@ -228,6 +230,16 @@ class EngineSampler:
     def __init__(self, engine: Any):
         self.engine = engine
 
+    @classmethod
+    def for_job(cls, model: Any, tokenizer: Any, config: TrainConfig) -> EngineSampler:
+        """A job's sampler over ``model``: the engine multiplies in ``config.rollout_dtype``
+        (``openrft.inference.precision``)."""
+        from openrft.inference.engine import GenerationEngine
+
+        weight = next(model.parameters())
+        dtype = rollout_matmul_dtype(config.rollout_dtype, weight.dtype, weight.device)
+        return cls(GenerationEngine(model, tokenizer, matmul_dtype=dtype))
+
     def sample(
         self, prompts: list[list[int]], config: SamplingConfig, n: int
     ) -> list[list[Completion]]:
@@ -256,7 +268,11 @@ class EngineSampler:
         requests = [GenerationRequest(list(p), params, n, generator=generator) for p in prompts]
         for index, request in enumerate(requests):
             request.on_done = _report(on_group, index, request)
-        self.engine.run(requests)
+        try:
+            self.engine.run(requests)
+        finally:
+            # A job trains between samplings: the memory of weight copies is better used there.
+            self.engine.release()
         # The engine's completions satisfy the protocol (its finish_reason is a Literal).
         return [cast(list[Completion], request.completions) for request in requests]
 

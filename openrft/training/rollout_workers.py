@@ -19,7 +19,6 @@ from typing import Any
 import torch
 
 from openrft.domain.jobs import JobSpec
-from openrft.inference.engine import GenerationEngine
 from openrft.settings import Settings
 from openrft.training.config import TrainConfig
 from openrft.training.controller import TrainingRuntime
@@ -41,7 +40,7 @@ class RolloutWorker(RoleActor):
 
     def __init__(self, model: str, config: TrainConfig, cache_dir: str, threads: int | None):
         self.policy = load_policy(model, config, cache_dir, threads, beta=0.0)
-        self.sampler = EngineSampler(GenerationEngine(self.policy.model, self.policy.tokenizer))
+        self.sampler = EngineSampler.for_job(self.policy.model, self.policy.tokenizer, config)
 
     def sample(
         self,
@@ -97,15 +96,32 @@ def rollout_sampler(
     """The job's sampler: in this process, or ``rollout_workers`` Ray actors (killed at exit).
     In process with ``async_rollouts``, on a pinned copy of the policy (it trains meanwhile)."""
     workers = int(spec.hyperparameters.get("rollout_workers") or 1)
-    local: Sampler = (
-        SnapshotSampler(policy)
+    local = (
+        SnapshotSampler(policy, config)
         if config.async_rollouts
-        else EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+        else EngineSampler.for_job(policy.model, policy.tokenizer, config)
     )
     if workers <= 1 or not on_ray(spec, runtime, "rollout_workers", "generating"):
+        _report_precision(spec, config, runtime, local.engine.matmul_dtype)
         yield local
         return
     with model_workers(
         "rollout", spec, config, settings, runtime, RolloutWorker, strategy="SPREAD"
     ) as group:
         yield RaySampler(group, policy)
+
+
+def _report_precision(
+    spec: JobSpec, config: TrainConfig, runtime: TrainingRuntime, matmul_dtype: torch.dtype | None
+) -> None:
+    """Say when rollouts multiply in another dtype than training (``rollout_dtype``)."""
+    if matmul_dtype is None:
+        return
+    name = str(matmul_dtype).removeprefix("torch.")
+    runtime.add_event(
+        spec.id,
+        f"Rollouts and evaluations sample with {name} matmuls (rollout_dtype "
+        f"'{config.rollout_dtype}'); training stays in {config.dtype}, and truncated importance "
+        "sampling corrects the log-prob gap (sampling/logp_gap_mean in the metrics).",
+        data={"rollout_dtype": name},
+    )

@@ -12,7 +12,7 @@ import copy
 
 import torch
 
-from openrft.inference.engine import GenerationEngine
+from openrft.training.config import TrainConfig
 from openrft.training.policy import Policy
 from openrft.training.rollout import EngineSampler
 
@@ -20,11 +20,11 @@ from openrft.training.rollout import EngineSampler
 class SnapshotSampler(EngineSampler):
     """``EngineSampler`` (streaming, pinned) over a copy of ``policy.model``."""
 
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: Policy, config: TrainConfig):
         self.policy = policy
         frozen = {id(p): p for p in policy.model.parameters() if not p.requires_grad}
         self.model = copy.deepcopy(policy.model, memo=frozen).requires_grad_(False)
-        super().__init__(GenerationEngine(self.model, policy.tokenizer))
+        super().__init__(EngineSampler.for_job(self.model, policy.tokenizer, config).engine)
         self.pin_weights()
 
     def pin_weights(self) -> None:

@@ -32,6 +32,8 @@ def test_async_job_trains_one_step_ahead_and_reports_staleness_and_gap(
                     "lora_alpha": 8,
                     "learning_rate": 3e-2,
                     "async_rollouts": True,
+                    # The sampler's only gap from the trainer is then the staleness.
+                    "rollout_dtype": "float32",
                 },
             },
         },

@@ -36,6 +36,7 @@ EPSILON = 0.2
 LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo")
 SCALE_REWARDS = ("group", "batch", "none")
 ROLLOUT_ENGINES = ("auto", "openrft", "vllm")
+ROLLOUT_DTYPES = ("auto", "float32", "bfloat16")
 ECHOED_UNUSED = "openrft echoes the value but does not use it."
 
 EARLY_STOPPING_FIELDS = (
@@ -189,6 +190,19 @@ _EXTENSIONS = (
         "stop when the validation reward stops improving or reaches a target",
     ),
     Hyperparameter("dtype", Choice(("float32", "bfloat16")), "float32", "weights and compute"),
+    Hyperparameter(
+        "rollout_dtype",
+        Choice(ROLLOUT_DTYPES),
+        "float32",
+        "the precision of openrft's engine's matmuls when it samples rollouts and evaluations "
+        "of a float32 model: bfloat16 multiplies about twice as fast where the hardware has it "
+        "natively (rollouts about a quarter faster end to end on a 2-core AMD EPYC); training "
+        "stays in `dtype`, and truncated importance sampling corrects the sampler's log-prob "
+        'gap (`sampling/logp_gap_mean` in the metrics); "auto": bfloat16 where the CPU '
+        "(AVX512-BF16 or AMX) or the GPU (compute capability 8+) multiplies it natively, else "
+        "`dtype`",
+        auto="auto",
+    ),
     Hyperparameter(
         "warmup_ratio",
         Number(0.0, 0.999),

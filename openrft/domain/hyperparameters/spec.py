@@ -164,7 +164,8 @@ class Hyperparameter:
 
     default: the value when the request leaves the field out ("auto" and null allowed).
     auto: what "auto" (or a null ``default``) stands for when the training data does not change
-        it; also the trainer's default when a ``TrainConfig`` is built without a request.
+        it; also the trainer's default when a ``TrainConfig`` is built without a request and
+        ``default`` is "auto" or null.
     openai: OpenAI's own field (else an openrft extension). bedrock: Bedrock's name for it,
         accepted as an alias. trains: ``TrainConfig`` has a field of this name (False: the value
         is folded into another one, or has no effect). no_effect: why setting it changes nothing
@@ -185,4 +186,6 @@ class Hyperparameter:
 
     @property
     def trainer_default(self) -> Any:
-        return self.default if self.auto is None else self.auto
+        if self.auto is not None and (self.default is None or self.default == "auto"):
+            return self.auto
+        return self.default

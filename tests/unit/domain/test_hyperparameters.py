@@ -22,6 +22,7 @@ def test_auto_values_resolve_from_row_count() -> None:
     assert hp["early_stopping"] == {"patience": 3, "min_delta": 0.01, "target_reward": None}
     # "auto" stays only where it is a value of its own: the engine is chosen where the job runs.
     assert [k for k, v in hp.items() if v == "auto"] == ["rollout_engine"]
+    assert hp["rollout_dtype"] == "float32"
 
 
 def test_small_dataset_caps_batch_size_and_eval_interval() -> None:

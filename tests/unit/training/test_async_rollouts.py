@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import torch
 
-from openrft.inference.engine import GenerationEngine
 from openrft.inference.registry import load_base_model
 from openrft.training.config import EarlyStoppingConfig, TrainConfig
 from openrft.training.controller import Roles, TrainingController
@@ -39,6 +38,7 @@ CONFIG = TrainConfig(
     eval_samples=1,
     early_stopping=EarlyStoppingConfig(patience=100, min_delta=0.0, target_reward=None),
     seed=3,
+    rollout_dtype="float32",  # the sampler's only gap from the trainer is staleness
 )
 Params = dict[str, torch.Tensor]
 
@@ -99,9 +99,9 @@ def fresh_policy(tiny_cache: Path) -> Policy:
 def train(tmp_path: Path, tiny_cache: Path, config: TrainConfig) -> tuple[FakeRuntime, Recorder]:
     policy = fresh_policy(tiny_cache)
     sampler = (
-        SnapshotSampler(policy)
+        SnapshotSampler(policy, config)
         if config.async_rollouts
-        else EngineSampler(GenerationEngine(policy.model, policy.tokenizer))
+        else EngineSampler.for_job(policy.model, policy.tokenizer, config)
     )
     recorder = Recorder(policy, config)
     runtime = FakeRuntime(tmp_path / "store")

@@ -3,7 +3,9 @@
 ``transformers`` spends most of a batch-64 decode step outside the matmuls (its cache objects,
 mask building, repeated KV heads); this module runs the same math with one op per step of the
 formula, on the same ``nn.Module`` weights (no copy), so training updates are seen at once and
-peft LoRA layers apply their adapters unmerged, per row when rows use different adapters.
+peft LoRA layers apply their adapters unmerged, per row when rows use different adapters. With
+a ``matmul_dtype`` (bfloat16 rollouts of a float32 model) the base products read bfloat16
+copies of those weights instead, kept in step with them (``openrft.inference.precision``).
 Prompts are prefilled packed (no padding), and their KV is stored once per prompt and shared by
 its samples (``openrft.inference.shared_kv``).
 """

@@ -17,6 +17,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # baselines): libgomp spins 300,000 rounds when no policy is set. Set explicitly because
 # bench/__init__ imports openrft, which keeps a spin count that is already set.
 OPENMP_DEFAULT = {"GOMP_SPINCOUNT": "300000"}
+# The native libraries' own defaults for TRL's side: OpenMP's wait as above, and oneDNN's
+# primitive cache of 1,024 shapes (openrft bounds it to 64 when imported).
+LIBRARY_DEFAULTS = {**OPENMP_DEFAULT, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "1024"}
 
 
 def run_measurement(

@@ -25,7 +25,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from bench import reference_config as ref
-from bench.child import OPENMP_DEFAULT, REPO_ROOT, run_measurement
+from bench.child import LIBRARY_DEFAULTS, REPO_ROOT, run_measurement
 from bench.workloads import WORKLOADS, Workload
 
 SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
@@ -65,7 +65,7 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
     args += ["--max-new-tokens", str(options.max_new_tokens)]
     if not options.gradient_checkpointing:
         args.append("--no-gradient-checkpointing")
-    result = run_measurement("bench.trl_step", args, options.out, env=OPENMP_DEFAULT)
+    result = run_measurement("bench.trl_step", args, options.out, env=LIBRARY_DEFAULTS)
     print(json.dumps(summary(result), indent=2))
     return result
 

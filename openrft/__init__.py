@@ -14,6 +14,14 @@ SPIN_ROUNDS = "10000"
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", SPIN_ROUNDS)
 
+# oneDNN keeps a compiled primitive per exact matmul shape, up to 1,024 by default (read when it
+# first builds one). Decoding's row count changes every step and a micro-batch's token count
+# with its completions, so the cache filled with shapes seldom seen again: the peak RSS of ten
+# learning steps grew to 3,290-3,473 MiB, above TRL's 3,384-3,448; with 64 it was 2,781 MiB
+# (2026-12-04, 2-core AMD EPYC, python -m bench.grpo_step; issue 19).
+PRIMITIVE_CACHE_CAPACITY = "64"
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", PRIMITIVE_CACHE_CAPACITY)
+
 # Let torch reuse freed activation memory rather than fault in fresh pages (openrft.allocator).
 from openrft.allocator import tune_malloc  # noqa: E402
 

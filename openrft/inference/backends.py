@@ -27,7 +27,8 @@ class Backend(Protocol):
     dtype its base products run in when not the model's (``openrft.inference.precision``).
     """
 
-    matmul_dtype: torch.dtype | None
+    @property
+    def matmul_dtype(self) -> torch.dtype | None: ...
 
     def prefill(
         self,
@@ -74,7 +75,10 @@ class FastState:
 class FastBackend:
     def __init__(self, model: Any, matmul_dtype: torch.dtype | None = None) -> None:
         self.fast = fast_llama.FastLlama(model, matmul_dtype)
-        self.matmul_dtype = matmul_dtype
+
+    @property
+    def matmul_dtype(self) -> torch.dtype | None:
+        return self.fast.cast.dtype if self.fast.cast is not None else None
 
     def prefill(
         self,

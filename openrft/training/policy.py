@@ -1,5 +1,7 @@
 """The trained policy: LoRA on every linear layer (peft, with the adapter fused into the base
-matmuls: ``training.lora``), or every weight when ``lora_rank`` is 0.
+matmuls: ``training.lora``), or every weight when ``lora_rank`` is 0. A model on transformers'
+``sdpa`` attention is switched to ``training.attention`` (the same function, computed faster
+for short sequences).
 
 The reference policy for the KL term is the same model with the adapter disabled, so LoRA runs
 hold one copy of the base weights. A full fine-tune keeps a frozen copy for the reference only
@@ -19,6 +21,7 @@ from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dic
 from safetensors.torch import load_file
 from torch import nn
 
+from openrft.training import attention
 from openrft.training.lora import FusedLoraLinear
 
 if TYPE_CHECKING:
@@ -40,6 +43,8 @@ class Policy:
         # inference engine holding a copy of the adapter knows when to sync it.
         self.version = 0
         self._reference: nn.Module | None = None
+        if getattr(base.config, "_attn_implementation", None) == "sdpa":
+            base.set_attn_implementation(attention.register())  # type: ignore[operator]
         if self.is_lora:
             config = LoraConfig(
                 r=lora_rank,

@@ -18,6 +18,7 @@ import torch
 from transformers import DynamicCache
 
 from openrft.rl import completion_logprobs
+from openrft.training import attention
 from openrft.training.prompt_batch import PromptStates, full_attention
 
 # Completions of a group are fed back to back in rows of up to this many tokens (no padding
@@ -234,4 +235,5 @@ def _custom_mask_kind(config: Any) -> str | None:
     windows) or its attention takes no dense mask."""
     if not full_attention(config):
         return None
-    return {"sdpa": "bool", "eager": "additive"}.get(config._attn_implementation)
+    kinds = {"sdpa": "bool", attention.NAME: "bool", "eager": "additive"}
+    return kinds.get(config._attn_implementation)

@@ -5,7 +5,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from openrft.inference.registry import load_base_model
-from openrft.training import scoring
+from openrft.training import attention, scoring
 from openrft.training.scoring import GroupTokens, enable_layer_checkpointing, group_logprobs
 
 P, G, C = 7, 3, 5
@@ -26,8 +26,14 @@ def _group() -> GroupTokens:
 
 @pytest.mark.parametrize(
     ("attention", "pack_tokens"),
-    [("sdpa", 512), ("sdpa", 3), ("eager", 512), ("sdpa", 0)],
-    ids=["packed", "a-pack-per-row-of-3-tokens", "packed-eager", "one-completion-per-row"],
+    [("sdpa", 512), ("sdpa", 3), ("eager", 512), ("sdpa", 0), (attention.register(), 512)],
+    ids=[
+        "packed",
+        "a-pack-per-row-of-3-tokens",
+        "packed-eager",
+        "one-completion-per-row",
+        "packed-grouped-attention",
+    ],
 )
 def test_shared_prompt_logprobs_equal_a_plain_full_forward(
     tiny, monkeypatch: pytest.MonkeyPatch, attention: str, pack_tokens: int

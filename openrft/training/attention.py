@@ -1,0 +1,97 @@
+"""Training's attention: short sequences as two batched matmuls, grouped query heads unrepeated.
+
+transformers' ``sdpa`` attention, given a mask on CPU, first copies each key and value head once
+per query head that reads it (``repeat_kv``), then calls torch's flash kernel, whose fixed cost
+per block dominates at a training micro-batch's size (a group's 47 completion tokens against
+86 keys: 9 query heads over 3 key heads in SmolLM2). Here each key head's query heads are
+stacked as the rows of one matrix, so ``Q Kᵀ`` and ``P V`` are two ``bmm`` per layer and nothing
+is repeated. Measured on a 2-core Intel Xeon (2026-12-04), forward and backward of that shape:
+2.98 ms with ``sdpa``, 1.83 ms with ``sdpa``'s own ``enable_gqa``, 1.40 ms here.
+
+The scores are materialized, so sequences whose scores would exceed ``MAX_SCORE_BYTES`` (and any
+call with dropout or a position bias) take transformers' ``sdpa`` path unchanged. Masks are
+those ``sdpa`` takes (registered with the same mask function): boolean (True attends) or
+additive, or none with causal attention. A row that may attend to nothing gets uniform weights
+instead of NaN, as transformers' eager attention does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+# The attention implementation's name in transformers' registries.
+NAME = "openrft_sdpa"
+# Above this many bytes of scores (batch × heads × queries × keys, float32) the flash kernel,
+# which never materializes them, is used.
+MAX_SCORE_BYTES = 64 << 20
+
+
+def grouped_attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    is_causal: bool | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """``softmax(Q Kᵀ · scaling + mask) V`` for query ``(B, H, q, D)`` and key, value
+    ``(B, KV, k, D)`` with ``H = KV × groups``; returns ``(B, q, H, D)`` as ``sdpa`` does."""
+    batch, heads, q_len, dim = query.shape
+    kv_heads, k_len = key.shape[1], key.shape[2]
+    score_bytes = batch * heads * q_len * k_len * query.element_size()
+    if dropout or kwargs.get("position_bias") is not None or score_bytes > MAX_SCORE_BYTES:
+        return sdpa_attention_forward(
+            module,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=dropout,
+            scaling=scaling,
+            is_causal=is_causal,
+            **kwargs,
+        )
+    causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    if attention_mask is None and causal and q_len > 1:
+        # sdpa's is_causal aligns the mask top-left: keys past the queries are never seen.
+        key, value, k_len = key[:, :, :q_len], value[:, :, :q_len], q_len
+        attention_mask = torch.ones(q_len, q_len, dtype=torch.bool, device=query.device).tril()
+    groups = heads // kv_heads
+    scale = dim**-0.5 if scaling is None else scaling
+    # Query head h reads key head h // groups: stack each key head's queries as rows.
+    rows = query.reshape(batch * kv_heads, groups * q_len, dim)
+    scores = torch.bmm(rows, key.reshape(batch * kv_heads, k_len, dim).transpose(1, 2))
+    stacked = scores.view(batch, kv_heads, groups, q_len, k_len).mul_(scale)
+    if attention_mask is not None:
+        mask = _stacked(attention_mask, kv_heads, groups)
+        if mask.dtype == torch.bool:
+            stacked.masked_fill_(mask.logical_not(), torch.finfo(scores.dtype).min)
+        else:
+            stacked.add_(mask)
+    weights = scores.softmax(dim=-1)
+    out = torch.bmm(weights, value.reshape(batch * kv_heads, k_len, dim))
+    return out.view(batch, heads, q_len, dim).transpose(1, 2).contiguous(), None
+
+
+def _stacked(mask: torch.Tensor, kv_heads: int, groups: int) -> torch.Tensor:
+    """A mask ``(B or 1, H or 1, q, k)`` viewed to broadcast over ``(B, KV, groups, q, k)``."""
+    if mask.dim() == 2:
+        mask = mask[None, None]
+    if mask.shape[1] == 1:
+        return mask.unsqueeze(2)
+    return mask.view(mask.shape[0], kv_heads, groups, *mask.shape[2:])
+
+
+def register() -> str:
+    """Register the implementation with transformers (idempotent); its name."""
+    AttentionInterface.register(NAME, grouped_attention)
+    AttentionMaskInterface.register(NAME, sdpa_mask)
+    return NAME

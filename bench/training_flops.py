@@ -6,9 +6,10 @@ fp32, LoRA r16 on all linear layers); completions are random tokens at full leng
 group has reward variance, so every group trains. FLOPs are counted by
 ``torch.utils.flop_counter.FlopCounterMode`` on one step after a warm-up step (matmuls,
 including the fused LoRA layers' in-place ``addmm_``, the oneDNN matmuls of ``openrft.dense``,
-and attention, forward and backward). The peak is the best FLOP/s on square fp32 matrices of
-several sizes (``PEAK_SIZES``) of both libraries torch multiplies with on CPU, MKL
-(``torch.matmul``) and oneDNN (``openrft.dense.onednn_linear``, on x86), same threads, measured
+and attention, forward and backward: torch's counter maps only the GPU flash kernels, so the
+CPU one is mapped here). The peak is the best FLOP/s on square fp32 matrices of several sizes
+(``PEAK_SIZES``) of both libraries torch multiplies with on CPU, MKL (``torch.matmul``) and
+oneDNN (``openrft.dense.onednn_linear``, on x86), same threads, measured
 right before each timed pass: a shared machine's speed drifts, so each pass is set against the
 peak of its own moment.
 ``fraction_of_peak`` is the median over the passes of (counted FLOPs / pass time) / that peak;
@@ -29,7 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode, mm_flop
+from torch.utils.flop_counter import (
+    FlopCounterMode,
+    mm_flop,
+    sdpa_backward_flop_count,
+    sdpa_flop_count,
+)
 
 from bench import reference_config as ref
 from bench.child import write_result
@@ -60,6 +66,18 @@ def matmul_peak_flops(reps: int = 4) -> float:
 def _addmm_flop(self_shape: Any, a_shape: Any, b_shape: Any, **kwargs: Any) -> int:
     """FLOPs of the in-place ``addmm_``, which torch's counter does not know: its matmul's."""
     return int(mm_flop(a_shape, b_shape))
+
+
+def _attention_flop(q_shape: Any, k_shape: Any, v_shape: Any, *args: Any, **kwargs: Any) -> int:
+    """FLOPs of CPU flash attention: ``Q Kᵀ`` and ``P V`` over every (query, key) pair."""
+    return int(sdpa_flop_count(q_shape, k_shape, v_shape))
+
+
+def _attention_grad_flop(
+    grad_shape: Any, q_shape: Any, k_shape: Any, v_shape: Any, *args: Any, **kwargs: Any
+) -> int:
+    """FLOPs of CPU flash attention's backward, as torch counts the GPU kernels'."""
+    return int(sdpa_backward_flop_count(grad_shape, q_shape, k_shape, v_shape))
 
 
 def _linear_flop(x_shape: Any, weight_shape: Any, *args: Any, **kwargs: Any) -> int:
@@ -119,8 +137,14 @@ def main(argv: list[str]) -> dict[str, Any]:
     groups = learning_batch(tokenizer)
     advantages = torch.randn(sum(len(g.completions) for g in groups))
     # Matmuls torch's counter does not know: the fused LoRA layers accumulate into the base
-    # matmul's output in place (addmm_); openrft.dense runs large ones on oneDNN.
-    uncounted: dict[Any, Any] = {torch.ops.aten.addmm_: _addmm_flop}
+    # matmul's output in place (addmm_); openrft.dense runs large ones on oneDNN; attention
+    # long enough for the flash kernel runs its CPU variant, which the counter maps only for GPUs
+    # (training.attention computes short sequences with bmm, which it counts).
+    uncounted: dict[Any, Any] = {
+        torch.ops.aten.addmm_: _addmm_flop,
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _attention_flop,
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _attention_grad_flop,
+    }
     if dense.ONEDNN:
         uncounted[torch.ops.mkldnn._linear_pointwise] = _linear_flop
     # A warm-up pass first: openrft.dense times both libraries on a shape's first call, and

@@ -8,8 +8,10 @@ stacked as the rows of one matrix, so ``Q Kᵀ`` and ``P V`` are two ``bmm`` per
 is repeated. Measured on a 2-core Intel Xeon (2026-12-04), forward and backward of that shape:
 2.98 ms with ``sdpa``, 1.83 ms with ``sdpa``'s own ``enable_gqa``, 1.40 ms here.
 
-The scores are materialized, so sequences whose scores would exceed ``MAX_SCORE_BYTES`` (and any
-call with dropout or a position bias) take transformers' ``sdpa`` path unchanged. Masks are
+The scores are materialized, so sequences whose scores would exceed ``MAX_SCORE_BYTES`` take
+transformers' ``sdpa`` path unchanged, as do calls with dropout or a position bias, tensors off
+the CPU (GPU kernels were not measured against this) and other dtypes than float32 (``sdpa``
+keeps a bfloat16 model's softmax in float32; two plain ``bmm`` would not). Masks are
 those ``sdpa`` takes (registered with the same mask function): boolean (True attends) or
 additive, or none with causal attention. A row that may attend to nothing gets uniform weights
 instead of NaN, as transformers' eager attention does.
@@ -26,7 +28,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 # The attention implementation's name in transformers' registries.
 NAME = "openrft_sdpa"
-# Above this many bytes of scores (batch × heads × queries × keys, float32) the flash kernel,
+# Above this many bytes of scores (batch × heads × queries × keys × 4) the flash kernel,
 # which never materializes them, is used.
 MAX_SCORE_BYTES = 64 << 20
 
@@ -47,7 +49,13 @@ def grouped_attention(
     batch, heads, q_len, dim = query.shape
     kv_heads, k_len = key.shape[1], key.shape[2]
     score_bytes = batch * heads * q_len * k_len * query.element_size()
-    if dropout or kwargs.get("position_bias") is not None or score_bytes > MAX_SCORE_BYTES:
+    if (
+        dropout
+        or kwargs.get("position_bias") is not None
+        or score_bytes > MAX_SCORE_BYTES
+        or query.device.type != "cpu"
+        or query.dtype != torch.float32
+    ):
         return sdpa_attention_forward(
             module,
             query,

@@ -76,7 +76,9 @@ def test_a_row_that_sees_nothing_gets_finite_values() -> None:
     assert torch.isfinite(out).all()
 
 
-def test_large_scores_take_the_flash_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def sdpa_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The calls ``grouped_attention`` hands to transformers' sdpa."""
     calls = []
 
     def spy(*args: Any, **kwargs: Any) -> Any:
@@ -84,13 +86,28 @@ def test_large_scores_take_the_flash_kernel(monkeypatch: pytest.MonkeyPatch) -> 
         return sdpa_attention.sdpa_attention_forward(*args, **kwargs)
 
     monkeypatch.setattr(attention, "sdpa_attention_forward", spy)
+    return calls
+
+
+def test_large_scores_take_the_flash_kernel(
+    sdpa_calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     module: Any = SimpleNamespace(num_key_value_groups=H // KV)
     inputs, mask = _inputs(), _prefix_mask()
     attention.grouped_attention(module, *inputs, mask)
-    assert calls == []
+    assert sdpa_calls == []
     monkeypatch.setattr(attention, "MAX_SCORE_BYTES", B * H * Q * K * 4 - 1)
     attention.grouped_attention(module, *inputs, mask)
-    assert len(calls) == 1
+    assert len(sdpa_calls) == 1
+
+
+def test_bfloat16_takes_sdpa_which_keeps_its_softmax_in_float32(
+    sdpa_calls: list[tuple[Any, ...]],
+) -> None:
+    module: Any = SimpleNamespace(num_key_value_groups=H // KV)
+    inputs = [t.detach().bfloat16() for t in _inputs()]
+    attention.grouped_attention(module, *inputs, _prefix_mask())
+    assert len(sdpa_calls) == 1
 
 
 def test_policy_switches_sdpa_models_and_keeps_their_outputs(tiny: tuple[Any, Any]) -> None:

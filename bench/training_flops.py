@@ -9,9 +9,8 @@ including the fused LoRA layers' in-place ``addmm_``, the oneDNN matmuls of ``op
 and attention, forward and backward: torch's counter maps only the GPU flash kernels, so the
 CPU one is mapped here). The peak is the best FLOP/s on square fp32 matrices of several sizes
 (``PEAK_SIZES``) of both libraries torch multiplies with on CPU, MKL (``torch.matmul``) and
-oneDNN (``openrft.dense.onednn_linear``, on x86), same threads, measured
-right before each timed pass: a shared machine's speed drifts, so each pass is set against the
-peak of its own moment.
+oneDNN (``openrft.dense.onednn_linear``, on x86), same threads, measured right before each timed
+pass: a shared machine's speed drifts, so each pass is set against the peak of its own moment.
 ``fraction_of_peak`` is the median over the passes of (counted FLOPs / pass time) / that peak;
 ``fraction_of_best_peak`` sets the median pass against the best peak of the whole run (the
 stricter reading). ``--profile`` adds ``torch.profiler``'s top operators. Output:

@@ -79,12 +79,20 @@ def group_tensors(group: GroupRollout) -> tuple[GroupTokens, torch.Tensor]:
 
 
 def split_micro_batches(
-    groups: Sequence[GroupRollout], advantages: torch.Tensor, token_budget: int, skip_zero: bool
+    groups: Sequence[GroupRollout],
+    advantages: torch.Tensor,
+    token_budget: int,
+    skip_zero: bool,
+    merge_tokens: int = 0,
 ) -> list[MicroBatch]:
     """Cut each group into micro-batches of at most ``token_budget`` tokens (prompt counted
     once per micro-batch; at least one completion each). With ``skip_zero``, groups whose
-    advantages are all zero are dropped: their loss and gradient are exactly zero."""
-    batches = []
+    advantages are all zero are dropped: their loss and gradient are exactly zero. With
+    ``merge_tokens``, consecutive micro-batches are joined while the joined one holds at
+    most that many tokens and ``token_budget`` (``scoring.groups_logprobs`` scores them in one
+    pass)."""
+    batches: list[MicroBatch] = []
+    limit = min(merge_tokens, token_budget)
     start = 0
     for index, group in enumerate(groups):
         tokens, sampling = group_tensors(group)
@@ -96,20 +104,12 @@ def split_micro_batches(
         per_batch = max(1, (token_budget - tokens.prompt_ids.numel()) // width)
         for lo in range(0, n, per_batch):
             rows = slice(lo, lo + per_batch)
-            batches.append(MicroBatch((index,), (tokens.rows(rows),), sampling[rows], adv[rows]))
+            part = MicroBatch((index,), (tokens.rows(rows),), sampling[rows], adv[rows])
+            if batches and batches[-1].num_tokens + part.num_tokens <= limit:
+                batches[-1] = _joined(batches[-1], part)
+            else:
+                batches.append(part)
     return batches
-
-
-def join_micro_batches(batches: Sequence[MicroBatch], max_tokens: int) -> list[MicroBatch]:
-    """Consecutive micro-batches joined while the joined one holds at most ``max_tokens``
-    tokens (``scoring.groups_logprobs`` scores them in one pass)."""
-    joined: list[MicroBatch] = []
-    for batch in batches:
-        if joined and joined[-1].num_tokens + batch.num_tokens <= max_tokens:
-            joined[-1] = _joined(joined[-1], batch)
-        else:
-            joined.append(batch)
-    return joined
 
 
 def _joined(first: MicroBatch, second: MicroBatch) -> MicroBatch:
@@ -214,12 +214,14 @@ class Learner:
         n_tok = sum(g.completion_tokens for g in groups)
         norm = LossNorm(n_seq, n_tok, n_tok, cfg.max_completion_tokens)
         batches = split_micro_batches(
-            groups, advantages, cfg.micro_batch_tokens, skip_zero=cfg.beta == 0.0
+            groups,
+            advantages,
+            cfg.micro_batch_tokens,
+            skip_zero=cfg.beta == 0.0,
+            merge_tokens=MERGE_TOKENS if merges_groups(self.policy.causal_lm.config) else 0,
         )
         if self.parallel is not None:
             batches = self.parallel.shard(batches)
-        if merges_groups(self.policy.causal_lm.config):
-            batches = join_micro_batches(batches, min(MERGE_TOKENS, cfg.micro_batch_tokens))
         sums: dict[str, float] = defaultdict(float)
         started = time.perf_counter()
         if cfg.beta != 0.0:

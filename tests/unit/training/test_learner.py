@@ -8,7 +8,7 @@ from openrft.training.config import TrainConfig
 from openrft.training.policy import Policy
 from openrft.training.rollout import GroupRollout
 from openrft.training.scoring import GroupTokens, group_logprobs
-from openrft.training.update import Learner, join_micro_batches, split_micro_batches
+from openrft.training.update import Learner, split_micro_batches
 from tests.unit.training.fakes import FakeCompletion
 
 CONFIG = TrainConfig(
@@ -106,20 +106,24 @@ def test_split_micro_batches_respects_the_token_budget(tiny) -> None:
 
 
 def test_small_groups_are_joined_up_to_the_merge_size(tiny) -> None:
-    """Whole micro-batches join while the joined one stays within the size; its tensors are
-    the parts' rows, right-padded to the widest part."""
+    """Whole groups join while the joined micro-batch stays within both budgets; its tensors
+    are the parts' rows, right-padded to the widest part."""
     policy = Policy(*tiny, lora_rank=4, lora_alpha=8.0, beta=0.0)
+    groups = groups_with_true_logprobs(policy)
+    sizes = [split_micro_batches([g], torch.ones(3), 4096, True)[0].num_tokens for g in groups]
     adv = torch.arange(1.0, 7.0)
-    apart = split_micro_batches(groups_with_true_logprobs(policy), adv, 4096, True)
-    size = sum(b.num_tokens for b in apart)
-    (batch,) = join_micro_batches(apart, size)
-    assert batch.groups == (0, 1) and batch.num_tokens == size
+    joined = split_micro_batches(groups, adv, 4096, True, merge_tokens=sum(sizes))
+    assert len(joined) == 1 and joined[0].groups == (0, 1)
+    batch = joined[0]
     widths = [part.completion_ids.shape[1] for part in batch.parts]
     assert batch.mask.shape == batch.sampling_logp.shape == (6, max(widths))
     assert torch.equal(batch.advantages, adv)
     assert torch.equal(batch.mask[:3, : widths[0]], batch.parts[0].mask)
     assert float(batch.mask[:3, widths[0] :].abs().sum()) == 0.0
-    assert [b.groups for b in join_micro_batches(apart, size - 1)] == [(0,), (1,)]
+    apart = split_micro_batches(groups, adv, 4096, True, merge_tokens=sum(sizes) - 1)
+    assert [b.groups for b in apart] == [(0,), (1,)]
+    capped = split_micro_batches(groups, adv, sum(sizes) - 1, True, merge_tokens=10_000)
+    assert [b.groups for b in capped] == [(0,), (1,)]
 
 
 def test_several_iterations_clip_and_kl_against_the_adapter_free_reference(tiny) -> None:

@@ -21,42 +21,22 @@ from openrft.threads import fit_threads
 from openrft.training.config import TrainConfig
 from openrft.training.data_parallel import DataParallel
 from openrft.training.policy import Policy
-from openrft.training.prompt_batch import PromptBatch, PromptStates, prompt_batch
+from openrft.training.prompt_batch import PromptBatch, prompt_batch
 from openrft.training.rollout import GroupRollout
-from openrft.training.scoring import (
-    GroupTokens,
-    enable_layer_checkpointing,
-    groups_logprobs,
-    merges_groups,
-    prompt_states,
-)
-
-# Micro-batches are joined, whole groups, while the joined one holds at most this many tokens
-# (prompts + padded completions) and is scored in one completion pass: on the learning workload
-# two groups a pass were the fastest (``training.scoring``'s module doc has the measurements).
-MERGE_TOKENS = 1024
+from openrft.training.scoring import GroupTokens, enable_layer_checkpointing, group_logprobs
 
 
 @dataclass
 class MicroBatch:
-    """Completions of one group or of several whole groups, with their per-token tensors
-    (all (n, C): the parts' rows in order, right-padded to the widest)."""
+    """Some completions of one group, with their per-token tensors (all (n, C))."""
 
-    groups: tuple[int, ...]  # index of each part's group in the step
-    parts: tuple[GroupTokens, ...]
+    tokens: GroupTokens
     sampling_logp: torch.Tensor
     advantages: torch.Tensor  # (n,)
+    group: int  # index of its group in the step
     old_logp: torch.Tensor | None = None
     ref_logp: torch.Tensor | None = None
     is_weights: torch.Tensor | None = None
-
-    @property
-    def mask(self) -> torch.Tensor:
-        return _stack_rows([part.mask for part in self.parts])
-
-    @property
-    def num_tokens(self) -> int:
-        return sum(part.num_tokens for part in self.parts)
 
 
 def group_tensors(group: GroupRollout) -> tuple[GroupTokens, torch.Tensor]:
@@ -79,20 +59,12 @@ def group_tensors(group: GroupRollout) -> tuple[GroupTokens, torch.Tensor]:
 
 
 def split_micro_batches(
-    groups: Sequence[GroupRollout],
-    advantages: torch.Tensor,
-    token_budget: int,
-    skip_zero: bool,
-    merge_tokens: int = 0,
+    groups: Sequence[GroupRollout], advantages: torch.Tensor, token_budget: int, skip_zero: bool
 ) -> list[MicroBatch]:
     """Cut each group into micro-batches of at most ``token_budget`` tokens (prompt counted
     once per micro-batch; at least one completion each). With ``skip_zero``, groups whose
-    advantages are all zero are dropped: their loss and gradient are exactly zero. With
-    ``merge_tokens``, consecutive micro-batches are joined while the joined one holds at
-    most that many tokens and ``token_budget`` (``scoring.groups_logprobs`` scores them in one
-    pass)."""
-    batches: list[MicroBatch] = []
-    limit = min(merge_tokens, token_budget)
+    advantages are all zero are dropped: their loss and gradient are exactly zero."""
+    batches = []
     start = 0
     for index, group in enumerate(groups):
         tokens, sampling = group_tensors(group)
@@ -104,27 +76,8 @@ def split_micro_batches(
         per_batch = max(1, (token_budget - tokens.prompt_ids.numel()) // width)
         for lo in range(0, n, per_batch):
             rows = slice(lo, lo + per_batch)
-            part = MicroBatch((index,), (tokens.rows(rows),), sampling[rows], adv[rows])
-            if batches and batches[-1].num_tokens + part.num_tokens <= limit:
-                batches[-1] = _joined(batches[-1], part)
-            else:
-                batches.append(part)
+            batches.append(MicroBatch(tokens.rows(rows), sampling[rows], adv[rows], index))
     return batches
-
-
-def _joined(first: MicroBatch, second: MicroBatch) -> MicroBatch:
-    return MicroBatch(
-        first.groups + second.groups,
-        first.parts + second.parts,
-        _stack_rows([first.sampling_logp, second.sampling_logp]),
-        torch.cat([first.advantages, second.advantages]),
-    )
-
-
-def _stack_rows(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """(n_i, C_i) tensors stacked as rows, right-padded with zeros to the widest."""
-    width = max(t.shape[1] for t in tensors)
-    return torch.cat([torch.nn.functional.pad(t, (0, width - t.shape[1])) for t in tensors])
 
 
 def warmup_linear_decay(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -214,11 +167,7 @@ class Learner:
         n_tok = sum(g.completion_tokens for g in groups)
         norm = LossNorm(n_seq, n_tok, n_tok, cfg.max_completion_tokens)
         batches = split_micro_batches(
-            groups,
-            advantages,
-            cfg.micro_batch_tokens,
-            skip_zero=cfg.beta == 0.0,
-            merge_tokens=MERGE_TOKENS if merges_groups(self.policy.causal_lm.config) else 0,
+            groups, advantages, cfg.micro_batch_tokens, skip_zero=cfg.beta == 0.0
         )
         if self.parallel is not None:
             batches = self.parallel.shard(batches)
@@ -252,22 +201,18 @@ class Learner:
     def _prompts(batches: Sequence[MicroBatch], causal_lm: Any) -> PromptBatch | None:
         """The prompts of ``batches``' groups in one forward of ``causal_lm``
         (``training.prompt_batch``)."""
-        prompts = [
-            (group, part.prompt_ids)
-            for batch in batches
-            for group, part in zip(batch.groups, batch.parts, strict=True)
-        ]
+        prompts = [(batch.group, batch.tokens.prompt_ids) for batch in batches]
         return prompt_batch(causal_lm, prompts)
 
     def _reference_logprobs(self, batches: Sequence[MicroBatch]) -> None:
         with torch.no_grad(), self.policy.reference() as ref_lm:
             prompts = self._prompts(batches, ref_lm)
             for batch in batches:
-                batch.ref_logp, _ = groups_logprobs(
+                batch.ref_logp, _ = group_logprobs(
                     ref_lm,
-                    batch.parts,
-                    _prompt_states(ref_lm, batch, prompts),
+                    batch.tokens,
                     temperature=self.config.temperature,
+                    prompt=prompts.states(batch.group) if prompts is not None else None,
                 )
 
     def _backward(
@@ -278,14 +223,14 @@ class Learner:
         prompts: PromptBatch | None,
     ) -> None:
         cfg = self.config
-        logp, entropy = groups_logprobs(
+        logp, entropy = group_logprobs(
             self.policy.causal_lm,
-            batch.parts,
-            _prompt_states(self.policy.causal_lm, batch, prompts),
+            batch.tokens,
             temperature=cfg.temperature,
             checkpoint_layers=cfg.activation_checkpointing,
+            prompt=prompts.states(batch.group) if prompts is not None else None,
         )
-        mask = batch.mask
+        mask = batch.tokens.mask
         if batch.old_logp is None:  # first pass: the sampling parameters are still current
             batch.old_logp = logp.detach()
             batch.is_weights, gap = truncated_importance_weights(
@@ -336,12 +281,3 @@ class Learner:
             "timing/forward_backward_s": sums["forward_backward_s"],
             "timing/optimizer_s": sums["optimizer_s"],
         }
-
-
-def _prompt_states(
-    causal_lm: Any, batch: MicroBatch, prompts: PromptBatch | None
-) -> list[PromptStates]:
-    """Each part's prompt states: from the step's ``PromptBatch``, else a forward of its own."""
-    if prompts is None:
-        return [prompt_states(causal_lm, part.prompt_ids) for part in batch.parts]
-    return [prompts.states(group) for group in batch.groups]

@@ -99,31 +99,9 @@ def test_split_micro_batches_respects_the_token_budget(tiny) -> None:
     groups = groups_with_true_logprobs(policy)
     batches = split_micro_batches(groups, torch.ones(6), token_budget=17, skip_zero=True)
     # Group 1: prompt 5 + width 6 → 2 rows per batch; group 2: prompt 9 → 1 row per batch.
-    assert [b.parts[0].completion_ids.shape[0] for b in batches] == [2, 1, 1, 1, 1]
-    assert all(len(b.parts) == 1 for b in batches)
+    assert [b.tokens.completion_ids.shape[0] for b in batches] == [2, 1, 1, 1, 1]
     skipped = split_micro_batches(groups, torch.tensor([0.0] * 3 + [1.0] * 3), 4096, True)
-    assert len(skipped) == 1 and skipped[0].parts[0].prompt_ids.numel() == 9
-
-
-def test_small_groups_are_joined_up_to_the_merge_size(tiny) -> None:
-    """Whole groups join while the joined micro-batch stays within both budgets; its tensors
-    are the parts' rows, right-padded to the widest part."""
-    policy = Policy(*tiny, lora_rank=4, lora_alpha=8.0, beta=0.0)
-    groups = groups_with_true_logprobs(policy)
-    sizes = [split_micro_batches([g], torch.ones(3), 4096, True)[0].num_tokens for g in groups]
-    adv = torch.arange(1.0, 7.0)
-    joined = split_micro_batches(groups, adv, 4096, True, merge_tokens=sum(sizes))
-    assert len(joined) == 1 and joined[0].groups == (0, 1)
-    batch = joined[0]
-    widths = [part.completion_ids.shape[1] for part in batch.parts]
-    assert batch.mask.shape == batch.sampling_logp.shape == (6, max(widths))
-    assert torch.equal(batch.advantages, adv)
-    assert torch.equal(batch.mask[:3, : widths[0]], batch.parts[0].mask)
-    assert float(batch.mask[:3, widths[0] :].abs().sum()) == 0.0
-    apart = split_micro_batches(groups, adv, 4096, True, merge_tokens=sum(sizes) - 1)
-    assert [b.groups for b in apart] == [(0,), (1,)]
-    capped = split_micro_batches(groups, adv, sum(sizes) - 1, True, merge_tokens=10_000)
-    assert [b.groups for b in capped] == [(0,), (1,)]
+    assert len(skipped) == 1 and skipped[0].tokens.prompt_ids.numel() == 9
 
 
 def test_several_iterations_clip_and_kl_against_the_adapter_free_reference(tiny) -> None:

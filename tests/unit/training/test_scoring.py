@@ -6,7 +6,6 @@ from peft import LoraConfig, get_peft_model
 
 from openrft.inference.registry import load_base_model
 from openrft.training import attention, scoring
-from openrft.training.prompt_batch import prompt_batch
 from openrft.training.scoring import GroupTokens, enable_layer_checkpointing, group_logprobs
 
 P, G, C = 7, 3, 5
@@ -53,96 +52,6 @@ def test_shared_prompt_logprobs_equal_a_plain_full_forward(
     expected = torch.log_softmax(logits, -1).gather(-1, group.completion_ids[..., None])
     assert torch.allclose(logp, expected.squeeze(-1) * group.mask, atol=1e-5)
     assert (entropy[group.mask == 0] == 0).all() and (entropy[group.mask == 1] > 0).all()
-
-
-def _groups() -> list[GroupTokens]:
-    """Three groups: prompts of 7, 3 and 11 tokens, completions of different widths."""
-    gen = torch.Generator().manual_seed(2)
-    groups = [_group()]
-    for prompt_len, lengths in ((3, [4, 1, 6, 2]), (11, [2, 3])):
-        width = max(lengths)
-        mask = (torch.arange(width)[None] < torch.tensor(lengths)[:, None]).float()
-        ids = torch.randint(0, 250, (len(lengths), width), generator=gen)
-        groups.append(GroupTokens(torch.randint(0, 250, (prompt_len,), generator=gen), ids, mask))
-    return groups
-
-
-@pytest.mark.parametrize(
-    ("attention", "pack_tokens"),
-    [("sdpa", 512), ("sdpa", 0), ("eager", 512), ("eager", 0), (attention.register(), 512)],
-    ids=["packed", "one-per-row", "packed-eager", "one-per-row-eager", "packed-grouped"],
-)
-def test_several_groups_in_one_pass_see_only_their_own_prompt(
-    tiny, monkeypatch: pytest.MonkeyPatch, attention: str, pack_tokens: int
-) -> None:
-    """Rows of different groups read their own prompt, padded to the longest and masked past
-    its end: each completion's log-probs equal it run alone after its prompt."""
-    model, _ = tiny
-    model.config._attn_implementation = attention
-    monkeypatch.setattr(scoring, "PACK_TOKENS", pack_tokens)
-    monkeypatch.setattr(scoring, "PACKED_SHARE", 1.0)
-    groups = _groups()
-    with torch.no_grad():
-        prompts = [scoring.prompt_states(model, g.prompt_ids) for g in groups]
-        logp, entropy = scoring.groups_logprobs(model, groups, prompts, temperature=0.7)
-        assert logp.shape == (9, 6)
-        row = 0
-        for group in groups:
-            n, p, c = group.completion_ids.shape[0], len(group.prompt_ids), group.mask.shape[1]
-            full = torch.cat([group.prompt_ids.expand(n, p), group.completion_ids], dim=1)
-            logits = model(full).logits[:, p - 1 : -1] / 0.7
-            expected = torch.log_softmax(logits, -1).gather(-1, group.completion_ids[..., None])
-            got = logp[row : row + n]
-            assert torch.allclose(got[:, :c], expected.squeeze(-1) * group.mask, atol=1e-5)
-            assert (got[:, c:] == 0).all() and (entropy[row : row + n, c:] == 0).all()
-            row += n
-
-
-def test_one_pass_over_several_groups_gives_their_gradients(tiny_cache: Path) -> None:
-    """Through a step's prompt batch: the same prompt-state and adapter gradients as one
-    pass per group (the prompt leaves get each group's share through the padded cache)."""
-    grads = []
-    for joined in (True, False):
-        torch.manual_seed(1)
-        base, _ = load_base_model("tiny-random-llama", cache_dir=tiny_cache)
-        config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
-        causal_lm = get_peft_model(base, config).eval().get_base_model()
-        groups = _groups()
-        prompts = prompt_batch(causal_lm, [(i, g.prompt_ids) for i, g in enumerate(groups)])
-        assert prompts is not None
-        states = [prompts.states(i) for i in range(len(groups))]
-        weights = torch.linspace(-1, 1, 9 * 6).view(9, 6)  # a loss weight per token
-        if joined:
-            logp, _ = scoring.groups_logprobs(causal_lm, groups, states, temperature=1.0)
-            (logp * weights).sum().backward()
-        else:
-            row = 0
-            for group, state in zip(groups, states, strict=True):
-                logp, _ = group_logprobs(causal_lm, group, temperature=1.0, prompt=state)
-                n, c = logp.shape
-                (logp * weights[row : row + n, :c]).sum().backward()
-                row += n
-        prompts.backward()
-        grads.append({n: p.grad for n, p in causal_lm.named_parameters() if p.requires_grad})
-    joined_grads, apart = grads
-    assert joined_grads.keys() == apart.keys() and len(apart) == 28
-    assert all(
-        float((joined_grads[n] - apart[n]).abs().max()) <= 1e-5 * float(apart[n].abs().max())
-        for n in apart
-    )
-
-
-def test_several_groups_need_a_model_that_takes_a_custom_mask(
-    tiny, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    model, _ = tiny
-    monkeypatch.setattr(model.config, "_attn_implementation", "sdpa")
-    groups = _groups()
-    prompts = [scoring.prompt_states(model, g.prompt_ids) for g in groups[:2]]
-    monkeypatch.setattr(model.config, "_attn_implementation", "flash_attention_2")
-    assert not scoring.merges_groups(model.config)
-    with pytest.raises(ValueError, match="custom mask"):
-        scoring.groups_logprobs(model, groups[:2], prompts, temperature=1.0)
 
 
 def test_layer_checkpointing_gives_identical_logprobs_and_gradients(tiny_cache: Path) -> None:
@@ -218,11 +127,12 @@ def test_sliding_window_models_get_no_custom_mask() -> None:
 
 
 def test_completions_are_packed_only_when_it_saves_tokens() -> None:
+    class Config:
+        _attn_implementation = "sdpa"
+
     ids = torch.zeros(4, 9, dtype=torch.long)
-    group = GroupTokens(torch.zeros(5, dtype=torch.long), ids, torch.ones(4, 9))
-    packed = scoring._layout("bool", [group], [8, 2, 3, 1], ids)
-    assert packed.custom_mask and packed.input_ids.shape == (1, 14)  # 14 tokens, not 4 x 8
+    packed, kind = scoring._layout(Config(), ids, [8, 2, 3, 1], prompt_len=5)
+    assert kind == "bool" and packed.input_ids.shape == (1, 14)  # 14 tokens, not 4 x 8
     assert packed.segment.tolist() == [[0] * 8 + [1] * 2 + [2] * 3 + [3]]
-    same = scoring._layout("bool", [group], [8, 8, 7, 8], ids)
-    assert not same.custom_mask and same.input_ids.shape == (4, 8)  # 31 of 32: not worth it
-    assert same.attention_mask("bool", torch.float32) is None
+    same, kind = scoring._layout(Config(), ids, [8, 8, 7, 8], prompt_len=5)
+    assert kind is None and same.input_ids.shape == (4, 8)  # 31 of 32 tokens: not worth it

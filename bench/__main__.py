@@ -7,6 +7,7 @@ benchmark is reported and the others still run; nothing here asserts anything ab
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import pkgutil
@@ -45,7 +46,13 @@ def run_one(name: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or benchmark_modules()
+    modules = benchmark_modules()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run, of {', '.join(modules)}")
+    names = parser.parse_args(argv).names or modules
+    unknown = sorted(set(names) - set(modules))
+    if unknown:  # argparse's choices reject an empty list of a nargs="*" argument
+        parser.error(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(modules)}")
     summary = {name: run_one(name) for name in names}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -10,8 +10,9 @@ is repeated. Measured on a 2-core Intel Xeon (2026-12-04), forward and backward 
 
 A mask enters as an additive bias of the scores' layout, which ``baddbmm`` adds as it multiplies
 (fused with the scaling): masking the scores in place, a view of them, made autograd copy them
-back in backward; at the shape of two groups in one pass (16 rows of 47 queries against 95 keys)
-forward and backward took 5.9-6.2 ms that way and 4.2-4.5 ms this way (2026-12-04, same CPU).
+back in backward. Forward and backward per layer, that way and this way (2026-12-04, same CPU):
+a group packed in one row (376 queries against 416 keys) 12.5-13.2 and 9.0-10.1 ms; 8 rows of
+47 queries against 87 keys 2.5 and 2.0 ms; 16 such rows 5.9-6.2 and 4.2-4.5 ms.
 
 The scores are materialized, so sequences whose scores would exceed ``MAX_SCORE_BYTES`` take
 transformers' ``sdpa`` path unchanged, as do calls with dropout or a position bias, tensors off

@@ -134,6 +134,7 @@ def group_logprobs(
                 position_ids=packs.positions,
                 attention_mask=packs.attention_mask(prompt_len, mask_kind, table.dtype),
                 past_key_values=cache,
+                **_packed_kwargs(causal_lm.config, packs, mask_kind),
             )
         finally:
             decoder.eval()
@@ -227,6 +228,14 @@ def _pack(completion_ids: torch.Tensor, fed: list[int], prompt_len: int, capacit
             source[index, 1 : length + 1] = 1 + k * width + offset + steps
             offset += length
     return _Packs(input_ids, positions, segment, source)
+
+
+def _packed_kwargs(config: Any, packs: _Packs, mask_kind: str | None) -> dict[str, Any]:
+    """Where the packed completions sit, for openrft's attention (``training.attention``): it
+    then attends each completion to the prompt and itself only, not the whole row."""
+    if mask_kind is None or config._attn_implementation != attention.NAME:
+        return {}
+    return {attention.PACKED_KWARG: attention.PackedCompletions.from_segments(packs.segment)}
 
 
 def _custom_mask_kind(config: Any) -> str | None:

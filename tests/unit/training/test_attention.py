@@ -128,3 +128,45 @@ def test_policy_leaves_other_attention_alone(tiny: tuple[Any, Any]) -> None:
     model.set_attn_implementation("eager")
     policy = Policy(model, tokenizer, lora_rank=4, lora_alpha=8, beta=0.0)
     assert policy.causal_lm.config._attn_implementation == "eager"
+
+
+def test_packed_completions_attend_to_the_prompt_and_themselves_only() -> None:
+    """Two packed rows after a 4-token prompt: completions of 3, 1 and 4 tokens, then 2 and
+    padding. Per completion, the same values and gradients as sdpa given the row's
+    block-diagonal mask; padding gives zeros."""
+    prompt_len, width = 4, 8
+    segment = torch.tensor([[0, 0, 0, 1, 2, 2, 2, 2], [3, 3, -1, -1, -1, -1, -1, -1]])
+    packed = attention.PackedCompletions.from_segments(segment)
+    assert packed.row.tolist() == [0, 0, 0, 1]
+    assert packed.tokens.view(4, 4).tolist() == [
+        [0, 1, 2, 2],
+        [3, 3, 3, 3],
+        [4, 5, 6, 7],
+        [8, 9, 9, 9],
+    ]
+    assert packed.valid.sum(1).tolist() == [3, 1, 4, 2]
+    assert packed.inverse.tolist() == [0, 1, 2, 4, 8, 9, 10, 11, 12, 13] + [16] * 6
+    gen = torch.Generator().manual_seed(1)
+    shapes = [(2, H, width, D), (2, KV, prompt_len + width, D), (2, KV, prompt_len + width, D)]
+    inputs = [torch.randn(s, generator=gen) for s in shapes]
+    for tensor in inputs[1:]:
+        tensor[1, :, :prompt_len] = tensor[0, :, :prompt_len]  # both rows follow one prompt
+    own = (segment[:, :, None] == segment[:, None, :]) & (segment[:, None, :] >= 0)
+    own &= torch.ones(width, width, dtype=torch.bool).tril()
+    mask = torch.cat([torch.ones(2, width, prompt_len, dtype=torch.bool), own], dim=2)[:, None]
+    module: Any = SimpleNamespace(num_key_value_groups=H // KV, is_causal=True)
+    weight = torch.linspace(-1, 1, 2 * width * H * D).view(2, width, H, D)
+    real = (segment >= 0)[:, :, None, None]
+    results = []
+    for fn, kwargs in (
+        (sdpa_attention.sdpa_attention_forward, {}),
+        (attention.grouped_attention, {attention.PACKED_KWARG: packed}),
+    ):
+        leaves = [t.clone().requires_grad_() for t in inputs]
+        out, _ = fn(module, *leaves, mask, scaling=0.3, **kwargs)
+        (out * weight * real).sum().backward()
+        results.append((out * real, *(t.grad for t in leaves)))
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        assert torch.allclose(ours, theirs, atol=1e-6)
+    assert results[1][0].abs().sum() > 0
+    assert (out.detach()[1, 2:] == 0).all()  # ours, at the padding

@@ -82,15 +82,18 @@ def test_layer_checkpointing_gives_identical_logprobs_and_gradients(tiny_cache: 
     assert all(torch.allclose(grads_a[n], grads_b[n], atol=1e-7) for n in grads_a)
 
 
+@pytest.mark.parametrize("implementation", ["sdpa", attention.register()])
 def test_packing_leaves_gradients_unchanged(
-    tiny_cache: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_cache: Path, monkeypatch: pytest.MonkeyPatch, implementation: str
 ) -> None:
+    """With openrft's attention a packed pass attends per completion (PackedCompletions)."""
     grads = []
     monkeypatch.setattr(scoring, "PACKED_SHARE", 1.0)
     for pack_tokens in (512, 0):
         monkeypatch.setattr(scoring, "PACK_TOKENS", pack_tokens)
         torch.manual_seed(1)
         base, _ = load_base_model("tiny-random-llama", cache_dir=tiny_cache)
+        base.config._attn_implementation = implementation
         config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
         peft_model = get_peft_model(base, config).eval()
         logp, _ = group_logprobs(peft_model.get_base_model(), _group(), temperature=1.0)

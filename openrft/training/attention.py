@@ -59,18 +59,21 @@ class PackedCompletions:
     tokens ``(N × L,)``: each completion's token positions in the rows' ``K × W`` tokens
     (flattened), in order; past its length they repeat its last one and ``valid`` ``(N, L)``
     is False. row ``(N,)``: the row that holds it. inverse ``(K × W,)``: for each token of the
-    rows, its place ``n × L + step`` in that order, ``N × L`` at padding.
+    rows, its place ``n × L + step`` in that order, ``N × L`` at padding. allowed
+    ``(N, 1, L, P + L)``: which keys each completion's tokens see (the whole prompt, then its
+    own tokens up to themselves), built once for every layer of the pass.
     """
 
     tokens: torch.Tensor
     valid: torch.Tensor
     row: torch.Tensor
     inverse: torch.Tensor
+    allowed: torch.Tensor
 
     @classmethod
-    def from_segments(cls, segment: torch.Tensor) -> PackedCompletions:
-        """From ``(K, W)`` segment ids: each token's completion, -1 at padding; a completion's
-        tokens are contiguous in one row."""
+    def from_segments(cls, segment: torch.Tensor, prompt_len: int) -> PackedCompletions:
+        """From ``(K, W)`` segment ids (each token's completion, -1 at padding; a completion's
+        tokens are contiguous in one row) after a prompt of ``prompt_len`` tokens."""
         flat = segment.flatten()
         ids = torch.unique(flat[flat >= 0])
         spans = [torch.nonzero(flat == i).flatten() for i in ids.tolist()]
@@ -82,7 +85,10 @@ class PackedCompletions:
         tokens = (starts[:, None] + torch.minimum(steps[None], lengths[:, None] - 1)).flatten()
         inverse = torch.full_like(flat, valid.numel())
         inverse[tokens[valid.flatten()]] = torch.nonzero(valid.flatten()).flatten()
-        return cls(tokens, valid, starts // segment.shape[1], inverse)
+        causal = torch.ones(longest, longest, dtype=torch.bool, device=segment.device).tril()
+        own = causal[None] & valid[:, None, :]  # (N, L, L)
+        allowed = torch.cat([own.new_ones(len(spans), longest, prompt_len), own], dim=2)
+        return cls(tokens, valid, starts // segment.shape[1], inverse, allowed[:, None])
 
 
 def grouped_attention(
@@ -119,9 +125,9 @@ def grouped_attention(
             is_causal=is_causal,
             **kwargs,
         )
+    scale = dim**-0.5 if scaling is None else scaling
     packed = kwargs.get(PACKED_KWARG)
     if packed is not None:
-        scale = dim**-0.5 if scaling is None else scaling
         return _packed_attention(query, key, value, packed, scale), None
     causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
     if attention_mask is None and causal and q_len > 1:
@@ -129,7 +135,6 @@ def grouped_attention(
         key, value, k_len = key[:, :, :q_len], value[:, :, :q_len], q_len
         attention_mask = torch.ones(q_len, q_len, dtype=torch.bool, device=query.device).tril()
     groups = heads // kv_heads
-    scale = dim**-0.5 if scaling is None else scaling
     # Query head h reads key head h // groups: stack each key head's queries as rows.
     rows = query.reshape(batch * kv_heads, groups * q_len, dim)
     keys = key.reshape(batch * kv_heads, k_len, dim).transpose(1, 2)
@@ -173,10 +178,7 @@ def _packed_attention(
         prompt = states[:, :, :prompt_len].index_select(0, packed.row)  # (N, KV, P, D)
         return torch.cat([prompt, own.transpose(1, 2)], dim=2).reshape(count * kv_heads, -1, dim)
 
-    causal = torch.ones(length, length, dtype=torch.bool, device=query.device).tril()
-    allowed = causal[None] & packed.valid[:, None, :]  # (N, L, L)
-    allowed = torch.cat([allowed.new_ones(count, length, prompt_len), allowed], dim=2)
-    bias = _bias(allowed[:, None], query.dtype, (count, kv_heads, groups, length, -1))
+    bias = _bias(packed.allowed, query.dtype, (count, kv_heads, groups, length, -1))
     scores = torch.baddbmm(bias, rows_q, keys_of(key).transpose(1, 2), alpha=scale)
     out = torch.bmm(scores.softmax(dim=-1), keys_of(value))  # (N × KV, groups × L, D)
     out = out.view(count, kv_heads, groups, length, dim).permute(0, 3, 1, 2, 4)

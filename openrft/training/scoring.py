@@ -134,7 +134,7 @@ def group_logprobs(
                 position_ids=packs.positions,
                 attention_mask=packs.attention_mask(prompt_len, mask_kind, table.dtype),
                 past_key_values=cache,
-                **_packed_kwargs(causal_lm.config, packs, mask_kind),
+                **_packed_kwargs(causal_lm.config, packs, mask_kind, prompt_len),
             )
         finally:
             decoder.eval()
@@ -230,12 +230,15 @@ def _pack(completion_ids: torch.Tensor, fed: list[int], prompt_len: int, capacit
     return _Packs(input_ids, positions, segment, source)
 
 
-def _packed_kwargs(config: Any, packs: _Packs, mask_kind: str | None) -> dict[str, Any]:
+def _packed_kwargs(
+    config: Any, packs: _Packs, mask_kind: str | None, prompt_len: int
+) -> dict[str, Any]:
     """Where the packed completions sit, for openrft's attention (``training.attention``): it
     then attends each completion to the prompt and itself only, not the whole row."""
     if mask_kind is None or config._attn_implementation != attention.NAME:
         return {}
-    return {attention.PACKED_KWARG: attention.PackedCompletions.from_segments(packs.segment)}
+    packed = attention.PackedCompletions.from_segments(packs.segment, prompt_len)
+    return {attention.PACKED_KWARG: packed}
 
 
 def _custom_mask_kind(config: Any) -> str | None:

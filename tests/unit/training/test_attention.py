@@ -136,7 +136,7 @@ def test_packed_completions_attend_to_the_prompt_and_themselves_only() -> None:
     block-diagonal mask; padding gives zeros."""
     prompt_len, width = 4, 8
     segment = torch.tensor([[0, 0, 0, 1, 2, 2, 2, 2], [3, 3, -1, -1, -1, -1, -1, -1]])
-    packed = attention.PackedCompletions.from_segments(segment)
+    packed = attention.PackedCompletions.from_segments(segment, prompt_len)
     assert packed.row.tolist() == [0, 0, 0, 1]
     assert packed.tokens.view(4, 4).tolist() == [
         [0, 1, 2, 2],

@@ -99,5 +99,7 @@ class _LoraLinear(torch.autograd.Function):
         if needs_a:
             grad_a = grad_low.T @ rows
         if needs_lb:
-            grad_lb = (grad.T @ low).mul_(ctx.scaling)
+            # (lowᵀ g)ᵀ, not gᵀ low: MKL takes a (tokens, out)ᵀ operand 1.5-2x slower (376
+            # tokens, 576 -> 1,536: 154 vs 71 µs).
+            grad_lb = (low.T @ grad).mul_(ctx.scaling).T
         return grad_x, grad_w, grad_bias, grad_a, grad_lb, None

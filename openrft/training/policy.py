@@ -1,7 +1,8 @@
 """The trained policy: LoRA on every linear layer (peft, with the adapter fused into the base
 matmuls: ``training.lora``), or every weight when ``lora_rank`` is 0. A model on transformers'
 ``sdpa`` attention is switched to ``training.attention`` (the same function, computed faster
-for short sequences).
+for short sequences), and its Llama-style RMSNorms compute forward and backward as one
+autograd Function (``training.norm``).
 
 The reference policy for the KL term is the same model with the adapter disabled, so LoRA runs
 hold one copy of the base weights. A full fine-tune keeps a frozen copy for the reference only
@@ -21,7 +22,7 @@ from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dic
 from safetensors.torch import load_file
 from torch import nn
 
-from openrft.training import attention
+from openrft.training import attention, norm
 from openrft.training.lora import FusedLoraLinear
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Policy:
         self._reference: nn.Module | None = None
         if getattr(base.config, "_attn_implementation", None) == "sdpa":
             base.set_attn_implementation(attention.register())  # type: ignore[operator]
+        norm.fuse_rms_norms(base)
         if self.is_lora:
             config = LoraConfig(
                 r=lora_rank,

@@ -25,6 +25,7 @@ import httpx
 import openai
 
 from bench import reference_config as ref
+from bench.child import die_with_bench
 from openrft.settings import Settings
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "serving.json"
@@ -45,7 +46,9 @@ def running_server(model_cache: Path, extra_env: dict[str, str] | None = None) -
         env = {**os.environ, "OPENRFT_MODEL_CACHE_DIR": str(model_cache), **(extra_env or {})}
         args = [str(OPENRFT), "serve", "--port", str(port), "--data-dir", data_dir]
         log = open(Path(data_dir) / "server.log", "wb")  # noqa: SIM115 - closed below
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_bench()
+        )
         try:
             _wait_healthy(f"http://127.0.0.1:{port}/health", process)
             yield f"http://127.0.0.1:{port}/v1"

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.child import OPENMP_DEFAULT, REPO_ROOT, busy_core, write_result
+from bench.child import OPENMP_DEFAULT, REPO_ROOT, busy_core, die_with_bench, write_result
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "threads.json"
 # (name, torch threads, OpenMP environment, fit threads to the free cores before each step)
@@ -75,7 +75,10 @@ def step_ms(setting: tuple[str, int, dict[str, str], bool], kind: str, reps: int
     env.update(openmp or OPENMP_DEFAULT)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, "-c", _CHILD, str(threads), str(reps), kind, "1" if fit else "0"]
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    run = subprocess.run(
+        command, env=env, check=True, capture_output=True, text=True, preexec_fn=die_with_bench()
+    )
+    out = run.stdout
     return round(float(out.strip()), 1)
 
 

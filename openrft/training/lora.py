@@ -15,6 +15,7 @@ several or mixed adapters, variants such as DoRA, mixed dtypes) runs peft's forw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -58,6 +59,38 @@ class FusedLoraLinear(PeftLoraLinear):
         if type(base) is not nn.Linear or any(w.dtype != x.dtype for w in weights):
             return None
         return adapter
+
+
+def shared_adapter(layers: Sequence[nn.Module], x: torch.Tensor) -> str | None:
+    """The adapter a fused Function may compute ``layers`` with on float32 input ``x``: each a
+    ``FusedLoraLinear`` whose fused case applies with the same one plain adapter, on a
+    bias-free, frozen base layer. None otherwise (the layers' own forwards then apply)."""
+    adapters: set[str | None] = set()
+    for layer in layers:
+        if not isinstance(layer, FusedLoraLinear) or x.dtype != torch.float32:
+            return None
+        base = layer.get_base_layer()
+        if base.bias is not None or base.weight.requires_grad:
+            return None
+        adapters.add(layer._fusable_adapter(x, (), {}))
+    return adapters.pop() if len(adapters) == 1 else None
+
+
+def adapter_tensors(layers: Sequence[Any], adapter: str) -> tuple[Any, ...]:
+    """``(scalings, W₁, A₁, B₁, W₂, A₂, B₂, ...)``: each layer's scaling, then its base weight
+    and adapter factors, as a fused Function takes them (each tensor its own argument, so that
+    autograd tracks the factors)."""
+    scalings = tuple(float(layer.scaling[adapter]) for layer in layers)
+    tensors = [
+        t
+        for layer in layers
+        for t in (
+            layer.get_base_layer().weight,
+            layer.lora_A[adapter].weight,
+            layer.lora_B[adapter].weight,
+        )
+    ]
+    return (scalings, *tensors)
 
 
 class _LoraLinear(torch.autograd.Function):

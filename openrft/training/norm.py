@@ -18,11 +18,12 @@ there) run the module's own forward.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
 from torch import nn
+
+from openrft.training.forwards import replace_forwards
 
 # Norm classes whose forward is Llama's: ``weight * (x.float() * rsqrt(mean(x²) + eps)).to(dtype)``
 # (Gemma's, for one, scales by ``1 + weight`` and is not among them).
@@ -60,12 +61,6 @@ def _fused_forward(self: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor
 
 
 def fuse_rms_norms(model: nn.Module) -> int:
-    """Compute every Llama-style RMSNorm of ``model`` with the fused Function. The module keeps
-    its class, parameters and state dict; its ``forward`` becomes an instance attribute (a
-    ``functools.partial``, which ``copy.deepcopy`` and pickle carry). Returns how many."""
-    fused = 0
-    for module in model.modules():
-        if type(module).__name__ in LLAMA_STYLE:
-            module.forward = functools.partial(_fused_forward, module)
-            fused += 1
-    return fused
+    """Compute every Llama-style RMSNorm of ``model`` with the fused Function (an instance
+    forward: ``training.forwards``). Returns how many."""
+    return replace_forwards(model, LLAMA_STYLE, _fused_forward)

@@ -2,7 +2,8 @@
 matmuls: ``training.lora``), or every weight when ``lora_rank`` is 0. A model on transformers'
 ``sdpa`` attention is switched to ``training.attention`` (the same function, computed faster
 for short sequences), and its Llama-style RMSNorms compute forward and backward as one
-autograd Function (``training.norm``).
+autograd Function (``training.norm``), as do a LoRA model's Llama MLPs (``training.lora_mlp``)
+and its Llama attention blocks' projections and rotary embedding (``training.lora_attention``).
 
 The reference policy for the KL term is the same model with the adapter disabled, so LoRA runs
 hold one copy of the base weights. A full fine-tune keeps a frozen copy for the reference only
@@ -22,7 +23,7 @@ from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dic
 from safetensors.torch import load_file
 from torch import nn
 
-from openrft.training import attention, norm
+from openrft.training import attention, lora_attention, lora_mlp, norm
 from openrft.training.lora import FusedLoraLinear
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class Policy:
             )
             config._register_custom_module({nn.Linear: FusedLoraLinear})
             self.model: nn.Module = get_peft_model(base, config)
+            lora_mlp.fuse_gated_mlps(self.model)
+            lora_attention.fuse_lora_attention(self.model)
         else:
             if beta > 0:
                 self._reference = copy.deepcopy(base).requires_grad_(False)

@@ -90,8 +90,11 @@ def test_micro_batch_budget_does_not_change_the_update(tiny, tiny_cache: Path) -
             adv = torch.tensor([1.0, -1.0, 0.5] * 2)
             learner.step(groups_with_true_logprobs(policy, seed), adv)
         results.append(params(policy))
+    # Adam divides each gradient entry by its own magnitude, so float rounding (the sums run in
+    # another order per layout) moves a near-zero entry's update by up to ~1e-6; a gradient
+    # that differed would move it by up to the learning rate, 1e-2.
     for name in results[0]:
-        assert torch.allclose(results[0][name], results[1][name], atol=1e-6), name
+        assert torch.allclose(results[0][name], results[1][name], atol=1e-5), name
 
 
 def test_split_micro_batches_respects_the_token_budget(tiny) -> None:

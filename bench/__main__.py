@@ -1,8 +1,10 @@
 """Run every benchmark module's ``main()`` (or the ones named) and record how each went.
 
 Each module prints its own results and writes its JSON under ``bench/results/``; this runner
-adds ``bench/results/summary.json`` with each module's status and wall time. A failing
-benchmark is reported and the others still run; nothing here asserts anything about speed.
+adds ``bench/results/summary.json`` with each module's status and wall time, and the code the
+run measured (``bench.source``: commit and uncommitted changes, before and after; a run whose
+code changed meanwhile is flagged and exits 1). A failing benchmark is reported and the others
+still run; nothing here asserts anything about speed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from bench.source import source_state
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -53,11 +57,18 @@ def main(argv: list[str]) -> int:
     unknown = sorted(set(names) - set(modules))
     if unknown:  # argparse's choices reject an empty list of a nargs="*" argument
         parser.error(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(modules)}")
-    summary = {name: run_one(name) for name in names}
+    before = source_state(BENCH_DIR.parent)
+    results = {name: run_one(name) for name in names}
+    after = source_state(BENCH_DIR.parent)
+    source = {"before": before, "after": after, "changed_during_run": before != after}
+    summary = {**results, "source": source}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
-    return 0 if all(entry["ok"] for entry in summary.values()) else 1
+    if before != after:
+        print("the measured code changed during the run: its numbers mix versions", flush=True)
+        return 1
+    return 0 if all(entry["ok"] for entry in results.values()) else 1
 
 
 if __name__ == "__main__":

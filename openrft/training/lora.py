@@ -65,9 +65,11 @@ def shared_adapter(layers: Sequence[nn.Module], x: torch.Tensor) -> str | None:
     """The adapter a fused Function may compute ``layers`` with on float32 input ``x``: each a
     ``FusedLoraLinear`` whose fused case applies with the same one plain adapter, on a
     bias-free, frozen base layer. None otherwise (the layers' own forwards then apply)."""
+    if x.dtype != torch.float32:
+        return None
     adapters: set[str | None] = set()
     for layer in layers:
-        if not isinstance(layer, FusedLoraLinear) or x.dtype != torch.float32:
+        if not isinstance(layer, FusedLoraLinear):
             return None
         base = layer.get_base_layer()
         if base.bias is not None or base.weight.requires_grad:

@@ -30,8 +30,8 @@ from openrft.domain.hyperparameters.schema import ROLLOUT_DTYPES
 SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
 
 
-def results_path(workload: str, contended: bool = False) -> Path:
-    name = f"grpo_step_{workload}{'_contended' if contended else ''}.json"
+def results_path(workload: str, contended: bool = False, seed: int = ref.SEED) -> Path:
+    name = f"grpo_step_{workload}{'_contended' if contended else ''}{ref.seed_suffix(seed)}.json"
     return REPO_ROOT / "bench" / "results" / name
 
 
@@ -39,6 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.grpo_step", description=__doc__)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="learning")
     parser.add_argument("--steps", type=int, help="optimizer steps [the workload's default]")
+    parser.add_argument("--seed", type=int, default=ref.SEED, help="LoRA init and sampling")
     parser.add_argument("--model", default=ref.MODEL, help="override only for smoke runs")
     parser.add_argument("--max-new-tokens", type=int, help="[the workload's]; for smoke runs")
     parser.add_argument("--dtype", default=ref.DTYPE, choices=["float32", "bfloat16"])
@@ -61,7 +62,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     options.steps = options.steps or WORKLOADS[options.workload].default_steps
-    options.out = options.out or results_path(options.workload, options.contended)
+    options.out = options.out or results_path(options.workload, options.contended, options.seed)
     options.max_new_tokens = options.max_new_tokens or WORKLOADS[options.workload].max_new_tokens
     return options
 
@@ -70,7 +71,7 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure openrft in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
     args = ["--workload", options.workload, "--steps", str(options.steps)]
-    args += ["--model", options.model, "--dtype", options.dtype]
+    args += ["--seed", str(options.seed), "--model", options.model, "--dtype", options.dtype]
     args += ["--rollout-dtype", options.rollout_dtype]
     args += ["--max-new-tokens", str(options.max_new_tokens)]
     if options.activation_checkpointing:
@@ -127,12 +128,12 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
         lora_alpha=ref.LORA_ALPHA,
         dtype=options.dtype,
         rollout_dtype=options.rollout_dtype,
-        seed=ref.SEED,
+        seed=options.seed,
         activation_checkpointing=options.activation_checkpointing,
     )
 
     def load() -> Any:
-        torch.manual_seed(ref.SEED)
+        torch.manual_seed(options.seed)
         cache_dir = Settings().resolved_model_cache_dir
         return load_policy(options.model, config, cache_dir, beta=config.beta)
 
@@ -239,6 +240,7 @@ def _result(
         "benchmark": "openrft_grpo_step",
         "config": {
             **workload.describe(),
+            "seed": options.seed,
             "model": options.model,
             "dtype": options.dtype,
             "rollout_dtype": options.rollout_dtype,

@@ -61,6 +61,11 @@ def model_dir() -> str:
     return resolve_model_dir(MODEL, cache_dir=Settings().resolved_model_cache_dir)
 
 
+def seed_suffix(seed: int) -> str:
+    """The result-file suffix of a run with another seed than ``SEED`` (none for ``SEED``)."""
+    return "" if seed == SEED else f"_seed{seed}"
+
+
 def describe() -> dict[str, Any]:
     """The configuration as recorded in each side's JSON result."""
     return {

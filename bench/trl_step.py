@@ -31,14 +31,15 @@ from bench.workloads import WORKLOADS, Workload
 SPLIT_KEYS = ("generate_s", "grade_s", "forward_backward_s", "optimizer_s", "evaluate_s")
 
 
-def results_path(workload: str) -> Path:
-    return REPO_ROOT / "bench" / "results" / f"trl_step_{workload}.json"
+def results_path(workload: str, seed: int = ref.SEED) -> Path:
+    return REPO_ROOT / "bench" / "results" / f"trl_step_{workload}{ref.seed_suffix(seed)}.json"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.trl_step", description=__doc__)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="learning")
     parser.add_argument("--steps", type=int, help="optimizer steps [the workload's default]")
+    parser.add_argument("--seed", type=int, default=ref.SEED, help="LoRA init and sampling")
     parser.add_argument("--micro-batch", type=int, default=8, help="completions per backward")
     parser.add_argument("--model", default=ref.MODEL, help="override only for smoke runs")
     parser.add_argument("--max-new-tokens", type=int, help="[the workload's]; for smoke runs")
@@ -52,7 +53,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     options.steps = options.steps or WORKLOADS[options.workload].default_steps
-    options.out = options.out or results_path(options.workload)
+    options.out = options.out or results_path(options.workload, options.seed)
     options.max_new_tokens = options.max_new_tokens or WORKLOADS[options.workload].max_new_tokens
     return options
 
@@ -61,7 +62,8 @@ def measure(argv: list[str] | None = None) -> dict[str, Any]:
     """Measure TRL in a child process; print and write the JSON result; return it."""
     options = _parse(argv)
     args = ["--workload", options.workload, "--steps", str(options.steps)]
-    args += ["--micro-batch", str(options.micro_batch), "--model", options.model]
+    args += ["--seed", str(options.seed), "--micro-batch", str(options.micro_batch)]
+    args += ["--model", options.model]
     args += ["--max-new-tokens", str(options.max_new_tokens)]
     if not options.gradient_checkpointing:
         args.append("--no-gradient-checkpointing")
@@ -205,7 +207,7 @@ def grpo_config(options: argparse.Namespace, workload: Workload, output_dir: str
         learning_rate=workload.learning_rate,
         temperature=ref.TEMPERATURE,
         max_steps=options.steps,
-        seed=ref.SEED,
+        seed=options.seed,
         use_cpu=True,
         bf16=False,
         model_init_kwargs={"dtype": torch.float32},
@@ -229,7 +231,7 @@ def run_worker(options: argparse.Namespace) -> dict[str, Any]:
     from openrft.settings import Settings
 
     workload = WORKLOADS[options.workload]
-    torch.manual_seed(ref.SEED)
+    torch.manual_seed(options.seed)
     rows = workload.train_rows(options.steps)
     dataset = Dataset.from_list([{"prompt": row["messages"], "row": row} for row in rows])
     model_dir = resolve_model_dir(
@@ -273,6 +275,7 @@ def _result(
         "trl_version": trl.__version__,
         "config": {
             **workload.describe(),
+            "seed": options.seed,
             "model": options.model,
             "max_new_tokens": options.max_new_tokens,
             "micro_batch": options.micro_batch,

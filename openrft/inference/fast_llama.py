@@ -24,6 +24,7 @@ from torch import nn
 from openrft import dense
 from openrft.inference.precision import CastWeights
 from openrft.inference.shared_kv import PackedPrompts, SharedKV, attend, shared_kv_for_prompts
+from openrft.rotary import rotate
 
 SUPPORTED_MODEL_TYPES = frozenset({"llama", "qwen2"})
 # Prompts are prefilled in packs of at most this many tokens: the projections and MLPs run on a
@@ -154,7 +155,7 @@ class FastLlama:
         q = self._linear(attn.q_proj, x, groups).view(n, self.num_heads, self.head_dim)
         k = self._linear(attn.k_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
         v = self._linear(attn.v_proj, x, groups).view(n, self.num_kv_heads, self.head_dim)
-        return _rotate(q, cos, sin), _rotate(k, cos, sin), v
+        return rotate(q, cos, sin), rotate(k, cos, sin), v
 
     def _mlp(self, layer: Any, x: torch.Tensor, groups: AdapterGroups) -> torch.Tensor:
         mlp = layer.mlp
@@ -197,13 +198,6 @@ def _rms_norm(norm: Any, x: torch.Tensor) -> torch.Tensor:
     """The model's RMSNorm module's math (in float32, weight applied after) as one fused op."""
     out = F.rms_norm(x.float(), (x.shape[-1],), eps=norm.variance_epsilon)
     return norm.weight * out.to(x.dtype)
-
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding as transformers' ``apply_rotary_pos_emb``: x·cos + rotate_half(x)·sin."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
 
 
 def _add_lora(

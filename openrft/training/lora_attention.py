@@ -28,30 +28,13 @@ import torch
 from torch import nn
 
 from openrft import dense
+from openrft.rotary import rotate, rotate_transposed
 from openrft.training import attention
 from openrft.training.forwards import replace_forwards
 from openrft.training.lora import adapter_tensors, shared_adapter
 
 # Attention classes whose forward is Llama's (Mistral's and Qwen2's pass a sliding window too).
 LLAMA_STYLE = frozenset({"LlamaAttention"})
-
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """``x cos + rotate_half(x) sin`` for x ``(..., heads, D)`` and cos, sin ``(..., 1, D)``."""
-    half = x.shape[-1] // 2
-    out = x * cos
-    out[..., :half].addcmul_(x[..., half:], sin[..., :half], value=-1)
-    out[..., half:].addcmul_(x[..., :half], sin[..., half:])
-    return out
-
-
-def _rotate_transposed(g: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """The gradient of ``_rotate`` with respect to x, given its output's gradient g."""
-    half = g.shape[-1] // 2
-    out = g * cos
-    out[..., :half].addcmul_(g[..., half:], sin[..., half:])
-    out[..., half:].addcmul_(g[..., :half], sin[..., :half], value=-1)
-    return out
 
 
 class _LoraQkvRotary(torch.autograd.Function):
@@ -80,8 +63,8 @@ class _LoraQkvRotary(torch.autograd.Function):
         head_dim = cos.shape[-1]
         # cos, sin: (1 or batch, sequence, D), one row per token here.
         cos_, sin_ = (t.expand(*x.shape[:-1], -1).reshape(-1, 1, head_dim) for t in (cos, sin))
-        q = _rotate(q.view(len(rows), -1, head_dim), cos_, sin_)
-        k = _rotate(k.view(len(rows), -1, head_dim), cos_, sin_)
+        q = rotate(q.view(len(rows), -1, head_dim), cos_, sin_)
+        k = rotate(k.view(len(rows), -1, head_dim), cos_, sin_)
         ctx.save_for_backward(rows, cos_, sin_, *low, *layers)
         ctx.scalings, ctx.x_shape = scalings, x.shape
         return tuple(t.view(*x.shape[:-1], -1) for t in (q, k, v))  # type: ignore[return-value]
@@ -93,8 +76,8 @@ class _LoraQkvRotary(torch.autograd.Function):
         rows, cos, sin, low_q, low_k, low_v, *layers = ctx.saved_tensors
         q_w, q_a, q_b, k_w, k_a, k_b, v_w, v_a, v_b = layers
         tokens, head_dim = len(rows), cos.shape[-1]
-        grad_q = _rotate_transposed(grad_q.reshape(tokens, -1, head_dim), cos, sin).view(tokens, -1)
-        grad_k = _rotate_transposed(grad_k.reshape(tokens, -1, head_dim), cos, sin).view(tokens, -1)
+        grad_q = rotate_transposed(grad_q.reshape(tokens, -1, head_dim), cos, sin).view(tokens, -1)
+        grad_k = rotate_transposed(grad_k.reshape(tokens, -1, head_dim), cos, sin).view(tokens, -1)
         grad_v = grad_v.reshape(tokens, -1)
         grads = (grad_q, grad_k, grad_v)
         grad_low = torch.cat(

@@ -122,20 +122,6 @@ def test_input_gradient_matches(monkeypatch: pytest.MonkeyPatch) -> None:
         torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-5 * e.abs().max())
 
 
-def test_rotation_backward_is_the_transpose_of_the_forward() -> None:
-    """With cos and sin whose halves differ (not what Llama's tables hold), so a backward that
-    used the wrong half would fail."""
-    torch.manual_seed(3)
-    x = torch.randn(5, 3, 8, requires_grad=True)
-    cos, sin = torch.randn(5, 1, 8), torch.randn(5, 1, 8)
-    llama = transformers.models.llama.modeling_llama
-    expected = x * cos + llama.rotate_half(x) * sin
-    torch.testing.assert_close(lora_attention._rotate(x, cos, sin), expected)
-    g = torch.randn_like(expected)
-    (grad,) = torch.autograd.grad(expected, x, g)
-    torch.testing.assert_close(lora_attention._rotate_transposed(g, cos, sin), grad)
-
-
 def test_disabled_adapter_and_other_dtypes_take_the_modules_forward(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

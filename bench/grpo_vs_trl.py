@@ -81,7 +81,8 @@ def main(argv: list[str]) -> dict[str, Any]:
             path = grpo_step.results_path(name, contended=True)
             fewer = ["--workload", name, "--steps", str(min(steps, CONTENDED_STEPS))]
             busy = _side(grpo_step, path, [*fewer, "--contended"], args.reuse)
-            result[name]["contended"] = contention(median_step(ours), busy)
+            quiet = result[name]["median_step_s"]["openrft"]
+            result[name]["contended"] = contention(quiet, busy)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     write_result(RESULTS_PATH, result)
     return result
